@@ -1,0 +1,123 @@
+"""Ingest: source files -> ``bronze/sources`` (+ ``bronze/ingest_rejects``).
+
+Each file is one task (``mapInArrow``); parsed rows are staged once, then split into
+programs and rejects. Programs are unique by content id; rerunning on the same input
+writes nothing. Run alone with ``spark-submit jobs/ingest.py --source codeio:PATH
+--lakehouse DIR`` (the engine defaults to the submitting Spark there).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from functools import partial
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from tracepile.config import TracepileConfig
+from tracepile.lakehouse import Lakehouse
+from tracepile.report import StageReport, step
+from tracepile.tables import BRONZE_SOURCES, INGEST_REJECTS
+from tracepile.udfs.ingest import (
+    FILES_SCHEMA_DDL,
+    PARSED_SCHEMA_DDL,
+    IngestOptions,
+    expand_paths,
+    parse_files_arrow,
+    parse_source_spec,
+)
+
+
+def list_source_files(sources: Sequence[str]) -> list[tuple[str, str]]:
+    """(kind, file) pairs for every --source, each file once, in a stable order."""
+    files: dict[str, str] = {}
+    for spec in sources:
+        kind, path = parse_source_spec(spec)
+        for file in expand_paths(path):
+            files.setdefault(file, kind)
+    return sorted((kind, file) for file, kind in files.items())
+
+
+def parse_sources(spark: SparkSession, files: list[tuple[str, str]], config: TracepileConfig) -> DataFrame:
+    """The ingest transformation: one parsed row per source line (program, reject or blank)."""
+    options = IngestOptions(**config.ingest.model_dump())
+    file_rows = spark.createDataFrame(files, FILES_SCHEMA_DDL).repartition(len(files))
+    return file_rows.mapInArrow(partial(parse_files_arrow, options=options), PARSED_SCHEMA_DDL)
+
+
+def first_per_program(programs: DataFrame) -> DataFrame:
+    """One row per program_id: the first occurrence by (file, line), so reruns pick the same."""
+    order = Window.partitionBy("program_id").orderBy("source_file", "source_line")
+    return (
+        programs.withColumn("_occurrence", F.row_number().over(order))
+        .where(F.col("_occurrence") == 1)
+        .drop("_occurrence")
+    )
+
+
+def run_ingest(
+    spark: SparkSession,
+    lakehouse: Lakehouse,
+    config: TracepileConfig,
+    sources: Sequence[str],
+    run_id: str,
+) -> StageReport:
+    started = time.perf_counter()
+    files = list_source_files(sources)
+    report = StageReport(
+        stage="ingest",
+        reads=f"{len(files)} file(s)",
+        writes=[BRONZE_SOURCES.qualified_name, INGEST_REJECTS.qualified_name],
+    )
+    try:
+        with step(f"ingest: parsing {len(files)} file(s)"):
+            staged = lakehouse.stage(parse_sources(spark, files, config), "ingest", run_id)
+            outcome_counts = staged.groupBy("outcome", "reject_reason").count().collect()
+        by_outcome: dict[str, int] = {}
+        for row in outcome_counts:
+            by_outcome[row["outcome"]] = by_outcome.get(row["outcome"], 0) + row["count"]
+            if row["outcome"] == "reject":
+                report.reasons[row["reject_reason"]] = row["count"]
+        report.reasons = dict(sorted(report.reasons.items()))
+
+        programs = staged.where(F.col("outcome") == "program")
+        unique_programs = first_per_program(programs.select(*BRONZE_SOURCES.schema.names))
+        with step("ingest: writing bronze/sources"):
+            written = lakehouse.append_new(BRONZE_SOURCES, unique_programs)
+            distinct = unique_programs.count()
+        rejects = staged.where(F.col("outcome") == "reject").select(
+            "reject_id",
+            "source_kind",
+            "source_file",
+            "source_line",
+            F.col("reject_reason").alias("reason"),
+            F.col("reject_detail").alias("detail"),
+            "raw_record",
+        )
+        with step("ingest: writing bronze/ingest_rejects"):
+            rejects_written = lakehouse.append_new(INGEST_REJECTS, rejects)
+    finally:
+        lakehouse.drop_staging("ingest", run_id)
+
+    parsed = by_outcome.get("program", 0)
+    report.counts = {
+        "files": len(files),
+        "lines": sum(by_outcome.values()),
+        "blank_lines": by_outcome.get("blank", 0),
+        "rejected": by_outcome.get("reject", 0),
+        "rejects_new": rejects_written,
+        "programs_parsed": parsed,
+        "duplicates_in_batch": parsed - distinct,
+        "already_present": distinct - written,
+        "programs_new": written,
+    }
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+if __name__ == "__main__":
+    from tracepile.cli import main_for_job
+
+    sys.exit(main_for_job("ingest", sys.argv[1:]))

@@ -1,0 +1,32 @@
+"""The whole pipeline, stage after stage, each reading the table the previous one wrote.
+
+Stages so far: ingest. Run with ``tracepile run`` or ``spark-submit jobs/pipeline.py``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from pyspark.sql import SparkSession
+
+from tracepile.config import TracepileConfig
+from tracepile.jobs.ingest import run_ingest
+from tracepile.lakehouse import Lakehouse
+from tracepile.report import StageReport
+
+
+def run_pipeline(
+    spark: SparkSession,
+    lakehouse: Lakehouse,
+    config: TracepileConfig,
+    sources: Sequence[str],
+    run_id: str,
+) -> list[StageReport]:
+    return [run_ingest(spark, lakehouse, config, sources, run_id)]
+
+
+if __name__ == "__main__":
+    from tracepile.cli import main_for_job
+
+    sys.exit(main_for_job("run", sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""Data-quality suites and write-audit-publish gates (great-expectations)."""

@@ -1,0 +1,277 @@
+"""The ``tracepile`` command: run stages, inspect the lakehouse, show the configuration.
+
+Exit codes: 0 success; 1 the run failed (the run log says why); 2 bad usage or
+configuration; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Callable
+from datetime import datetime, timezone
+from importlib import resources
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tracepile.config import ConfigError, TracepileConfig, config_to_toml, load_config
+from tracepile.engine import EngineError, spark_session
+from tracepile.lakehouse import Lakehouse
+from tracepile.report import RunReport, StageReport, console, new_run_id
+from tracepile.tables import ALL_TABLES, RUNS
+from tracepile.udfs.ingest import SourceError
+
+app = typer.Typer(
+    help="Turn Python programs into a verified Chain-of-Execution corpus, on Spark.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+config_app = typer.Typer(help="Inspect the resolved configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+ConfigFile = Annotated[
+    str | None, typer.Option("--config", help="TOML config file (default ./tracepile.toml if present)")
+]
+Engine = Annotated[
+    str | None, typer.Option("--engine", help="local (embedded Sail, default) | spark | connect")
+]
+Remote = Annotated[str | None, typer.Option("--remote", help="Spark Connect URL for --engine connect")]
+LakehouseOpt = Annotated[
+    str | None,
+    typer.Option("--lakehouse", help="table root: path, URI, or catalog:<catalog>.<schema>"),
+]
+TableFormat = Annotated[
+    str | None, typer.Option("--table-format", help="delta (default) | parquet")
+]
+SparkConf = Annotated[
+    list[str] | None, typer.Option("--conf", help="Spark setting KEY=VALUE (repeatable)")
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="any config key, e.g. ingest.max_record_bytes=1048576 (repeatable)"),
+]
+Sources = Annotated[
+    list[str] | None,
+    typer.Option("--source", help="KIND:PATH; PATH a file, directory or glob (repeatable). Kinds: codeio"),
+]
+Sample = Annotated[
+    bool, typer.Option("--sample", help="also ingest the bundled sample of programs")
+]
+
+
+def sample_path() -> str:
+    return str(resources.files("tracepile") / "sample" / "programs.jsonl")
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    console.print(f"[red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def _resolve_config(
+    config_file: str | None,
+    engine: str | None,
+    remote: str | None,
+    lakehouse: str | None,
+    table_format: str | None,
+    conf: list[str] | None,
+    assignments: list[str] | None,
+) -> TracepileConfig:
+    spark_conf: dict[str, str] = {}
+    for item in conf or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            _fail(f"--conf expects KEY=VALUE, got {item!r}", 2)
+        spark_conf[key.strip()] = value.strip()
+    overrides = {
+        "engine": engine,
+        "remote": remote,
+        "lakehouse": lakehouse,
+        "table_format": table_format,
+        "spark_conf": spark_conf or None,
+    }
+    try:
+        return load_config(config_file, overrides=overrides, assignments=assignments)
+    except ConfigError as exc:
+        _fail(str(exc), 2)
+
+
+def _source_list(sources: list[str] | None, sample: bool) -> list[str]:
+    """The --source specs (plus the sample), checked before any engine starts."""
+    from tracepile.jobs.ingest import list_source_files
+
+    chosen = list(sources or [])
+    if sample:
+        chosen.append(f"codeio:{sample_path()}")
+    if not chosen:
+        _fail("nothing to ingest: give --source KIND:PATH (repeatable) or --sample", 2)
+    try:
+        list_source_files(chosen)
+    except SourceError as exc:
+        _fail(str(exc), 2)
+    return chosen
+
+
+def _record_run(lakehouse: Lakehouse, report: RunReport, config: TracepileConfig) -> None:
+    row = (
+        report.run_id,
+        report.command,
+        report.status,
+        report.started_at,
+        report.finished_at,
+        config.engine,
+        config_to_toml(config),
+        report.to_json(),
+    )
+    lakehouse.append(RUNS, lakehouse.spark.createDataFrame([row], RUNS.schema))
+
+
+def _execute(
+    command: str,
+    config: TracepileConfig,
+    body: Callable[[Lakehouse, str], list[StageReport]],
+) -> None:
+    """Run ``body`` in a session; record the run; print the summary; exit non-zero on failure."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: stop engines, drop staging
+    report = RunReport(
+        run_id=new_run_id(),
+        command=command,
+        engine=config.engine,
+        lakehouse=config.lakehouse,
+        started_at=datetime.now(timezone.utc),
+    )
+    console.print(f"[bold]tracepile {command}[/]: run {report.run_id} on engine {config.engine}")
+    try:
+        with spark_session(config) as spark:
+            lakehouse = Lakehouse(spark, config.lakehouse, config.table_format)
+            report.lakehouse = lakehouse.location
+            try:
+                report.stages = body(lakehouse, report.run_id)
+                report.status = "succeeded"
+            except Exception as exc:  # recorded in meta/runs and shown; the exit code says failed
+                console.print_exception(max_frames=8)
+                report.status, report.error = "failed", f"{type(exc).__name__}: {exc}"
+            report.finished_at = datetime.now(timezone.utc)
+            report.tables = {
+                spec.qualified_name: lakehouse.count(spec) for spec in ALL_TABLES if spec != RUNS
+            }
+            _record_run(lakehouse, report, config)
+    except EngineError as exc:
+        _fail(str(exc), 2)
+    except KeyboardInterrupt:
+        _fail("interrupted; the engine was stopped and staging data removed", 130)
+    report.render(Console())
+    if report.status != "succeeded":
+        raise typer.Exit(1)
+
+
+@app.command()
+def ingest(
+    source: Sources = None,
+    sample: Sample = False,
+    config_file: ConfigFile = None,
+    engine: Engine = None,
+    remote: Remote = None,
+    lakehouse: LakehouseOpt = None,
+    table_format: TableFormat = None,
+    conf: SparkConf = None,
+    set_: SetOpt = None,
+) -> None:
+    """Read sources into bronze/sources; bad lines go to bronze/ingest_rejects with a reason."""
+    from tracepile.jobs.ingest import run_ingest
+
+    config = _resolve_config(config_file, engine, remote, lakehouse, table_format, conf, set_)
+    sources = _source_list(source, sample)
+    _execute(
+        "ingest",
+        config,
+        lambda lh, run_id: [run_ingest(lh.spark, lh, config, sources, run_id)],
+    )
+
+
+@app.command()
+def run(
+    source: Sources = None,
+    sample: Sample = False,
+    config_file: ConfigFile = None,
+    engine: Engine = None,
+    remote: Remote = None,
+    lakehouse: LakehouseOpt = None,
+    table_format: TableFormat = None,
+    conf: SparkConf = None,
+    set_: SetOpt = None,
+) -> None:
+    """Run every stage in order (so far: ingest) and print a summary."""
+    from tracepile.jobs.pipeline import run_pipeline
+
+    config = _resolve_config(config_file, engine, remote, lakehouse, table_format, conf, set_)
+    sources = _source_list(source, sample)
+    _execute("run", config, lambda lh, run_id: run_pipeline(lh.spark, lh, config, sources, run_id))
+
+
+@app.command()
+def status(
+    config_file: ConfigFile = None,
+    engine: Engine = None,
+    remote: Remote = None,
+    lakehouse: LakehouseOpt = None,
+    table_format: TableFormat = None,
+    conf: SparkConf = None,
+) -> None:
+    """Tables with row counts and Delta versions, and the last run."""
+    from pyspark.sql import functions as F
+
+    config = _resolve_config(config_file, engine, remote, lakehouse, table_format, conf, None)
+    out = Console()
+    try:
+        with spark_session(config) as spark:
+            lh = Lakehouse(spark, config.lakehouse, config.table_format)
+            tables = Table(title=f"lakehouse {lh.location}", title_justify="left")
+            for column in ("table", "rows", "version", "description"):
+                tables.add_column(column, justify="right" if column in ("rows", "version") else "left")
+            for spec in ALL_TABLES:
+                rows, version = lh.count(spec), lh.version(spec)
+                tables.add_row(
+                    spec.qualified_name,
+                    "absent" if rows is None else f"{rows:,}",
+                    "-" if version is None else str(version),
+                    spec.description,
+                )
+            out.print(tables)
+            if not lh.exists(RUNS):
+                out.print("no runs recorded yet")
+                return
+            last = lh.read(RUNS).orderBy(F.col("started_at").desc()).limit(1).collect()[0]
+            out.print(
+                f"last run: {last['run_id']} ({last['command']}) {last['status']}, "
+                f"finished {last['finished_at']:%Y-%m-%d %H:%M:%S}"
+            )
+    except EngineError as exc:
+        _fail(str(exc), 2)
+
+
+@config_app.command("show")
+def config_show(
+    config_file: ConfigFile = None,
+    engine: Engine = None,
+    remote: Remote = None,
+    lakehouse: LakehouseOpt = None,
+    table_format: TableFormat = None,
+    conf: SparkConf = None,
+    set_: SetOpt = None,
+) -> None:
+    """Print the configuration as resolved from defaults, file, environment and flags (TOML)."""
+    config = _resolve_config(config_file, engine, remote, lakehouse, table_format, conf, set_)
+    typer.echo(config_to_toml(config), nl=False)
+
+
+def main_for_job(command: str, argv: list[str]) -> NoReturn:
+    """Entry for ``spark-submit jobs/<stage>.py``: the engine defaults to the submitting Spark."""
+    under_spark = "PYSPARK_GATEWAY_PORT" in os.environ or "DATABRICKS_RUNTIME_VERSION" in os.environ
+    app([command, *(["--engine", "spark"] if under_spark else []), *argv])
+    raise SystemExit(0)

@@ -1,0 +1,150 @@
+"""One resolved configuration per run: defaults < config file < environment < CLI flags.
+
+Defaults live only in the models below. Environment variables are named
+``TRACEPILE_<KEY>`` for top-level keys and ``TRACEPILE_<SECTION>__<KEY>`` for a
+section's keys (e.g. ``TRACEPILE_INGEST__MAX_RECORD_BYTES=1048576``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+ENV_PREFIX = "TRACEPILE_"
+DEFAULT_CONFIG_FILE = "tracepile.toml"
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be used; the message names the key and the fix."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class IngestConfig(_Section):
+    max_record_bytes: int = Field(
+        8 * 1024 * 1024, gt=0, description="a longer line is rejected as record_too_large"
+    )
+    reject_raw_chars: int = Field(
+        4096, gt=0, description="how much of a rejected line is kept in bronze/ingest_rejects"
+    )
+    batch_rows: int = Field(2048, gt=0, description="rows per Arrow batch handed back to Spark")
+
+
+class TracepileConfig(_Section):
+    engine: Literal["local", "spark", "connect"] = Field(
+        "local", description="local = embedded Sail; spark = classic PySpark; connect = --remote"
+    )
+    remote: str | None = Field(None, description="Spark Connect URL (sc://host:port) for engine=connect")
+    spark_master: str = Field(
+        "local[*]", description="master for a local JVM session (engine=spark outside spark-submit)"
+    )
+    lakehouse: str = Field(
+        "./lakehouse", description="root path or URI of the tables, or catalog:<catalog>.<schema>"
+    )
+    table_format: Literal["delta", "parquet"] = Field(
+        "delta", description="parquet only where Delta cannot be had (classic Spark offline)"
+    )
+    spark_conf: dict[str, str] = Field(
+        default_factory=dict, description="extra Spark settings, e.g. spark.sql.shuffle.partitions"
+    )
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+
+
+def _parse_scalar(text: str) -> Any:
+    """A value from the environment or --set, read as a TOML value when it is one."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    *sections, key = dotted.split(".")
+    node = tree
+    for section in sections:
+        node = node.setdefault(section, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{dotted}: {section} is not a section")
+    node[key] = value
+
+
+def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
+    layer: dict[str, Any] = {}
+    for name, text in environ.items():
+        if name.startswith(ENV_PREFIX) and name != f"{ENV_PREFIX}CONFIG":
+            dotted = name[len(ENV_PREFIX) :].lower().replace("__", ".")
+            _set_dotted(layer, dotted, _parse_scalar(text))
+    return layer
+
+
+def load_config(
+    config_file: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    assignments: list[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> TracepileConfig:
+    """Resolve the configuration.
+
+    ``config_file``: an explicit file (must exist); else ``$TRACEPILE_CONFIG``; else
+    ``./tracepile.toml`` when present. ``overrides``: CLI flags as dotted keys (None
+    values are ignored). ``assignments``: ``--set key=value`` strings.
+    """
+    environ = os.environ if environ is None else environ
+    layers: list[dict[str, Any]] = []
+    path = config_file or environ.get(f"{ENV_PREFIX}CONFIG")
+    if path is None and Path(DEFAULT_CONFIG_FILE).is_file():
+        path = DEFAULT_CONFIG_FILE
+    if path is not None:
+        try:
+            layers.append(tomllib.loads(Path(path).read_text(encoding="utf-8")))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file not found: {path}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    layers.append(_env_layer(environ))
+    cli_layer: dict[str, Any] = {}
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            _set_dotted(cli_layer, dotted, value)
+    for assignment in assignments or []:
+        key, sep, text = assignment.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects key=value, got {assignment!r}")
+        _set_dotted(cli_layer, key.strip(), _parse_scalar(text.strip()))
+    layers.append(cli_layer)
+
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged = _deep_merge(merged, layer)
+    try:
+        config = TracepileConfig.model_validate(merged)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from exc
+    if config.engine == "connect" and not config.remote:
+        raise ConfigError("engine 'connect' needs a Spark Connect URL: --remote sc://HOST:PORT")
+    return config
+
+
+def config_to_toml(config: TracepileConfig) -> str:
+    return tomli_w.dumps(config.model_dump(exclude_none=True))

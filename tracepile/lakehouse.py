@@ -1,0 +1,168 @@
+"""Reading and writing the declared tables under one root, on any engine.
+
+Only the Spark-Connect-compatible DataFrame API is used. Writes are schema-checked
+against ``tables.py`` and idempotent where the table has a content key: rows whose key
+is already present are not written again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import TYPE_CHECKING
+
+import pyarrow.fs as pafs
+
+from tracepile.tables import TableSpec
+from tracepile.udfs.storage import filesystem_for
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import DataType
+
+log = logging.getLogger(__name__)
+
+CATALOG_PREFIX = "catalog:"
+
+
+class SchemaMismatchError(ValueError):
+    """A DataFrame does not have the declared schema of the table it is written to."""
+
+
+def _without_nullability(data_type: DataType) -> DataType:
+    from pyspark.sql.types import ArrayType, MapType, StructField, StructType
+
+    if isinstance(data_type, StructType):
+        return StructType(
+            [StructField(f.name, _without_nullability(f.dataType), True) for f in data_type]
+        )
+    if isinstance(data_type, ArrayType):
+        return ArrayType(_without_nullability(data_type.elementType), True)
+    if isinstance(data_type, MapType):
+        return MapType(
+            _without_nullability(data_type.keyType), _without_nullability(data_type.valueType), True
+        )
+    return data_type
+
+
+class Lakehouse:
+    def __init__(self, spark: SparkSession, location: str, table_format: str = "delta") -> None:
+        self.spark = spark
+        self.table_format = table_format
+        if location.startswith(CATALOG_PREFIX):
+            self.catalog_schema: str | None = location[len(CATALOG_PREFIX) :]
+            if self.catalog_schema.count(".") != 1:
+                raise ValueError(f"catalog lakehouse must be catalog:<catalog>.<schema>: {location}")
+            self.root = ""
+        else:
+            self.catalog_schema = None
+            self.root = location if "://" in location else os.path.abspath(location)
+
+    @property
+    def location(self) -> str:
+        return f"{CATALOG_PREFIX}{self.catalog_schema}" if self.catalog_schema else self.root
+
+    def ref(self, spec: TableSpec) -> str:
+        """The table's path (or catalog name)."""
+        if self.catalog_schema:
+            return f"{self.catalog_schema}.{spec.layer}_{spec.name}"
+        return f"{self.root.rstrip('/')}/{spec.layer}/{spec.name}"
+
+    def exists(self, spec: TableSpec) -> bool:
+        if self.catalog_schema:
+            return bool(self.spark.catalog.tableExists(self.ref(spec)))
+        marker = "_delta_log" if self.table_format == "delta" else ""
+        path = f"{self.ref(spec)}/{marker}".rstrip("/")
+        fs, inner, _ = filesystem_for(path)
+        return fs.get_file_info(inner).type == pafs.FileType.Directory
+
+    def read(self, spec: TableSpec) -> DataFrame:
+        if self.catalog_schema:
+            return self.spark.table(self.ref(spec))
+        return self.spark.read.format(self.table_format).load(self.ref(spec))
+
+    def count(self, spec: TableSpec) -> int | None:
+        return self.read(spec).count() if self.exists(spec) else None
+
+    def conform(self, spec: TableSpec, df: DataFrame) -> DataFrame:
+        """``df``'s columns in the declared order, or SchemaMismatchError naming each difference."""
+        declared = {f.name: f.dataType for f in spec.schema}
+        actual = {f.name: f.dataType for f in df.schema}
+        problems = [f"missing column {n}" for n in declared if n not in actual]
+        problems += [f"unexpected column {n}" for n in actual if n not in declared]
+        problems += [
+            f"{n} is {actual[n].simpleString()}, declared {declared[n].simpleString()}"
+            for n in declared
+            if n in actual and _without_nullability(actual[n]) != _without_nullability(declared[n])
+        ]
+        if problems:
+            raise SchemaMismatchError(f"{spec.qualified_name}: " + "; ".join(problems))
+        return df.select(*declared)
+
+    def _create_if_missing(self, spec: TableSpec) -> None:
+        if not self.exists(spec):
+            self._write(self.spark.createDataFrame([], spec.schema), spec, "append")
+
+    def _write(self, df: DataFrame, spec: TableSpec, mode: str) -> None:
+        writer = df.write.format(self.table_format).mode(mode)
+        if self.catalog_schema:
+            writer.saveAsTable(self.ref(spec))
+        else:
+            writer.save(self.ref(spec))
+
+    def append(self, spec: TableSpec, df: DataFrame) -> None:
+        rows = self.conform(spec, df)
+        self._create_if_missing(spec)
+        self._write(rows, spec, "append")
+
+    def append_new(self, spec: TableSpec, df: DataFrame) -> int:
+        """Append the rows whose key is not in the table yet; return how many were written.
+
+        ``df`` must already be unique on the key. Rerunning with the same rows writes nothing.
+        """
+        rows = self.conform(spec, df)
+        self._create_if_missing(spec)
+        existing = self.read(spec).select(spec.key)
+        new_rows = rows.join(existing, on=spec.key, how="left_anti")
+        written = new_rows.count()
+        if written:
+            self._write(new_rows, spec, "append")
+        return written
+
+    # Staging: one materialisation of an expensive intermediate that several writes read.
+    def staging_ref(self, name: str, run_id: str) -> str:
+        if self.catalog_schema:
+            return f"{self.catalog_schema}._staging_{name}_{run_id.replace('-', '_')}"
+        return f"{self.root.rstrip('/')}/_staging/{run_id}/{name}"
+
+    def stage(self, df: DataFrame, name: str, run_id: str) -> DataFrame:
+        ref = self.staging_ref(name, run_id)
+        if self.catalog_schema:
+            df.write.format(self.table_format).mode("overwrite").saveAsTable(ref)
+            return self.spark.table(ref)
+        df.write.mode("overwrite").parquet(ref)
+        return self.spark.read.parquet(ref)
+
+    def drop_staging(self, name: str, run_id: str) -> None:
+        ref = self.staging_ref(name, run_id)
+        if self.catalog_schema:
+            self.spark.sql(f"DROP TABLE IF EXISTS {ref}")
+            return
+        try:
+            fs, inner, _ = filesystem_for(ref.rsplit("/", 1)[0])
+            fs.delete_dir(inner)
+        except (OSError, pafs.ArrowException) as exc:  # storage pyarrow cannot reach (e.g. dbfs:)
+            log.warning("could not remove staging data %s: %s", ref, exc)
+
+    def version(self, spec: TableSpec) -> int | None:
+        """The Delta version of a path table (read with delta-rs, no Spark needed), else None."""
+        if self.catalog_schema or self.table_format != "delta" or not self.exists(spec):
+            return None
+        from deltalake import DeltaTable
+
+        try:
+            return DeltaTable(self.ref(spec)).version()
+        except Exception as exc:  # storage delta-rs cannot reach without credentials
+            log.warning("cannot read Delta version of %s: %s", self.ref(spec), exc)
+            return None
+

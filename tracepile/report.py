@@ -1,0 +1,93 @@
+"""What a run did, per stage: counts, drop reasons, time; printed on one screen and kept as JSON."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console(stderr=True)
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """Names a run (not data): UTC start time plus a random suffix, sortable by time."""
+    now = now or datetime.now(timezone.utc)
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+@dataclass
+class StageReport:
+    stage: str
+    reads: str
+    writes: list[str]
+    counts: dict[str, int] = field(default_factory=dict)
+    reasons: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    command: str
+    engine: str
+    lakehouse: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    status: str = "running"
+    error: str | None = None
+    stages: list[StageReport] = field(default_factory=list)
+    tables: dict[str, int | None] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), default=str, sort_keys=True)
+
+    def render(self, out: Console | None = None) -> None:
+        out = out or Console()
+        seconds = (
+            (self.finished_at - self.started_at).total_seconds() if self.finished_at else 0.0
+        )
+        colour = "green" if self.status == "succeeded" else "red"
+        out.print(
+            f"[bold]tracepile {self.command}[/]: run [cyan]{self.run_id}[/] "
+            f"[{colour}]{self.status}[/] in {seconds:.1f} s  "
+            f"(engine {self.engine}, lakehouse {self.lakehouse})"
+        )
+        if self.error:
+            out.print(f"[red]error:[/] {self.error}")
+        if self.stages:
+            stages = Table(title="stages", title_justify="left")
+            stages.add_column("stage")
+            stages.add_column("measure")
+            stages.add_column("value", justify="right")
+            for stage in self.stages:
+                stages.add_row(stage.stage, f"reads {stage.reads}", "", end_section=False)
+                stages.add_row("", f"writes {', '.join(stage.writes)}", "")
+                for name, value in stage.counts.items():
+                    stages.add_row("", name, f"{value:,}")
+                for reason, value in stage.reasons.items():
+                    stages.add_row("", f"[yellow]rejected: {reason}[/]", f"{value:,}")
+                stages.add_row("", "time", f"{stage.seconds:.1f} s", end_section=True)
+            out.print(stages)
+        if self.tables:
+            tables = Table(title="tables", title_justify="left")
+            tables.add_column("table")
+            tables.add_column("rows", justify="right")
+            for name, rows in self.tables.items():
+                tables.add_row(name, "-" if rows is None else f"{rows:,}")
+            out.print(tables)
+
+
+@contextmanager
+def step(message: str) -> Iterator[None]:
+    """A spinner while a long step runs, then one line with its time (plain text when piped)."""
+    started = time.perf_counter()
+    with console.status(f"{message} ..."):
+        yield
+    console.print(f"[green]done[/] {message} ({time.perf_counter() - started:.1f} s)")

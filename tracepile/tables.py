@@ -1,0 +1,104 @@
+"""Every lakehouse table, declared once: where it lives, its schema, its key.
+
+A table is ``<root>/<layer>/<name>`` under a path or URI root, or
+``<catalog>.<schema>.<layer>_<name>`` under a ``catalog:`` root. Writes are checked
+against these schemas (see ``Lakehouse.conform``) before they reach storage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyspark.sql.types import (
+    ArrayType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    layer: str
+    name: str
+    key: str
+    schema: StructType
+    description: str
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.layer}/{self.name}"
+
+
+def _text(name: str, nullable: bool = True) -> StructField:
+    return StructField(name, StringType(), nullable)
+
+
+# Nested fields stay nullable: Sail cannot cast into non-null struct elements, and the
+# quality gates check nested values anyway.
+INPUT_TYPE = StructType([_text("input_json"), _text("expected_output_json")])
+
+BRONZE_SOURCES = TableSpec(
+    layer="bronze",
+    name="sources",
+    key="program_id",
+    description="ingested programs, normalised, one row per distinct content",
+    schema=StructType(
+        [
+            _text("program_id", False),
+            _text("source_kind", False),
+            _text("source", False),
+            _text("domain", False),
+            _text("category", False),
+            _text("problem", False),
+            _text("io_requirements", False),
+            _text("code", False),
+            _text("entry_point", False),
+            StructField("inputs", ArrayType(INPUT_TYPE), False),
+            _text("meta_json"),
+            _text("source_file", False),
+            StructField("source_line", LongType(), False),
+        ]
+    ),
+)
+
+INGEST_REJECTS = TableSpec(
+    layer="bronze",
+    name="ingest_rejects",
+    key="reject_id",
+    description="source lines that did not parse into a program, with the reason and raw text",
+    schema=StructType(
+        [
+            _text("reject_id", False),
+            _text("source_kind", False),
+            _text("source_file", False),
+            StructField("source_line", LongType(), False),
+            _text("reason", False),
+            _text("detail", False),
+            _text("raw_record", False),
+        ]
+    ),
+)
+
+RUNS = TableSpec(
+    layer="meta",
+    name="runs",
+    key="run_id",
+    description="one row per tracepile command run: status, timings, config, report",
+    schema=StructType(
+        [
+            _text("run_id", False),
+            _text("command", False),
+            _text("status", False),
+            StructField("started_at", TimestampType(), False),
+            StructField("finished_at", TimestampType(), False),
+            _text("engine", False),
+            _text("config_toml", False),
+            _text("report_json", False),
+        ]
+    ),
+)
+
+ALL_TABLES: tuple[TableSpec, ...] = (BRONZE_SOURCES, INGEST_REJECTS, RUNS)

@@ -1,0 +1,1 @@
+"""Chain-of-Execution generation backends and their verification against traces."""

@@ -1,0 +1,210 @@
+"""Reading source files into parsed rows, one Spark task per file.
+
+Files are read here, not by Spark's text reader, so that every line keeps its exact
+file and line number, invalid UTF-8 is seen as bytes (and rejected, not mangled),
+gzip is detected by its magic bytes, and an oversized line is skipped without being
+held in memory. The driver only lists files; executors open them by path or URI.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import gzip
+import io
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+
+from tracepile.udfs import codeio
+from tracepile.udfs.hashing import content_id
+from tracepile.udfs.storage import filesystem_for
+
+RecordParser = Callable[[bytes], "dict[str, Any] | codeio.Rejection"]
+PARSERS: dict[str, RecordParser] = {codeio.SOURCE_KIND: codeio.parse_codeio_record}
+
+# Suffixes picked up when a source names a directory.
+DATA_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".json", ".json.gz")
+_GLOB_CHARS = frozenset("*?[")
+_GZIP_MAGIC = b"\x1f\x8b"
+
+FILES_SCHEMA_DDL = "source_kind string, path string"
+INPUTS_TYPE = pa.list_(
+    pa.struct([("input_json", pa.string()), ("expected_output_json", pa.string())])
+)
+PARSED_ARROW_SCHEMA = pa.schema(
+    [
+        ("outcome", pa.string()),  # program | reject | blank
+        ("program_id", pa.string()),
+        ("source_kind", pa.string()),
+        ("source", pa.string()),
+        ("domain", pa.string()),
+        ("category", pa.string()),
+        ("problem", pa.string()),
+        ("io_requirements", pa.string()),
+        ("code", pa.string()),
+        ("entry_point", pa.string()),
+        ("inputs", INPUTS_TYPE),
+        ("meta_json", pa.string()),
+        ("source_file", pa.string()),
+        ("source_line", pa.int64()),
+        ("reject_id", pa.string()),
+        ("reject_reason", pa.string()),
+        ("reject_detail", pa.string()),
+        ("raw_record", pa.string()),
+    ]
+)
+PARSED_SCHEMA_DDL = (
+    "outcome string, program_id string, source_kind string, source string, domain string, "
+    "category string, problem string, io_requirements string, code string, entry_point string, "
+    "inputs array<struct<input_json:string,expected_output_json:string>>, meta_json string, "
+    "source_file string, source_line bigint, reject_id string, reject_reason string, "
+    "reject_detail string, raw_record string"
+)
+
+
+class SourceError(ValueError):
+    """A --source that names nothing readable: a configuration error, not a bad record."""
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    max_record_bytes: int
+    reject_raw_chars: int
+    batch_rows: int
+
+
+def parse_source_spec(spec: str) -> tuple[str, str]:
+    """``KIND:PATH`` -> (kind, path). The path may itself be a URI (``codeio:s3://b/k``)."""
+    kind, sep, path = spec.partition(":")
+    if not sep or not path:
+        raise SourceError(f"--source expects KIND:PATH, got {spec!r}")
+    if kind not in PARSERS:
+        raise SourceError(f"unknown source kind {kind!r}; known: {', '.join(sorted(PARSERS))}")
+    return kind, path
+
+
+def expand_paths(path: str) -> list[str]:
+    """A file, a directory (recursively, data suffixes only) or a glob -> sorted file paths."""
+    fs, inner, prefix = filesystem_for(path)
+    glob_at = next((i for i, ch in enumerate(inner) if ch in _GLOB_CHARS), None)
+    if glob_at is None:
+        info = fs.get_file_info(inner)
+        if info.type == pafs.FileType.File:
+            return [prefix + inner]
+        if info.type != pafs.FileType.Directory:
+            raise SourceError(f"source path does not exist: {path}")
+        infos = fs.get_file_info(pafs.FileSelector(inner, recursive=True))
+        found = [i.path for i in infos if i.is_file and i.path.endswith(DATA_SUFFIXES)]
+        if not found:
+            raise SourceError(f"no {'/'.join(DATA_SUFFIXES)} files under {path}")
+        return sorted(prefix + p for p in found)
+    base = inner[: inner.rfind("/", 0, glob_at) + 1] or "/"
+    infos = fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
+    found = [i.path for i in infos if i.is_file and fnmatch.fnmatchcase(i.path, inner)]
+    if not found:
+        raise SourceError(f"glob matched no files: {path}")
+    return sorted(prefix + p for p in found)
+
+
+def _open_maybe_gzip(path: str) -> IO[bytes]:
+    fs, inner, _ = filesystem_for(path)
+    stream = io.BufferedReader(fs.open_input_file(inner), buffer_size=1 << 20)
+    if stream.peek(2)[:2] == _GZIP_MAGIC:
+        return io.BufferedReader(gzip.GzipFile(fileobj=stream, mode="rb"), buffer_size=1 << 20)
+    return stream
+
+
+def iter_lines(stream: IO[bytes], max_bytes: int) -> Iterator[tuple[int, bytes, bool]]:
+    """(1-based line number, line without its newline, too_large).
+
+    A line over ``max_bytes`` is read past in chunks; only its first ``max_bytes``
+    are returned, so memory stays bounded whatever the input.
+    """
+    line_no = 0
+    while True:
+        chunk = stream.readline(max_bytes + 1)
+        if not chunk:
+            return
+        line_no += 1
+        too_large = len(chunk) > max_bytes and not chunk.endswith(b"\n")
+        if too_large:
+            head = chunk[:max_bytes]
+            while chunk and not chunk.endswith(b"\n"):
+                chunk = stream.readline(1 << 20)
+            yield line_no, head, True
+        else:
+            yield line_no, chunk.rstrip(b"\r\n"), False
+
+
+def _raw_text(raw: bytes, limit: int) -> str:
+    return raw[:limit].decode("utf-8", errors="backslashreplace")
+
+
+def _reject_row(
+    kind: str, path: str, line_no: int, reason: str, detail: str, raw: bytes, options: IngestOptions
+) -> dict[str, Any]:
+    return {
+        "outcome": "reject",
+        "source_kind": kind,
+        "source_file": path,
+        "source_line": line_no,
+        "reject_id": content_id([path, line_no, raw.hex()]),
+        "reject_reason": reason,
+        "reject_detail": detail,
+        "raw_record": _raw_text(raw, options.reject_raw_chars),
+    }
+
+
+def parse_file(kind: str, path: str, options: IngestOptions) -> Iterator[dict[str, Any]]:
+    """Every line of one file as a parsed row; never raises for bad content or I/O."""
+    parse = PARSERS[kind]
+    line_no = 0
+    try:
+        with _open_maybe_gzip(path) as stream:
+            for line_no, raw, too_large in iter_lines(stream, options.max_record_bytes):
+                if too_large:
+                    detail = f"line longer than {options.max_record_bytes} bytes"
+                    yield _reject_row(kind, path, line_no, "record_too_large", detail, raw, options)
+                    continue
+                if not raw.strip():
+                    yield {"outcome": "blank", "source_kind": kind, "source_file": path,
+                           "source_line": line_no}
+                    continue
+                parsed = parse(raw)
+                if isinstance(parsed, codeio.Rejection):
+                    yield _reject_row(
+                        kind, path, line_no, parsed.reason, parsed.detail, raw, options
+                    )
+                else:
+                    yield {"outcome": "program", **parsed, "source_file": path,
+                           "source_line": line_no}
+    except (OSError, EOFError, zlib.error) as exc:
+        # Truncated gzip, unreadable or vanished file: the rows read so far stand.
+        detail = f"after line {line_no}: {type(exc).__name__}: {exc}"
+        yield _reject_row(kind, path, line_no + 1, "unreadable_file", detail, b"", options)
+
+
+def _batched(rows: Iterable[dict[str, Any]], size: int) -> Iterator[pa.RecordBatch]:
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield pa.RecordBatch.from_pylist(batch, schema=PARSED_ARROW_SCHEMA)
+            batch = []
+    if batch:
+        yield pa.RecordBatch.from_pylist(batch, schema=PARSED_ARROW_SCHEMA)
+
+
+def parse_files_arrow(
+    batches: Iterable[pa.RecordBatch], options: IngestOptions
+) -> Iterator[pa.RecordBatch]:
+    """``mapInArrow`` body: (source_kind, path) rows in, parsed rows out, in bounded batches."""
+    for files in batches:
+        for kind, path in zip(
+            files.column("source_kind").to_pylist(), files.column("path").to_pylist(), strict=True
+        ):
+            yield from _batched(parse_file(kind, path, options), options.batch_rows)
