@@ -35,7 +35,8 @@ config_app = typer.Typer(help="Inspect the resolved configuration.", no_args_is_
 app.add_typer(config_app, name="config")
 
 ConfigFile = Annotated[
-    str | None, typer.Option("--config", help="TOML config file (default ./tracepile.toml if present)")
+    str | None,
+    typer.Option("--config", help="TOML config file (default ./tracepile.toml if present)"),
 ]
 Engine = Annotated[
     str | None, typer.Option("--engine", help="local (embedded Sail, default) | spark | connect")
@@ -45,12 +46,8 @@ LakehouseOpt = Annotated[
     str | None,
     typer.Option("--lakehouse", help="table root: path, URI, or catalog:<catalog>.<schema>"),
 ]
-TableFormat = Annotated[
-    str | None, typer.Option("--table-format", help="delta (default) | parquet")
-]
-SparkConf = Annotated[
-    list[str] | None, typer.Option("--conf", help="Spark setting KEY=VALUE (repeatable)")
-]
+TableFormat = Annotated[str | None, typer.Option("--table-format", help="delta (default) | parquet")]
+SparkConf = Annotated[list[str] | None, typer.Option("--conf", help="Spark setting KEY=VALUE (repeatable)")]
 SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", help="any config key, e.g. ingest.max_record_bytes=1048576 (repeatable)"),
@@ -59,9 +56,7 @@ Sources = Annotated[
     list[str] | None,
     typer.Option("--source", help="KIND:PATH; PATH a file, directory or glob (repeatable). Kinds: codeio"),
 ]
-Sample = Annotated[
-    bool, typer.Option("--sample", help="also ingest the bundled sample of programs")
-]
+Sample = Annotated[bool, typer.Option("--sample", help="also ingest the bundled sample of programs")]
 
 
 def sample_path() -> str:

@@ -8,12 +8,12 @@ section's keys (e.g. ``TRACEPILE_INGEST__MAX_RECORD_BYTES=1048576``).
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import tomli_w
+import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 ENV_PREFIX = "TRACEPILE_"
@@ -137,9 +137,7 @@ def load_config(
     try:
         config = TracepileConfig.model_validate(merged)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
         raise ConfigError(f"invalid configuration: {problems}") from exc
     if config.engine == "connect" and not config.remote:
         raise ConfigError("engine 'connect' needs a Spark Connect URL: --remote sc://HOST:PORT")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -110,8 +111,14 @@ def _classic_session(config: TracepileConfig) -> Iterator[SparkSession]:
         yield spark
         return
 
+    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+        raise EngineError("engine 'spark' starts a local JVM: install Java 17+ or set JAVA_HOME")
     # Python workers must import tracepile: run them on this interpreter, not PATH's python3.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    # A Spark Connect setting inherited from the environment would turn this into a
+    # Connect session; --engine spark asks for a JVM.
+    for variable in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED"):
+        os.environ.pop(variable, None)
     builder = SparkSession.builder.master(config.spark_master).appName("tracepile")
     user_jars = any(k in config.spark_conf for k in ("spark.jars", "spark.jars.packages"))
     if config.table_format == "delta":
@@ -126,7 +133,7 @@ def _classic_session(config: TracepileConfig) -> Iterator[SparkSession]:
     try:
         spark = builder.getOrCreate()
     except PySparkRuntimeError as exc:
-        if config.table_format == "delta":
+        if config.table_format == "delta" and exc.getCondition() == "JAVA_GATEWAY_EXITED":
             raise EngineError(f"{DELTA_FIX} (JVM start failed: {exc})") from exc
         raise EngineError(f"classic Spark could not start (is Java 17+ installed?): {exc}") from exc
     try:

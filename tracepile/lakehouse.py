@@ -33,9 +33,7 @@ def _without_nullability(data_type: DataType) -> DataType:
     from pyspark.sql.types import ArrayType, MapType, StructField, StructType
 
     if isinstance(data_type, StructType):
-        return StructType(
-            [StructField(f.name, _without_nullability(f.dataType), True) for f in data_type]
-        )
+        return StructType([StructField(f.name, _without_nullability(f.dataType), True) for f in data_type])
     if isinstance(data_type, ArrayType):
         return ArrayType(_without_nullability(data_type.elementType), True)
     if isinstance(data_type, MapType):
@@ -165,4 +163,3 @@ class Lakehouse:
         except Exception as exc:  # storage delta-rs cannot reach without credentials
             log.warning("cannot read Delta version of %s: %s", self.ref(spec), exc)
             return None
-

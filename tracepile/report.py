@@ -50,9 +50,7 @@ class RunReport:
 
     def render(self, out: Console | None = None) -> None:
         out = out or Console()
-        seconds = (
-            (self.finished_at - self.started_at).total_seconds() if self.finished_at else 0.0
-        )
+        seconds = (self.finished_at - self.started_at).total_seconds() if self.finished_at else 0.0
         colour = "green" if self.status == "succeeded" else "red"
         out.print(
             f"[bold]tracepile {self.command}[/]: run [cyan]{self.run_id}[/] "

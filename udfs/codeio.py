@@ -119,4 +119,3 @@ def parse_codeio_record(raw: bytes) -> dict[str, Any] | Rejection:
         "domain": domain_for_category(category),
         "meta_json": canonical_json(record["meta"]) if record.get("meta") is not None else None,
     }
-

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import gzip
 import io
+import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -32,9 +33,7 @@ _GLOB_CHARS = frozenset("*?[")
 _GZIP_MAGIC = b"\x1f\x8b"
 
 FILES_SCHEMA_DDL = "source_kind string, path string"
-INPUTS_TYPE = pa.list_(
-    pa.struct([("input_json", pa.string()), ("expected_output_json", pa.string())])
-)
+INPUTS_TYPE = pa.list_(pa.struct([("input_json", pa.string()), ("expected_output_json", pa.string())]))
 PARSED_ARROW_SCHEMA = pa.schema(
     [
         ("outcome", pa.string()),  # program | reject | blank
@@ -87,6 +86,33 @@ def parse_source_spec(spec: str) -> tuple[str, str]:
     return kind, path
 
 
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """Shell glob semantics: ``*`` and ``?`` stay inside one folder, ``**/`` spans any number."""
+    parts: list[str] = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            parts.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            parts.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            parts.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            parts.append("[^/]")
+            i += 1
+        elif pattern[i] == "[" and "]" in pattern[i + 2 :]:
+            end = pattern.index("]", i + 2)
+            parts.append(fnmatch.translate(pattern[i : end + 1])[4:-3])  # fnmatch's own class
+            i = end + 1
+        else:
+            parts.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(parts))
+
+
 def expand_paths(path: str) -> list[str]:
     """A file, a directory (recursively, data suffixes only) or a glob -> sorted file paths."""
     fs, inner, prefix = filesystem_for(path)
@@ -104,7 +130,8 @@ def expand_paths(path: str) -> list[str]:
         return sorted(prefix + p for p in found)
     base = inner[: inner.rfind("/", 0, glob_at) + 1] or "/"
     infos = fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
-    found = [i.path for i in infos if i.is_file and fnmatch.fnmatchcase(i.path, inner)]
+    pattern = _glob_regex(inner)
+    found = [i.path for i in infos if i.is_file and pattern.fullmatch(i.path)]
     if not found:
         raise SourceError(f"glob matched no files: {path}")
     return sorted(prefix + p for p in found)
@@ -114,7 +141,7 @@ def _open_maybe_gzip(path: str) -> IO[bytes]:
     fs, inner, _ = filesystem_for(path)
     stream = io.BufferedReader(fs.open_input_file(inner), buffer_size=1 << 20)
     if stream.peek(2)[:2] == _GZIP_MAGIC:
-        return io.BufferedReader(gzip.GzipFile(fileobj=stream, mode="rb"), buffer_size=1 << 20)
+        return gzip.GzipFile(fileobj=stream, mode="rb")  # buffered inside
     return stream
 
 
@@ -171,17 +198,23 @@ def parse_file(kind: str, path: str, options: IngestOptions) -> Iterator[dict[st
                     yield _reject_row(kind, path, line_no, "record_too_large", detail, raw, options)
                     continue
                 if not raw.strip():
-                    yield {"outcome": "blank", "source_kind": kind, "source_file": path,
-                           "source_line": line_no}
+                    yield {
+                        "outcome": "blank",
+                        "source_kind": kind,
+                        "source_file": path,
+                        "source_line": line_no,
+                    }
                     continue
                 parsed = parse(raw)
                 if isinstance(parsed, codeio.Rejection):
-                    yield _reject_row(
-                        kind, path, line_no, parsed.reason, parsed.detail, raw, options
-                    )
+                    yield _reject_row(kind, path, line_no, parsed.reason, parsed.detail, raw, options)
                 else:
-                    yield {"outcome": "program", **parsed, "source_file": path,
-                           "source_line": line_no}
+                    yield {
+                        "outcome": "program",
+                        **parsed,
+                        "source_file": path,
+                        "source_line": line_no,
+                    }
     except (OSError, EOFError, zlib.error) as exc:
         # Truncated gzip, unreadable or vanished file: the rows read so far stand.
         detail = f"after line {line_no}: {type(exc).__name__}: {exc}"
@@ -199,9 +232,7 @@ def _batched(rows: Iterable[dict[str, Any]], size: int) -> Iterator[pa.RecordBat
         yield pa.RecordBatch.from_pylist(batch, schema=PARSED_ARROW_SCHEMA)
 
 
-def parse_files_arrow(
-    batches: Iterable[pa.RecordBatch], options: IngestOptions
-) -> Iterator[pa.RecordBatch]:
+def parse_files_arrow(batches: Iterable[pa.RecordBatch], options: IngestOptions) -> Iterator[pa.RecordBatch]:
     """``mapInArrow`` body: (source_kind, path) rows in, parsed rows out, in bounded batches."""
     for files in batches:
         for kind, path in zip(

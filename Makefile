@@ -1,0 +1,26 @@
+# Two targets a new user needs: `make demo` and `make test`. Both build .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test test-fast lint bench
+
+$(BIN)/tracepile: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(BIN)/tracepile  ## install, then run the pipeline on the bundled sample (embedded engine)
+	$(BIN)/tracepile run --sample --lakehouse ./lakehouse
+	$(BIN)/tracepile status --lakehouse ./lakehouse
+
+test: $(BIN)/tracepile  ## install, then run every test (Sail, classic Spark, spark-submit included)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+test-fast: $(BIN)/tracepile  ## pure-Python tests only (seconds)
+	$(BIN)/python -m pytest -m "not spark and not classic and not slow"
+
+bench: $(BIN)/tracepile  ## engine start and ingest timings (prints a table)
+	$(BIN)/python bench/bench_ingest.py --classic

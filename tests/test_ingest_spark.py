@@ -1,0 +1,101 @@
+"""Ingest on the embedded engine: real Delta tables, rejects with reasons, idempotent reruns."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from deltalake import DeltaTable
+
+from tests.corruption import write_corrupted_copy
+from tracepile.config import TracepileConfig
+from tracepile.jobs.ingest import run_ingest
+from tracepile.lakehouse import Lakehouse, SchemaMismatchError
+from tracepile.tables import BRONZE_SOURCES, INGEST_REJECTS
+
+pytestmark = pytest.mark.spark
+
+
+def _ingest(spark, root, sources, run_id="test-run"):
+    lakehouse = Lakehouse(spark, str(root))
+    return lakehouse, run_ingest(spark, lakehouse, TracepileConfig(lakehouse=str(root)), sources, run_id)
+
+
+def test_corrupted_pyedu_gives_1000_programs_20_rejects_and_reingest_adds_nothing(
+    spark, tmp_path, pyedu_toy
+) -> None:
+    corrupted = tmp_path / "pyedu_corrupted.jsonl"
+    expected_reasons = write_corrupted_copy(pyedu_toy, corrupted)
+    root = tmp_path / "lake"
+
+    lakehouse, first = _ingest(spark, root, [f"codeio:{corrupted}"])
+    assert first.counts["programs_new"] == 1000
+    assert first.counts["rejected"] == 20
+    assert first.reasons == dict(sorted(expected_reasons.items()))
+
+    sources = DeltaTable(lakehouse.ref(BRONZE_SOURCES)).to_pyarrow_table()
+    rejects = DeltaTable(lakehouse.ref(INGEST_REJECTS)).to_pyarrow_table()
+    assert sources.num_rows == 1000
+    assert len(set(sources.column("program_id").to_pylist())) == 1000
+    assert Counter(rejects.column("reason").to_pylist()) == expected_reasons
+    assert all(raw for raw in rejects.column("raw_record").to_pylist())
+    assert set(sources.column("source_file").to_pylist()) == {str(corrupted)}
+
+    _, second = _ingest(spark, root, [f"codeio:{corrupted}"], run_id="test-run-2")
+    assert second.counts["programs_new"] == 0
+    assert second.counts["already_present"] == 1000
+    assert second.counts["rejects_new"] == 0
+    assert DeltaTable(lakehouse.ref(BRONZE_SOURCES)).to_pyarrow_table().num_rows == 1000
+    assert DeltaTable(lakehouse.ref(INGEST_REJECTS)).to_pyarrow_table().num_rows == 20
+    assert not (root / "_staging").exists() or not any((root / "_staging").iterdir())
+
+
+def test_ids_are_identical_across_independent_runs(spark, tmp_path, pyedu_toy) -> None:
+    ids = []
+    for name in ("one", "two"):
+        lakehouse, _ = _ingest(spark, tmp_path / name, [f"codeio:{pyedu_toy}"])
+        ids.append(
+            sorted(r.program_id for r in lakehouse.read(BRONZE_SOURCES).select("program_id").collect())
+        )
+    assert ids[0] == ids[1] and len(ids[0]) == 1000
+
+
+def test_duplicate_lines_within_a_batch_are_counted_and_kept_once(spark, tmp_path) -> None:
+    import json
+
+    from tests.corruption import GOOD
+
+    line = json.dumps(GOOD)
+    path = tmp_path / "dupes.jsonl"
+    path.write_text("\n".join([line, line, line]) + "\n")
+    lakehouse, report = _ingest(spark, tmp_path / "lake", [f"codeio:{path}"])
+    assert report.counts["programs_parsed"] == 3
+    assert report.counts["duplicates_in_batch"] == 2
+    assert report.counts["programs_new"] == 1
+    kept = lakehouse.read(BRONZE_SOURCES).collect()
+    assert [row.source_line for row in kept] == [1]  # the first occurrence
+
+
+def test_writes_are_checked_against_the_declared_schema(spark, tmp_path) -> None:
+    lakehouse = Lakehouse(spark, str(tmp_path / "lake"))
+    wrong = spark.createDataFrame([("id", 1)], "program_id string, code int")
+    with pytest.raises(SchemaMismatchError, match="missing column source_kind") as error:
+        lakehouse.append(BRONZE_SOURCES, wrong)
+    assert "code is int, declared string" in str(error.value)
+    assert not lakehouse.exists(BRONZE_SOURCES)
+
+
+def test_databricks_notebook_runs_with_a_given_session(spark, tmp_path) -> None:
+    from tests.conftest import REPO
+    from tracepile.cli import sample_path
+
+    notebook = REPO / "notebooks" / "tracepile_pipeline.py"
+    scope = {
+        "spark": spark,
+        "sources": [f"codeio:{sample_path()}"],
+        "lakehouse_location": str(tmp_path / "lake"),
+    }
+    exec(compile(notebook.read_text(), str(notebook), "exec"), scope)
+    (ingest,) = scope["stages"]
+    assert ingest.counts["programs_new"] == ingest.counts["lines"] > 30
+    assert DeltaTable(str(tmp_path / "lake" / "bronze" / "sources")).to_pyarrow_table().num_rows > 30

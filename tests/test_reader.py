@@ -1,0 +1,99 @@
+"""Reading source files: line numbers, gzip, oversized and truncated input (no Spark)."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from collections import Counter
+
+import pytest
+
+from tests.corruption import GOOD, write_corrupted_copy
+from tracepile.udfs.ingest import (
+    IngestOptions,
+    SourceError,
+    expand_paths,
+    iter_lines,
+    parse_file,
+    parse_source_spec,
+)
+
+OPTIONS = IngestOptions(max_record_bytes=1 << 20, reject_raw_chars=64, batch_rows=16)
+GOOD_LINE = json.dumps(GOOD).encode()
+
+
+def test_iter_lines_skips_past_an_oversized_line_without_losing_the_next() -> None:
+    stream = io.BufferedReader(io.BytesIO(b"short\n" + b"x" * 10_000 + b"\nafter\r\nlast"))
+    lines = list(iter_lines(stream, max_bytes=100))
+    assert [(n, too_large) for n, _, too_large in lines] == [
+        (1, False),
+        (2, True),
+        (3, False),
+        (4, False),
+    ]
+    assert lines[1][1] == b"x" * 100
+    assert lines[2][1] == b"after" and lines[3][1] == b"last"
+
+
+def test_corrupted_pyedu_file_keeps_every_good_line_and_rejects_every_bad(tmp_path, pyedu_toy) -> None:
+    target = tmp_path / "corrupted.jsonl"
+    expected = write_corrupted_copy(pyedu_toy, target)
+    rows = list(parse_file("codeio", str(target), OPTIONS))
+    outcomes = Counter(r["outcome"] for r in rows)
+    assert outcomes == {"program": 1000, "reject": 20}
+    assert Counter(r["reject_reason"] for r in rows if r["outcome"] == "reject") == expected
+    assert [r["source_line"] for r in rows] == list(range(1, 1021))
+    assert all(len(r["raw_record"]) <= OPTIONS.reject_raw_chars for r in rows if r["outcome"] == "reject")
+
+
+def test_gzip_is_detected_by_content_and_blank_lines_are_counted(tmp_path) -> None:
+    path = tmp_path / "no_suffix"
+    path.write_bytes(gzip.compress(GOOD_LINE + b"\n\n" + GOOD_LINE + b"\n"))
+    rows = list(parse_file("codeio", str(path), OPTIONS))
+    assert [r["outcome"] for r in rows] == ["program", "blank", "program"]
+
+
+def test_truncated_gzip_keeps_lines_before_the_damage_and_rejects_the_file_rest(tmp_path) -> None:
+    whole = gzip.compress(b"\n".join([GOOD_LINE] * 2000))
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    rows = list(parse_file("codeio", str(path), OPTIONS))
+    assert rows[-1]["outcome"] == "reject"
+    assert rows[-1]["reject_reason"] == "unreadable_file"
+    assert "after line" in rows[-1]["reject_detail"]
+    assert all(r["outcome"] == "program" for r in rows[:-1]) and len(rows) > 1
+
+
+def test_oversized_record_is_rejected_with_a_truncated_raw_copy(tmp_path) -> None:
+    path = tmp_path / "big.jsonl"
+    huge = json.dumps({**GOOD, "problem_description": "y" * (2 << 20)}).encode()
+    path.write_bytes(huge + b"\n" + GOOD_LINE + b"\n")
+    rows = list(parse_file("codeio", str(path), OPTIONS))
+    assert [r.get("reject_reason") for r in rows] == ["record_too_large", None]
+    assert len(rows[0]["raw_record"]) == OPTIONS.reject_raw_chars
+
+
+def test_expand_paths_file_directory_and_glob(tmp_path) -> None:
+    (tmp_path / "a").mkdir()
+    for name in ("a/one.jsonl", "a/two.jsonl.gz", "a/notes.txt", "three.jsonl"):
+        (tmp_path / name).write_bytes(b"")
+    assert expand_paths(str(tmp_path / "three.jsonl")) == [str(tmp_path / "three.jsonl")]
+    assert expand_paths(str(tmp_path / "a")) == [
+        str(tmp_path / "a/one.jsonl"),
+        str(tmp_path / "a/two.jsonl.gz"),
+    ]
+    assert expand_paths(str(tmp_path / "**" / "*.jsonl")) == [
+        str(tmp_path / "a/one.jsonl"),
+        str(tmp_path / "three.jsonl"),
+    ]
+    with pytest.raises(SourceError, match="does not exist"):
+        expand_paths(str(tmp_path / "missing.jsonl"))
+    with pytest.raises(SourceError, match="glob matched no files"):
+        expand_paths(str(tmp_path / "*.parquet"))
+
+
+@pytest.mark.parametrize(("spec", "message"), [("nocolon", "KIND:PATH"), ("rawpy:/x", "unknown source kind")])
+def test_bad_source_specs(spec: str, message: str) -> None:
+    with pytest.raises(SourceError, match=message):
+        parse_source_spec(spec)

@@ -1,0 +1,3 @@
+from tracepile.cli import app
+
+app(prog_name="tracepile")
