@@ -3,7 +3,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+from deltalake import DeltaTable
 
 REPO = Path(__file__).resolve().parents[1]
 PYEDU_TOY = REPO.parent / "shared" / "data" / "pyedu_toy.jsonl"
@@ -24,3 +27,12 @@ def spark() -> Iterator[object]:
 
     with spark_session(TracepileConfig()) as session:
         yield session
+
+
+def read_delta(path: Path | str) -> pa.Table:
+    """A Delta table's current snapshot, as delta-rs resolves it.
+
+    deltalake 1.6.6's own ``to_pyarrow_table()`` leaves Arrow threads that abort the
+    interpreter at exit now and then (delta-rs #2184); reading the files it lists does not.
+    """
+    return pq.read_table(DeltaTable(str(path)).file_uris())

@@ -9,9 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from deltalake import DeltaTable
 
-from tests.conftest import REPO
+from tests.conftest import REPO, read_delta
 from tracepile.cli import sample_path
 
 TRACEPILE = [sys.executable, "-m", "tracepile"]
@@ -61,9 +60,9 @@ def test_run_on_the_sample_builds_delta_tables_and_prints_a_summary(tmp_path) ->
     assert done.returncode == 0, done.stderr
     assert "succeeded" in done.stdout
     assert "programs_new" in done.stdout and "bronze/sources" in done.stdout
-    sources = DeltaTable(str(lake / "bronze" / "sources")).to_pyarrow_table()
+    sources = read_delta(str(lake / "bronze" / "sources"))
     assert sources.num_rows == len(Path(sample_path()).read_text().splitlines())
-    assert DeltaTable(str(lake / "meta" / "runs")).to_pyarrow_table().num_rows == 1
+    assert read_delta(str(lake / "meta" / "runs")).num_rows == 1
 
     status = _run("status", "--lakehouse", str(lake))
     assert status.returncode == 0, status.stderr

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from deltalake import DeltaTable
 
+from tests.conftest import read_delta
 from tests.corruption import write_corrupted_copy
 from tracepile.config import TracepileConfig
 from tracepile.jobs.ingest import run_ingest
@@ -33,8 +33,8 @@ def test_corrupted_pyedu_gives_1000_programs_20_rejects_and_reingest_adds_nothin
     assert first.counts["rejected"] == 20
     assert first.reasons == dict(sorted(expected_reasons.items()))
 
-    sources = DeltaTable(lakehouse.ref(BRONZE_SOURCES)).to_pyarrow_table()
-    rejects = DeltaTable(lakehouse.ref(INGEST_REJECTS)).to_pyarrow_table()
+    sources = read_delta(lakehouse.ref(BRONZE_SOURCES))
+    rejects = read_delta(lakehouse.ref(INGEST_REJECTS))
     assert sources.num_rows == 1000
     assert len(set(sources.column("program_id").to_pylist())) == 1000
     assert Counter(rejects.column("reason").to_pylist()) == expected_reasons
@@ -45,8 +45,8 @@ def test_corrupted_pyedu_gives_1000_programs_20_rejects_and_reingest_adds_nothin
     assert second.counts["programs_new"] == 0
     assert second.counts["already_present"] == 1000
     assert second.counts["rejects_new"] == 0
-    assert DeltaTable(lakehouse.ref(BRONZE_SOURCES)).to_pyarrow_table().num_rows == 1000
-    assert DeltaTable(lakehouse.ref(INGEST_REJECTS)).to_pyarrow_table().num_rows == 20
+    assert read_delta(lakehouse.ref(BRONZE_SOURCES)).num_rows == 1000
+    assert read_delta(lakehouse.ref(INGEST_REJECTS)).num_rows == 20
     assert not (root / "_staging").exists() or not any((root / "_staging").iterdir())
 
 
@@ -98,4 +98,4 @@ def test_databricks_notebook_runs_with_a_given_session(spark, tmp_path) -> None:
     exec(compile(notebook.read_text(), str(notebook), "exec"), scope)
     (ingest,) = scope["stages"]
     assert ingest.counts["programs_new"] == ingest.counts["lines"] > 30
-    assert DeltaTable(str(tmp_path / "lake" / "bronze" / "sources")).to_pyarrow_table().num_rows > 30
+    assert read_delta(str(tmp_path / "lake" / "bronze" / "sources")).num_rows > 30

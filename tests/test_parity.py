@@ -8,8 +8,8 @@ import sys
 
 import pyarrow.parquet as pq
 import pytest
-from deltalake import DeltaTable
 
+from tests.conftest import read_delta
 from tests.corruption import write_corrupted_copy
 
 pytestmark = [pytest.mark.classic, pytest.mark.slow]
@@ -52,7 +52,7 @@ def test_sail_and_classic_spark_ingest_identical_rows(tmp_path, pyedu_toy) -> No
         ("sources", "program_id", 1000),
         ("ingest_rejects", "reject_id", 20),
     ):
-        sail = DeltaTable(str(sail_lake / "bronze" / table)).to_pyarrow_table()
+        sail = read_delta(str(sail_lake / "bronze" / table))
         classic = pq.read_table(classic_lake / "bronze" / table)
         assert sail.column_names == classic.column_names
         sail_rows, classic_rows = _sorted_rows(sail, key), _sorted_rows(classic, key)
