@@ -15,6 +15,7 @@ from functools import partial
 
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
+from pyspark.sql.pandas.types import from_arrow_schema
 
 from tracepile.config import TracepileConfig
 from tracepile.lakehouse import Lakehouse
@@ -22,7 +23,7 @@ from tracepile.report import StageReport, step
 from tracepile.tables import BRONZE_SOURCES, INGEST_REJECTS
 from tracepile.udfs.ingest import (
     FILES_SCHEMA_DDL,
-    PARSED_SCHEMA_DDL,
+    PARSED_ARROW_SCHEMA,
     IngestOptions,
     expand_paths,
     parse_files_arrow,
@@ -44,7 +45,9 @@ def parse_sources(spark: SparkSession, files: list[tuple[str, str]], config: Tra
     """The ingest transformation: one parsed row per source line (program, reject or blank)."""
     options = IngestOptions(**config.ingest.model_dump())
     file_rows = spark.createDataFrame(files, FILES_SCHEMA_DDL).repartition(len(files))
-    return file_rows.mapInArrow(partial(parse_files_arrow, options=options), PARSED_SCHEMA_DDL)
+    # The Arrow schema the reader yields is the one declaration; Spark's is derived from it.
+    parsed_schema = from_arrow_schema(PARSED_ARROW_SCHEMA)
+    return file_rows.mapInArrow(partial(parse_files_arrow, options=options), parsed_schema)
 
 
 def first_per_program(programs: DataFrame) -> DataFrame:

@@ -12,12 +12,13 @@ import sys
 from collections.abc import Callable
 from datetime import datetime, timezone
 from importlib import resources
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from tracepile import interrupts
 from tracepile.config import ConfigError, TracepileConfig, config_to_toml, load_config
 from tracepile.engine import EngineError, spark_session
 from tracepile.lakehouse import Lakehouse
@@ -57,6 +58,9 @@ Sources = Annotated[
     typer.Option("--source", help="KIND:PATH; PATH a file, directory or glob (repeatable). Kinds: codeio"),
 ]
 Sample = Annotated[bool, typer.Option("--sample", help="also ingest the bundled sample of programs")]
+
+
+StageRunner = Callable[..., list[StageReport]]
 
 
 def sample_path() -> str:
@@ -133,6 +137,7 @@ def _execute(
 ) -> None:
     """Run ``body`` in a session; record the run; print the summary; exit non-zero on failure."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: stop engines, drop staging
+    interrupts.install()
     report = RunReport(
         run_id=new_run_id(),
         command=command,
@@ -165,48 +170,48 @@ def _execute(
         raise typer.Exit(1)
 
 
-@app.command()
-def ingest(
-    source: Sources = None,
-    sample: Sample = False,
-    config_file: ConfigFile = None,
-    engine: Engine = None,
-    remote: Remote = None,
-    lakehouse: LakehouseOpt = None,
-    table_format: TableFormat = None,
-    conf: SparkConf = None,
-    set_: SetOpt = None,
-) -> None:
-    """Read sources into bronze/sources; bad lines go to bronze/ingest_rejects with a reason."""
+def _register_stage_command(name: str, summary: str, runner: StageRunner) -> None:
+    """``ingest`` and ``run`` take the same options and differ only in what they run."""
+
+    def command(
+        source: Sources = None,
+        sample: Sample = False,
+        config_file: ConfigFile = None,
+        engine: Engine = None,
+        remote: Remote = None,
+        lakehouse: LakehouseOpt = None,
+        table_format: TableFormat = None,
+        conf: SparkConf = None,
+        set_: SetOpt = None,
+    ) -> None:
+        config = _resolve_config(config_file, engine, remote, lakehouse, table_format, conf, set_)
+        sources = _source_list(source, sample)
+        _execute(name, config, lambda lh, run_id: runner(lh.spark, lh, config, sources, run_id))
+
+    command.__doc__ = summary
+    app.command(name)(command)
+
+
+def _ingest_only(*args: Any) -> list[StageReport]:
     from tracepile.jobs.ingest import run_ingest
 
-    config = _resolve_config(config_file, engine, remote, lakehouse, table_format, conf, set_)
-    sources = _source_list(source, sample)
-    _execute(
-        "ingest",
-        config,
-        lambda lh, run_id: [run_ingest(lh.spark, lh, config, sources, run_id)],
-    )
+    return [run_ingest(*args)]
 
 
-@app.command()
-def run(
-    source: Sources = None,
-    sample: Sample = False,
-    config_file: ConfigFile = None,
-    engine: Engine = None,
-    remote: Remote = None,
-    lakehouse: LakehouseOpt = None,
-    table_format: TableFormat = None,
-    conf: SparkConf = None,
-    set_: SetOpt = None,
-) -> None:
-    """Run every stage in order (so far: ingest) and print a summary."""
+def _whole_pipeline(*args: Any) -> list[StageReport]:
     from tracepile.jobs.pipeline import run_pipeline
 
-    config = _resolve_config(config_file, engine, remote, lakehouse, table_format, conf, set_)
-    sources = _source_list(source, sample)
-    _execute("run", config, lambda lh, run_id: run_pipeline(lh.spark, lh, config, sources, run_id))
+    return run_pipeline(*args)
+
+
+_register_stage_command(
+    "run", "Run every stage in order (so far: ingest) and print a summary.", _whole_pipeline
+)
+_register_stage_command(
+    "ingest",
+    "Read sources into bronze/sources; bad lines go to bronze/ingest_rejects with a reason.",
+    _ingest_only,
+)
 
 
 @app.command()

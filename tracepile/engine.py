@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -78,13 +80,15 @@ def _sail_session(config: TracepileConfig) -> Iterator[SparkSession]:
     from pyspark.sql import SparkSession
 
     server = SparkConnectServer(ip="127.0.0.1", port=0)
-    server.start(background=True)
     try:
-        _, port = server.listening_address
-        builder = SparkSession.builder.remote(f"sc://127.0.0.1:{port}")
-        for key, value in config.spark_conf.items():
-            builder = builder.config(key, value)
-        spark = builder.getOrCreate()
+        with _python_signal_handlers_kept():
+            server.start(background=True)
+            _, port = server.listening_address
+            builder = SparkSession.builder.remote(f"sc://127.0.0.1:{port}")
+            for key, value in config.spark_conf.items():
+                builder = builder.config(key, value)
+            spark = builder.getOrCreate()
+            spark.sql("SELECT 1").collect()  # Sail sets its signal handlers by the first query
         try:
             yield spark
         finally:
@@ -92,6 +96,22 @@ def _sail_session(config: TracepileConfig) -> Iterator[SparkSession]:
     finally:
         server.stop()
         checkpoint_dir.cleanup()
+
+
+@contextmanager
+def _python_signal_handlers_kept() -> Iterator[None]:
+    """Sail installs its own SIGINT/SIGTERM handlers, which stop the server under a running
+    job (the client then retries a dead port). Put Python's back, so Ctrl-C raises
+    KeyboardInterrupt and the job unwinds through its cleanup, stopping the server last."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
 
 
 @contextmanager

@@ -85,7 +85,10 @@ class RunReport:
 @contextmanager
 def step(message: str) -> Iterator[None]:
     """A spinner while a long step runs, then one line with its time (plain text when piped)."""
+    from tracepile.interrupts import raise_if_requested
+
     started = time.perf_counter()
     with console.status(f"{message} ..."):
         yield
     console.print(f"[green]done[/] {message} ({time.perf_counter() - started:.1f} s)")
+    raise_if_requested()

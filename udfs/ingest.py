@@ -56,13 +56,6 @@ PARSED_ARROW_SCHEMA = pa.schema(
         ("raw_record", pa.string()),
     ]
 )
-PARSED_SCHEMA_DDL = (
-    "outcome string, program_id string, source_kind string, source string, domain string, "
-    "category string, problem string, io_requirements string, code string, entry_point string, "
-    "inputs array<struct<input_json:string,expected_output_json:string>>, meta_json string, "
-    "source_file string, source_line bigint, reject_id string, reject_reason string, "
-    "reject_detail string, raw_record string"
-)
 
 
 class SourceError(ValueError):
