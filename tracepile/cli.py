@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Annotated, Any, NoReturn
 
@@ -143,7 +143,7 @@ def _execute(
         command=command,
         engine=config.engine,
         lakehouse=config.lakehouse,
-        started_at=datetime.now(timezone.utc),
+        started_at=datetime.now(UTC),
     )
     console.print(f"[bold]tracepile {command}[/]: run {report.run_id} on engine {config.engine}")
     try:
@@ -156,7 +156,7 @@ def _execute(
             except Exception as exc:  # recorded in meta/runs and shown; the exit code says failed
                 console.print_exception(max_frames=8)
                 report.status, report.error = "failed", f"{type(exc).__name__}: {exc}"
-            report.finished_at = datetime.now(timezone.utc)
+            report.finished_at = datetime.now(UTC)
             report.tables = {
                 spec.qualified_name: lakehouse.count(spec) for spec in ALL_TABLES if spec != RUNS
             }

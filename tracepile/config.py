@@ -8,12 +8,12 @@ section's keys (e.g. ``TRACEPILE_INGEST__MAX_RECORD_BYTES=1048576``).
 from __future__ import annotations
 
 import os
+import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import tomli_w
-import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 ENV_PREFIX = "TRACEPILE_"

@@ -101,8 +101,8 @@ def _sail_session(config: TracepileConfig) -> Iterator[SparkSession]:
 @contextmanager
 def _python_signal_handlers_kept() -> Iterator[None]:
     """Sail installs its own SIGINT/SIGTERM handlers, which stop the server under a running
-    job (the client then retries a dead port). Put Python's back, so Ctrl-C raises
-    KeyboardInterrupt and the job unwinds through its cleanup, stopping the server last."""
+    job (the client then retries a dead port). Put back the handlers the process had
+    (tracepile's Ctrl-C handling), so the job unwinds through its cleanup, server last."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
