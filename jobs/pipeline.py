@@ -1,6 +1,6 @@
 """The whole pipeline, stage after stage, each reading the table the previous one wrote.
 
-Stages so far: ingest. Run with ``tracepile run`` or ``spark-submit jobs/pipeline.py``.
+Stages so far: ingest -> dedup. Run with ``tracepile run`` or ``spark-submit jobs/pipeline.py``.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pyspark.sql import SparkSession
 
 from tracepile.config import TracepileConfig
+from tracepile.jobs.dedup import run_dedup
 from tracepile.jobs.ingest import run_ingest
 from tracepile.lakehouse import Lakehouse
 from tracepile.report import StageReport
@@ -23,7 +24,9 @@ def run_pipeline(
     sources: Sequence[str],
     run_id: str,
 ) -> list[StageReport]:
-    return [run_ingest(spark, lakehouse, config, sources, run_id)]
+    reports = [run_ingest(spark, lakehouse, config, sources, run_id)]
+    reports.append(run_dedup(spark, lakehouse, config, run_id))
+    return reports
 
 
 if __name__ == "__main__":

@@ -170,7 +170,7 @@ def _execute(
         raise typer.Exit(1)
 
 
-def _register_stage_command(name: str, summary: str, runner: StageRunner) -> None:
+def _register_source_command(name: str, summary: str, runner: StageRunner) -> None:
     """``ingest`` and ``run`` take the same options and differ only in what they run."""
 
     def command(
@@ -204,14 +204,38 @@ def _whole_pipeline(*args: Any) -> list[StageReport]:
     return run_pipeline(*args)
 
 
-_register_stage_command(
-    "run", "Run every stage in order (so far: ingest) and print a summary.", _whole_pipeline
+_register_source_command(
+    "run",
+    "Run every stage in order (so far: ingest -> dedup) and print a summary.",
+    _whole_pipeline,
 )
-_register_stage_command(
+_register_source_command(
     "ingest",
     "Read sources into bronze/sources; bad lines go to bronze/ingest_rejects with a reason.",
     _ingest_only,
 )
+
+
+@app.command()
+def dedup(
+    config_file: ConfigFile = None,
+    engine: Engine = None,
+    remote: Remote = None,
+    lakehouse: LakehouseOpt = None,
+    table_format: TableFormat = None,
+    conf: SparkConf = None,
+    set_: SetOpt = None,
+) -> None:
+    """Filter and deduplicate new bronze/sources rows into silver/programs.
+
+    Static filters, decontamination (dedup.benchmarks), exact and near-duplicate removal
+    against the batch and the existing corpus (silver/signatures). Every dropped program
+    lands in silver/rejects with a reason.
+    """
+    from tracepile.jobs.dedup import run_dedup
+
+    config = _resolve_config(config_file, engine, remote, lakehouse, table_format, conf, set_)
+    _execute("dedup", config, lambda lh, run_id: [run_dedup(lh.spark, lh, config, run_id)])
 
 
 @app.command()

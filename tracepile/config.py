@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 ENV_PREFIX = "TRACEPILE_"
 DEFAULT_CONFIG_FILE = "tracepile.toml"
@@ -38,6 +38,42 @@ class IngestConfig(_Section):
     batch_rows: int = Field(2048, gt=0, description="rows per Arrow batch handed back to Spark")
 
 
+class FilterConfig(_Section):
+    """Static filters (dedup stage); size caps default to CodeI/O's."""
+
+    max_code_bytes: int = Field(10_000, gt=0, description="longer code is rejected as code_too_large")
+    max_io_bytes: int = Field(1024, gt=0, description="an input or output whose JSON is longer is dropped")
+    max_collection_items: int = Field(20, gt=0, description="I/O with a longer list or dict is dropped")
+    max_string_chars: int = Field(100, gt=0, description="I/O with a longer string is dropped")
+    max_inputs: int = Field(10, gt=0, description="inputs kept per program (after removing repeats)")
+    min_inputs: int = Field(1, ge=0, description="fewer usable inputs rejects the program as too_few_inputs")
+
+
+class DedupConfig(_Section):
+    """Exact and near-duplicate removal, decontamination."""
+
+    shingle_size: int = Field(5, gt=0, description="tokens per shingle (n-gram of normalised tokens)")
+    num_perm: int = Field(128, gt=0, description="MinHash permutations")
+    bands: int = Field(16, gt=0, description="LSH bands; threshold ~ (1/bands)^(1/rows)")
+    rows: int = Field(8, gt=0, description="signature rows per band")
+    seed: int = Field(1, ge=0, description="permutation seed; changing it invalidates stored signatures")
+    verify_candidates: bool = Field(
+        True, description="keep a candidate edge only if its estimated Jaccard >= min_jaccard"
+    )
+    min_jaccard: float = Field(0.7, ge=0, le=1, description="similarity an edge needs when verified")
+    max_iterations: int = Field(30, gt=0, description="bound on connected-components rounds")
+    benchmarks: list[str] = Field(
+        default_factory=list, description="JSONL or text files to decontaminate against"
+    )
+    decontam_ngram: int = Field(13, gt=0, description="words per n-gram for decontamination")
+
+    @model_validator(mode="after")
+    def _bands_fit(self) -> DedupConfig:
+        if self.bands * self.rows > self.num_perm:
+            raise ValueError(f"bands x rows ({self.bands * self.rows}) exceeds num_perm ({self.num_perm})")
+        return self
+
+
 class TracepileConfig(_Section):
     engine: Literal["local", "spark", "connect"] = Field(
         "local", description="local = embedded Sail; spark = classic PySpark; connect = --remote"
@@ -56,6 +92,8 @@ class TracepileConfig(_Section):
         default_factory=dict, description="extra Spark settings, e.g. spark.sql.shuffle.partitions"
     )
     ingest: IngestConfig = Field(default_factory=IngestConfig)
+    filters: FilterConfig = Field(default_factory=FilterConfig)
+    dedup: DedupConfig = Field(default_factory=DedupConfig)
 
 
 def _parse_scalar(text: str) -> Any:

@@ -120,8 +120,8 @@ class Lakehouse:
         """
         rows = self.conform(spec, df)
         self._create_if_missing(spec)
-        existing = self.read(spec).select(spec.key)
-        new_rows = rows.join(existing, on=spec.key, how="left_anti")
+        existing = self.read(spec).select(*spec.key_columns)
+        new_rows = rows.join(existing, on=spec.key_columns, how="left_anti")
         written = new_rows.count()
         if written:
             self._write(new_rows, spec, "append")

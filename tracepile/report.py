@@ -29,6 +29,7 @@ class StageReport:
     writes: list[str]
     counts: dict[str, int] = field(default_factory=dict)
     reasons: dict[str, int] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -71,6 +72,8 @@ class RunReport:
                     stages.add_row("", name, f"{value:,}")
                 for reason, value in stage.reasons.items():
                     stages.add_row("", f"[yellow]rejected: {reason}[/]", f"{value:,}")
+                for name, text in stage.notes.items():
+                    stages.add_row("", name, text)
                 stages.add_row("", "time", f"{stage.seconds:.1f} s", end_section=True)
             out.print(stages)
         if self.tables:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from pyspark.sql.types import (
     ArrayType,
+    BinaryType,
     LongType,
     StringType,
     StructField,
@@ -23,13 +24,17 @@ from pyspark.sql.types import (
 class TableSpec:
     layer: str
     name: str
-    key: str
+    key: str | tuple[str, ...]
     schema: StructType
     description: str
 
     @property
     def qualified_name(self) -> str:
         return f"{self.layer}/{self.name}"
+
+    @property
+    def key_columns(self) -> list[str]:
+        return [self.key] if isinstance(self.key, str) else list(self.key)
 
 
 def _text(name: str, nullable: bool = True) -> StructField:
@@ -82,6 +87,55 @@ INGEST_REJECTS = TableSpec(
     ),
 )
 
+SILVER_PROGRAMS = TableSpec(
+    layer="silver",
+    name="programs",
+    key="program_id",
+    description="programs that passed the static filters, decontamination and dedup",
+    schema=StructType(
+        [
+            *BRONZE_SOURCES.schema.fields,
+            StructField("input_too_large", LongType(), False),
+            StructField("input_duplicate", LongType(), False),
+            StructField("input_over_limit", LongType(), False),
+            _text("exact_key", False),
+            _text("run_id", False),
+        ]
+    ),
+)
+
+SILVER_REJECTS = TableSpec(
+    layer="silver",
+    name="rejects",
+    key=("program_id", "stage"),
+    description="every program a silver stage dropped, with the reason",
+    schema=StructType(
+        [
+            _text("program_id", False),
+            _text("stage", False),
+            _text("reason", False),
+            _text("detail", False),
+            _text("run_id", False),
+        ]
+    ),
+)
+
+SILVER_SIGNATURES = TableSpec(
+    layer="silver",
+    name="signatures",
+    key="program_id",
+    description="exact keys, MinHash signatures and LSH band keys of silver/programs",
+    schema=StructType(
+        [
+            _text("program_id", False),
+            _text("exact_key", False),
+            StructField("band_keys", ArrayType(LongType()), False),
+            StructField("signature", BinaryType(), False),
+            _text("run_id", False),
+        ]
+    ),
+)
+
 RUNS = TableSpec(
     layer="meta",
     name="runs",
@@ -101,4 +155,11 @@ RUNS = TableSpec(
     ),
 )
 
-ALL_TABLES: tuple[TableSpec, ...] = (BRONZE_SOURCES, INGEST_REJECTS, RUNS)
+ALL_TABLES: tuple[TableSpec, ...] = (
+    BRONZE_SOURCES,
+    INGEST_REJECTS,
+    SILVER_PROGRAMS,
+    SILVER_SIGNATURES,
+    SILVER_REJECTS,
+    RUNS,
+)

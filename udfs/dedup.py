@@ -1,0 +1,137 @@
+"""Per-batch work of the dedup stage: filters, decontamination, exact key, MinHash, LSH keys.
+
+``analyse_batches`` is the ``mapInArrow`` function: a batch of ``bronze/sources`` rows in,
+one analysed row per program out. Each program is parsed once; its AST serves the static
+filters and the normalisation. Shingle hashing, MinHash and band keys run over the whole
+batch in numpy (``udfs/minhash.py``). No Spark session is used here.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from tracepile.udfs.decontam import BenchmarkIndex
+from tracepile.udfs.filters import FilterLimits, check_program, parse_program
+from tracepile.udfs.minhash import band_keys, estimated_jaccard, shingle_hashes, signatures, token_hashes
+from tracepile.udfs.normalize import exact_key, normalised_tokens
+
+INPUT_ARROW_TYPE = pa.list_(
+    pa.struct([pa.field("input_json", pa.string()), pa.field("expected_output_json", pa.string())])
+)
+ANALYSIS_COLUMNS = ("program_id", "code", "entry_point", "problem", "inputs")
+INPUT_DROP_REASONS = ("input_too_large", "input_duplicate", "input_over_limit")
+ANALYSED_ARROW_SCHEMA = pa.schema(
+    [
+        pa.field("program_id", pa.string(), nullable=False),
+        pa.field("reject_reason", pa.string()),
+        pa.field("reject_detail", pa.string()),
+        pa.field("inputs", INPUT_ARROW_TYPE),
+        *(pa.field(reason, pa.int64(), nullable=False) for reason in INPUT_DROP_REASONS),
+        pa.field("exact_key", pa.string()),
+        pa.field("band_keys", pa.list_(pa.int64())),
+        pa.field("signature", pa.binary()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class DedupOptions:
+    limits: FilterLimits
+    shingle_size: int
+    num_perm: int
+    seed: int
+    bands: int
+    rows: int
+    benchmarks: BenchmarkIndex | None = None
+
+
+def analyse_table(batch: pa.Table | pa.RecordBatch, options: DedupOptions) -> pa.RecordBatch:
+    """One analysed row per input row; rejected rows carry a reason and no keys."""
+    columns = {name: batch.column(name).to_pylist() for name in ANALYSIS_COLUMNS}
+    rows = len(columns["program_id"])
+    reasons: list[str | None] = [None] * rows
+    details: list[str | None] = [None] * rows
+    kept_inputs: list[list[dict[str, str]] | None] = [None] * rows
+    drops = {reason: [0] * rows for reason in INPUT_DROP_REASONS}
+    exact_keys: list[str | None] = [None] * rows
+    passing: list[int] = []
+    tokens: list[str] = []
+    lengths: list[int] = []
+    for index in range(rows):
+        code, entry_point = columns["code"][index], columns["entry_point"][index]
+        parsed = parse_program(code)
+        outcome = check_program(code, parsed, entry_point, columns["inputs"][index], options.limits)
+        for reason, count in outcome.dropped.items():
+            drops[reason][index] = count
+        if outcome.reason is None and options.benchmarks is not None:
+            overlap = options.benchmarks.overlap({"problem": columns["problem"][index], "code": code})
+            if overlap is not None:
+                outcome.reason, outcome.detail = "contaminated", overlap
+        if outcome.reason is not None:
+            reasons[index], details[index] = outcome.reason, outcome.detail
+            continue
+        assert isinstance(parsed, ast.Module)
+        kept_inputs[index] = outcome.inputs
+        program_tokens = normalised_tokens(code, parsed, entry_point)
+        exact_keys[index] = exact_key(program_tokens)
+        tokens.extend(program_tokens)
+        lengths.append(len(program_tokens))
+        passing.append(index)
+
+    band_column: list[list[int] | None] = [None] * rows
+    signature_column: list[bytes | None] = [None] * rows
+    if passing:
+        shingles, counts = shingle_hashes(token_hashes(tokens), np.array(lengths), options.shingle_size)
+        signature_rows = signatures(shingles, counts, options.num_perm, options.seed)
+        keys = band_keys(signature_rows, options.bands, options.rows)
+        for position, index in enumerate(passing):
+            band_column[index] = keys[position].tolist()
+            signature_column[index] = signature_rows[position].tobytes()
+    return pa.RecordBatch.from_arrays(
+        [
+            pa.array(columns["program_id"], pa.string()),
+            pa.array(reasons, pa.string()),
+            pa.array(details, pa.string()),
+            pa.array(kept_inputs, INPUT_ARROW_TYPE),
+            *(pa.array(drops[reason], pa.int64()) for reason in INPUT_DROP_REASONS),
+            pa.array(exact_keys, pa.string()),
+            pa.array(band_column, pa.list_(pa.int64())),
+            pa.array(signature_column, pa.binary()),
+        ],
+        schema=ANALYSED_ARROW_SCHEMA,
+    )
+
+
+def analyse_batches(batches: Iterator[pa.RecordBatch], options: DedupOptions) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        if batch.num_rows:
+            yield analyse_table(batch, options)
+
+
+EDGE_ARROW_SCHEMA = pa.schema(
+    [
+        pa.field("src", pa.string(), nullable=False),
+        pa.field("dst", pa.string(), nullable=False),
+        pa.field("similarity", pa.float64(), nullable=False),
+    ]
+)
+
+
+def edge_similarities(batches: Iterator[pa.RecordBatch], num_perm: int) -> Iterator[pa.RecordBatch]:
+    """Estimated Jaccard of each candidate edge (src, dst, src_signature, dst_signature)."""
+    for batch in batches:
+        if not batch.num_rows:
+            continue
+        first, second = (
+            np.frombuffer(b"".join(batch.column(name).to_pylist()), np.uint32).reshape(-1, num_perm)
+            for name in ("src_signature", "dst_signature")
+        )
+        yield pa.RecordBatch.from_arrays(
+            [batch.column("src"), batch.column("dst"), pa.array(estimated_jaccard(first, second))],
+            schema=EDGE_ARROW_SCHEMA,
+        )

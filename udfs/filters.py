@@ -1,0 +1,278 @@
+"""Static filters: whether a program can enter the corpus, and which of its inputs can.
+
+Each check returns a named reason so every drop is explained. Program-level reasons
+reject the whole program; input-level reasons drop single inputs and are counted (a
+program left with too few inputs is then rejected as ``too_few_inputs``, its detail
+naming what was dropped). These checks read the AST only; nothing here runs the code.
+The sandbox (trace stage) is the real defence against hostile code: a program that hides
+a capability from this scan (``getattr`` tricks and the like) is still contained there.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+# Calls whose result differs from run to run, by resolved dotted name.
+NONDETERMINISTIC_CALLS = frozenset(
+    {
+        "time.time", "time.time_ns", "time.perf_counter", "time.perf_counter_ns", "time.monotonic",
+        "time.monotonic_ns", "time.process_time", "time.process_time_ns", "time.localtime",
+        "time.gmtime", "time.ctime", "time.asctime", "time.strftime", "time.thread_time",
+        "datetime.datetime.now", "datetime.datetime.today", "datetime.datetime.utcnow",
+        "datetime.date.today", "uuid.uuid1", "uuid.uuid4", "os.urandom", "os.getrandom", "os.getpid",
+        "random.SystemRandom",
+    }
+)  # fmt: skip
+NONDETERMINISTIC_MODULES = frozenset({"secrets"})
+SEEDED_RANDOM_MODULES = {"random": "random.seed", "numpy.random": "numpy.random.seed"}
+# Constructors that are deterministic only when given a seed.
+SEEDABLE_GENERATORS = frozenset({"random.Random", "numpy.random.default_rng", "numpy.random.RandomState"})
+# Modules and calls that have no place in a pure function: network, processes, threads,
+# files, foreign code, dynamic code that defeats this scan, interaction.
+CAPABILITY_MODULES = frozenset(
+    {
+        "socket", "ssl", "urllib", "http", "requests", "httpx", "aiohttp", "ftplib", "smtplib",
+        "telnetlib", "xmlrpc", "webbrowser", "subprocess", "multiprocessing", "threading", "_thread",
+        "concurrent", "asyncio", "ctypes", "cffi", "shutil", "signal", "pty", "tempfile", "importlib",
+        "pickle", "marshal", "shelve", "sqlite3", "mmap", "resource", "gc", "inspect", "builtins",
+    }
+)  # fmt: skip
+CAPABILITY_CALLS = frozenset(
+    {
+        "open", "input", "eval", "exec", "compile", "__import__", "breakpoint", "globals", "vars",
+        "os.system", "os.popen", "os.fork", "os.forkpty", "os.kill", "os.killpg", "os.remove",
+        "os.unlink", "os.rmdir", "os.removedirs", "os.mkdir", "os.makedirs", "os.rename", "os.replace",
+        "os.chmod", "os.chown", "os.chdir", "os.putenv", "os.unsetenv", "os.environ", "os.getenv",
+        "os.open", "os.write", "os.truncate", "os.symlink", "os.link", "os.setsid", "os.abort",
+        "os._exit", "sys.exit", "sys.settrace", "sys.setprofile",
+        "sys.modules", "sys.stdin", "io.open", "pathlib.Path", "pathlib.PurePath",
+    }
+)  # fmt: skip
+_OS_PREFIXES = ("os.exec", "os.spawn", "os.posix_spawn", "os.wait")
+# Words that must appear in the code for any of the rules above to fire: most programs
+# contain none of them and skip the AST walk.
+_TRIGGER_WORDS = frozenset(
+    {name.split(".")[0] for name in NONDETERMINISTIC_CALLS | CAPABILITY_CALLS | SEEDABLE_GENERATORS}
+    | {name.split(".")[-1] for name in NONDETERMINISTIC_CALLS | CAPABILITY_CALLS}
+    | NONDETERMINISTIC_MODULES
+    | CAPABILITY_MODULES
+    | {"random", "numpy", "np"}
+)
+_WORD = re.compile(r"[^\W\d]\w*")
+
+
+@dataclass(frozen=True)
+class FilterLimits:
+    max_code_bytes: int = 10_000
+    max_io_bytes: int = 1024
+    max_collection_items: int = 20
+    max_string_chars: int = 100
+    max_inputs: int = 10
+    min_inputs: int = 1
+
+
+@dataclass
+class FilterOutcome:
+    reason: str | None = None
+    detail: str = ""
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+    dropped: Counter[str] = field(default_factory=Counter)
+
+
+def entry_function(tree: ast.Module, entry_point: str) -> ast.FunctionDef | None:
+    """The last top-level ``def`` of that name (the one a call would reach)."""
+    found = None
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == entry_point:
+            found = node
+    return found
+
+
+def signature_problem(function: ast.FunctionDef, kwargs: dict[str, Any]) -> str | None:
+    """Why ``function(**kwargs)`` would fail to bind, or None."""
+    args = function.args
+    named = [a.arg for a in args.args]
+    with_defaults = set(named[len(named) - len(args.defaults) :]) if args.defaults else set()
+    required = [n for n in named if n not in with_defaults]
+    required += [a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is None]
+    if args.posonlyargs:
+        return f"positional-only parameters {[a.arg for a in args.posonlyargs]} cannot take keyword inputs"
+    missing = [n for n in required if n not in kwargs]
+    if missing:
+        return f"missing {missing}"
+    accepted = set(named) | {a.arg for a in args.kwonlyargs}
+    unexpected = sorted(k for k in kwargs if k not in accepted)
+    if unexpected and args.kwarg is None:
+        return f"unexpected {unexpected}"
+    return None
+
+
+def _dotted(node: ast.AST, aliases: dict[str, str]) -> str | None:
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(aliases.get(node.id, node.id))
+    return ".".join(reversed(parts))
+
+
+def _module_of(name: str, modules: frozenset[str]) -> str | None:
+    head = name.split(".")[0]
+    return head if head in modules else None
+
+
+def _import_problem(module: str, what: str) -> tuple[str, str] | None:
+    if found := _module_of(module, CAPABILITY_MODULES):
+        return "forbidden_capability", f"{what} {found}"
+    if found := _module_of(module, NONDETERMINISTIC_MODULES):
+        return "nondeterministic", f"{what} {found}"
+    return None
+
+
+def scan_capabilities(tree: ast.Module) -> tuple[str, str] | None:
+    """(reason, detail) for the first non-deterministic or forbidden use, or None.
+
+    Names are resolved through the program's imports (``from time import time as t``
+    makes ``t()`` a ``time.time`` call); a name the program binds itself (a parameter
+    called ``input``) is the program's own and not a builtin.
+    """
+    aliases: dict[str, str] = {}
+    bound: set[str] = set()
+    references: list[ast.Attribute | ast.Name] = []
+    calls: dict[int, ast.Call] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if problem := _import_problem(alias.name, "imports"):
+                    return problem
+                head = alias.name.split(".")[0]
+                aliases[alias.asname or head] = alias.name if alias.asname else head
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            if problem := _import_problem(node.module, "imports from"):
+                return problem
+            for alias in node.names:
+                aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+        elif isinstance(node, ast.Name):
+            references.append(node)
+            if isinstance(node.ctx, ast.Store | ast.Del):
+                bound.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            references.append(node)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            bound.add(node.name)
+        elif isinstance(node, ast.Call):
+            calls[id(node.func)] = node
+    local = bound - aliases.keys()
+    used = [
+        (name, node)
+        for node in references
+        if (name := _dotted(node, aliases)) is not None and name.split(".")[0] not in local
+    ]
+    seeded = {name for name, node in used if id(node) in calls and calls[id(node)].args}
+    for name, node in used:
+        if name in CAPABILITY_CALLS or name.startswith(_OS_PREFIXES):
+            return "forbidden_capability", f"uses {name}"
+        if name in NONDETERMINISTIC_CALLS:
+            return "nondeterministic", f"uses {name}"
+        if name in SEEDABLE_GENERATORS:
+            call = calls.get(id(node))
+            if call is not None and not call.args and not call.keywords:
+                return "nondeterministic", f"{name}() without a seed"
+            continue
+        for module, seed_call in SEEDED_RANDOM_MODULES.items():
+            is_module_function = name.startswith(module + ".") and name.count(".") == module.count(".") + 1
+            if is_module_function and name != seed_call and seed_call not in seeded:
+                return "nondeterministic", f"uses {name} without {seed_call}(...)"
+    return None
+
+
+def _size_problem(value: Any, limits: FilterLimits) -> str | None:
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str) and len(item) > limits.max_string_chars:
+            return f"a string of {len(item)} chars (max {limits.max_string_chars})"
+        if isinstance(item, list | dict):
+            if len(item) > limits.max_collection_items:
+                return f"a collection of {len(item)} items (max {limits.max_collection_items})"
+            pending.extend(item.values() if isinstance(item, dict) else item)
+            if isinstance(item, dict):
+                pending.extend(item.keys())
+    return None
+
+
+def filter_inputs(
+    function: ast.FunctionDef, inputs: list[dict[str, Any]], limits: FilterLimits
+) -> FilterOutcome:
+    """Drop oversized and repeated inputs, keep at most ``max_inputs``; reject on a bad signature."""
+    outcome = FilterOutcome()
+    seen: set[str] = set()
+    for index, item in enumerate(inputs):
+        kwargs = json.loads(item["input_json"])
+        if problem := signature_problem(function, kwargs):
+            return FilterOutcome("signature_mismatch", f"input {index}: {problem}")
+        oversized = next(
+            (
+                f"{what} is {size} bytes (max {limits.max_io_bytes})"
+                for what, text in (("input", item["input_json"]), ("output", item["expected_output_json"]))
+                if text is not None and (size := len(text.encode("utf-8"))) > limits.max_io_bytes
+            ),
+            None,
+        )
+        if oversized is None:
+            for text in (item["input_json"], item["expected_output_json"]):
+                if text is not None and (problem := _size_problem(json.loads(text), limits)):
+                    oversized = problem
+                    break
+        if oversized is not None:
+            outcome.dropped["input_too_large"] += 1
+        elif item["input_json"] in seen:
+            outcome.dropped["input_duplicate"] += 1
+        elif len(outcome.inputs) >= limits.max_inputs:
+            outcome.dropped["input_over_limit"] += 1
+        else:
+            seen.add(item["input_json"])
+            outcome.inputs.append(item)
+    if len(outcome.inputs) < limits.min_inputs:
+        dropped = ", ".join(f"{n} {why}" for why, n in sorted(outcome.dropped.items())) or "none dropped"
+        outcome.reason = "too_few_inputs"
+        outcome.detail = f"{len(outcome.inputs)} usable of {len(inputs)} (min {limits.min_inputs}; {dropped})"
+    return outcome
+
+
+def parse_program(code: str) -> ast.Module | str:
+    """The AST, or the reason the code does not parse."""
+    try:
+        return ast.parse(code)
+    except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:  # ValueError: NUL bytes
+        return f"{type(exc).__name__}: {exc}"
+
+
+def check_program(
+    code: str, parsed: ast.Module | str, entry_point: str, inputs: list[dict[str, Any]], limits: FilterLimits
+) -> FilterOutcome:
+    """Every static filter in order; the first failing one names the reason.
+
+    ``parsed`` is ``parse_program(code)``: the caller parses once for every use of the AST.
+    """
+    size = len(code.encode("utf-8"))
+    if size > limits.max_code_bytes:
+        return FilterOutcome("code_too_large", f"{size} bytes (max {limits.max_code_bytes})")
+    if isinstance(parsed, str):
+        return FilterOutcome("syntax_error", parsed)
+    tree = parsed
+    function = entry_function(tree, entry_point)
+    if function is None:
+        return FilterOutcome("no_entry_function", f"no top-level def {entry_point}(...)")
+    if not _TRIGGER_WORDS.isdisjoint(_WORD.findall(code)) and (found := scan_capabilities(tree)):
+        return FilterOutcome(*found)
+    return filter_inputs(function, inputs, limits)
