@@ -138,8 +138,12 @@ class Lakehouse:
         if self.catalog_schema:
             df.write.format(self.table_format).mode("overwrite").saveAsTable(ref)
             return self.spark.table(ref)
+        schema = df.schema
         df.write.mode("overwrite").parquet(ref)
-        return self.spark.read.parquet(ref)
+        fs, inner, _ = filesystem_for(ref)
+        if fs.get_file_info(inner).type != pafs.FileType.Directory:  # Sail writes no files for 0 rows
+            return self.spark.createDataFrame([], schema)
+        return self.spark.read.schema(schema).parquet(ref)
 
     def drop_staging(self, name: str, run_id: str) -> None:
         ref = self.staging_ref(name, run_id)

@@ -18,7 +18,7 @@ import pyarrow as pa
 from tracepile.udfs.decontam import BenchmarkIndex
 from tracepile.udfs.filters import FilterLimits, check_program, parse_program
 from tracepile.udfs.minhash import band_keys, estimated_jaccard, shingle_hashes, signatures, token_hashes
-from tracepile.udfs.normalize import exact_key, normalised_tokens
+from tracepile.udfs.normalize import exact_key, normalised_tokens, shingle_tokens
 
 INPUT_ARROW_TYPE = pa.list_(
     pa.struct([pa.field("input_json", pa.string()), pa.field("expected_output_json", pa.string())])
@@ -79,7 +79,7 @@ def analyse_table(batch: pa.Table | pa.RecordBatch, options: DedupOptions) -> pa
         kept_inputs[index] = outcome.inputs
         program_tokens = normalised_tokens(code, parsed, entry_point)
         exact_keys[index] = exact_key(program_tokens)
-        tokens.extend(program_tokens)
+        tokens.extend(shingle_tokens(program_tokens))
         lengths.append(len(program_tokens))
         passing.append(index)
 

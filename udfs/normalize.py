@@ -1,6 +1,7 @@
 """A program's normalised token stream: what exact and near-duplicate detection compare.
 
-Comments, docstrings, blank lines and formatting are dropped; indentation is kept as
+Comments, docstrings, blank lines and formatting are dropped; string literals are
+spelled one way; indentation is kept as
 nesting depth (so re-indenting with two or four spaces is the same program, while moving
 a statement out of a block is not); identifiers bound by the program (variables,
 parameters, helper functions) are renamed in order of first appearance, so a consistent
@@ -41,7 +42,9 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 _OPENING, _CLOSING = frozenset("([{"), frozenset(")]}")
-_KEPT_NAMES = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))
+# "_" (a soft keyword, and a builtin in interactive sessions) is mostly an ordinary local name
+_KEPT_NAMES = (frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))) - {"_"}
+RENAMED = "§"  # prefix of renamed identifiers; cannot occur in a Python name
 _COMPOUND_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
 
 
@@ -104,6 +107,17 @@ class _Lines:
         return len(self.code[start:offset].expandtabs(8))
 
 
+def _canonical_string(text: str) -> str:
+    """A string literal spelled one way ('a' and "a" are the same); f-strings stay as written."""
+    prefix = text[: len(text) - len(text.lstrip("rRbBuUfF"))]
+    if "f" in prefix.lower():
+        return text
+    try:
+        return repr(ast.literal_eval(text))
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return text
+
+
 def normalised_tokens(code: str, tree: ast.AST, entry_point: str) -> list[str]:
     """The normalised token stream of a program that parses (``tree`` is its AST)."""
     tokens = python_tokens(code)
@@ -120,8 +134,10 @@ def normalised_tokens(code: str, tree: ast.AST, entry_point: str) -> list[str]:
         if kind == "newline":
             line_start = line_start or depth == 0
             continue
-        if kind == "string" and skipped_strings and lines.position(offset) in skipped_strings:
-            continue
+        if kind == "string":
+            if skipped_strings and lines.position(offset) in skipped_strings:
+                continue
+            text = _canonical_string(text)
         if line_start:
             width = lines.indent_width(offset)
             while width < indents[-1]:
@@ -131,7 +147,7 @@ def normalised_tokens(code: str, tree: ast.AST, entry_point: str) -> list[str]:
             out.append(f"\n{len(indents) - 1}")
             line_start = False
         if kind == "name" and text not in kept and previous != ".":
-            text = renamed.setdefault(text, f"§{len(renamed)}")
+            text = renamed.setdefault(text, f"{RENAMED}{len(renamed)}")
         elif text in _OPENING:
             depth += 1
         elif text in _CLOSING and depth:
@@ -139,6 +155,12 @@ def normalised_tokens(code: str, tree: ast.AST, entry_point: str) -> list[str]:
         out.append(text)
         previous = text
     return out
+
+
+def shingle_tokens(tokens: list[str]) -> list[str]:
+    """The stream near-duplicate detection shingles: every renamed identifier is the same
+    placeholder, so inserting one new name does not shift the numbering of all later ones."""
+    return [RENAMED if token.startswith(RENAMED) else token for token in tokens]
 
 
 def exact_key(tokens: Iterable[str]) -> str:
