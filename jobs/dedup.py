@@ -21,6 +21,7 @@ only (not Spark Connect / Sail).
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -61,7 +62,16 @@ class Components:
     converged: bool
 
 
-def dedup_options(config: TracepileConfig) -> DedupOptions:
+def analysis_workers(config: TracepileConfig, programs: int) -> int:
+    """Worker processes for the per-program work: only the embedded engine needs them (it runs
+    Python UDFs in its own process, under one GIL); classic Spark's Python workers are
+    processes already."""
+    if config.engine != "local" or programs < config.dedup.pool_min_programs:
+        return 1
+    return config.dedup.workers or os.cpu_count() or 1
+
+
+def dedup_options(config: TracepileConfig, workers: int = 1) -> DedupOptions:
     dedup = config.dedup
     benchmarks = (
         BenchmarkIndex.from_files(dedup.benchmarks, dedup.decontam_ngram) if dedup.benchmarks else None
@@ -74,6 +84,7 @@ def dedup_options(config: TracepileConfig) -> DedupOptions:
         bands=dedup.bands,
         rows=dedup.rows,
         benchmarks=benchmarks,
+        workers=workers,
     )
 
 
@@ -228,7 +239,10 @@ def _rejects(df: DataFrame, reason: Column, detail: Column, run_id: str) -> Data
 def run_dedup(spark: SparkSession, lakehouse: Lakehouse, config: TracepileConfig, run_id: str) -> StageReport:
     started = time.perf_counter()
     settings = config.dedup
-    options = dedup_options(config)
+    sources = unprocessed_sources(lakehouse)
+    with step("dedup: counting new programs"):
+        new_programs = sources.count()
+    options = dedup_options(config, analysis_workers(config, new_programs))
     report = StageReport(
         stage=STAGE,
         reads=f"{BRONZE_SOURCES.qualified_name} (unprocessed rows), {SILVER_SIGNATURES.qualified_name}",
@@ -250,8 +264,8 @@ def run_dedup(spark: SparkSession, lakehouse: Lakehouse, config: TracepileConfig
         if options.benchmarks
         else "no benchmark files configured",
     }
+    report.notes["workers"] = f"{options.workers} process(es) for filters and signatures"
     try:
-        sources = unprocessed_sources(lakehouse)
         with step("dedup: filters, exact keys, MinHash signatures"):
             analysed = lakehouse.stage(analyse(sources, options), "dedup_analysed", run_id)
             outcome = (

@@ -1,3 +1,5 @@
 from tracepile.cli import app
 
-app(prog_name="tracepile")
+# Guarded: worker processes started with "spawn" import the main module again.
+if __name__ == "__main__":
+    app(prog_name="tracepile")

@@ -66,6 +66,12 @@ class DedupConfig(_Section):
         default_factory=list, description="JSONL or text files to decontaminate against"
     )
     decontam_ngram: int = Field(13, gt=0, description="words per n-gram for decontamination")
+    workers: int = Field(
+        0, ge=0, description="processes for per-program work on the embedded engine; 0 = one per core"
+    )
+    pool_min_programs: int = Field(
+        2000, ge=0, description="below this many new programs the work runs inline (no pool start-up)"
+    )
 
     @model_validator(mode="after")
     def _bands_fit(self) -> DedupConfig:

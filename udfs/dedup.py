@@ -18,7 +18,8 @@ import pyarrow as pa
 from tracepile.udfs.decontam import BenchmarkIndex
 from tracepile.udfs.filters import FilterLimits, check_program, parse_program
 from tracepile.udfs.minhash import band_keys, estimated_jaccard, shingle_hashes, signatures, token_hashes
-from tracepile.udfs.normalize import exact_key, normalised_tokens, shingle_tokens
+from tracepile.udfs.normalize import exact_key, normalised_tokens, python_tokens, shingle_tokens
+from tracepile.udfs.workers import map_batches
 
 INPUT_ARROW_TYPE = pa.list_(
     pa.struct([pa.field("input_json", pa.string()), pa.field("expected_output_json", pa.string())])
@@ -48,6 +49,8 @@ class DedupOptions:
     bands: int
     rows: int
     benchmarks: BenchmarkIndex | None = None
+    workers: int = 1  # processes for the per-batch work; 1 = inline
+    chunk_rows: int = 512
 
 
 def analyse_table(batch: pa.Table | pa.RecordBatch, options: DedupOptions) -> pa.RecordBatch:
@@ -65,7 +68,10 @@ def analyse_table(batch: pa.Table | pa.RecordBatch, options: DedupOptions) -> pa
     for index in range(rows):
         code, entry_point = columns["code"][index], columns["entry_point"][index]
         parsed = parse_program(code)
-        outcome = check_program(code, parsed, entry_point, columns["inputs"][index], options.limits)
+        code_tokens = python_tokens(code) if isinstance(parsed, ast.Module) else []
+        outcome = check_program(
+            code, parsed, entry_point, columns["inputs"][index], options.limits, set(code_tokens)
+        )
         for reason, count in outcome.dropped.items():
             drops[reason][index] = count
         if outcome.reason is None and options.benchmarks is not None:
@@ -77,7 +83,7 @@ def analyse_table(batch: pa.Table | pa.RecordBatch, options: DedupOptions) -> pa
             continue
         assert isinstance(parsed, ast.Module)
         kept_inputs[index] = outcome.inputs
-        program_tokens = normalised_tokens(code, parsed, entry_point)
+        program_tokens = normalised_tokens(code, parsed, entry_point, code_tokens)
         exact_keys[index] = exact_key(program_tokens)
         tokens.extend(shingle_tokens(program_tokens))
         lengths.append(len(program_tokens))
@@ -108,9 +114,8 @@ def analyse_table(batch: pa.Table | pa.RecordBatch, options: DedupOptions) -> pa
 
 
 def analyse_batches(batches: Iterator[pa.RecordBatch], options: DedupOptions) -> Iterator[pa.RecordBatch]:
-    for batch in batches:
-        if batch.num_rows:
-            yield analyse_table(batch, options)
+    """The ``mapInArrow`` function; spreads the work over ``options.workers`` processes."""
+    yield from map_batches(analyse_table, batches, options, options.workers, options.chunk_rows)
 
 
 EDGE_ARROW_SCHEMA = pa.schema(

@@ -54,15 +54,15 @@ CAPABILITY_CALLS = frozenset(
     }
 )  # fmt: skip
 _OS_PREFIXES = ("os.exec", "os.spawn", "os.posix_spawn", "os.wait")
-# Words that must appear in the code for any of the rules above to fire: most programs
-# contain none of them and skip the AST walk.
+# Words that must appear in the code for any rule above to fire: a module (reached by
+# ``import m`` or ``from m import f``, both of which name m) or a builtin; ``random`` also
+# covers numpy's generators. Most programs contain none and skip the AST walk.
 _TRIGGER_WORDS = frozenset(
     {name.split(".")[0] for name in NONDETERMINISTIC_CALLS | CAPABILITY_CALLS | SEEDABLE_GENERATORS}
-    | {name.split(".")[-1] for name in NONDETERMINISTIC_CALLS | CAPABILITY_CALLS}
     | NONDETERMINISTIC_MODULES
     | CAPABILITY_MODULES
-    | {"random", "numpy", "np"}
-)
+    | {"random"}
+) - {"numpy"}
 _WORD = re.compile(r"[^\W\d]\w*")
 
 
@@ -93,23 +93,38 @@ def entry_function(tree: ast.Module, entry_point: str) -> ast.FunctionDef | None
     return found
 
 
-def signature_problem(function: ast.FunctionDef, kwargs: dict[str, Any]) -> str | None:
-    """Why ``function(**kwargs)`` would fail to bind, or None."""
-    args = function.args
-    named = [a.arg for a in args.args]
-    with_defaults = set(named[len(named) - len(args.defaults) :]) if args.defaults else set()
-    required = [n for n in named if n not in with_defaults]
-    required += [a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is None]
-    if args.posonlyargs:
-        return f"positional-only parameters {[a.arg for a in args.posonlyargs]} cannot take keyword inputs"
-    missing = [n for n in required if n not in kwargs]
-    if missing:
-        return f"missing {missing}"
-    accepted = set(named) | {a.arg for a in args.kwonlyargs}
-    unexpected = sorted(k for k in kwargs if k not in accepted)
-    if unexpected and args.kwarg is None:
-        return f"unexpected {unexpected}"
-    return None
+@dataclass(frozen=True)
+class Signature:
+    """What keyword inputs a function accepts: computed once per program, checked per input."""
+
+    required: frozenset[str]
+    accepted: frozenset[str]
+    takes_any_keyword: bool
+    positional_only: tuple[str, ...]
+
+    @classmethod
+    def of(cls, function: ast.FunctionDef) -> Signature:
+        args = function.args
+        named = [a.arg for a in args.args]
+        optional = set(named[len(named) - len(args.defaults) :]) if args.defaults else set()
+        required = {n for n in named if n not in optional}
+        required |= {a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is None}
+        return cls(
+            frozenset(required),
+            frozenset(named) | {a.arg for a in args.kwonlyargs},
+            args.kwarg is not None,
+            tuple(a.arg for a in args.posonlyargs),
+        )
+
+    def problem(self, kwargs: dict[str, Any]) -> str | None:
+        """Why ``function(**kwargs)`` would fail to bind, or None."""
+        if self.positional_only:
+            return f"positional-only parameters {list(self.positional_only)} cannot take keyword inputs"
+        if missing := self.required - kwargs.keys():
+            return f"missing {sorted(missing)}"
+        if (unexpected := kwargs.keys() - self.accepted) and not self.takes_any_keyword:
+            return f"unexpected {sorted(unexpected)}"
+        return None
 
 
 def _dotted(node: ast.AST, aliases: dict[str, str]) -> str | None:
@@ -195,8 +210,11 @@ def scan_capabilities(tree: ast.Module) -> tuple[str, str] | None:
     return None
 
 
-def _size_problem(value: Any, limits: FilterLimits) -> str | None:
-    pending = [value]
+def _size_problem(text: str, limits: FilterLimits) -> str | None:
+    # JSON of a string of n chars has >= n + 2 chars, of a collection of n items >= 2n + 1
+    if len(text) < min(limits.max_string_chars + 2, 2 * limits.max_collection_items + 1):
+        return None
+    pending = [json.loads(text)]
     while pending:
         item = pending.pop()
         if isinstance(item, str) and len(item) > limits.max_string_chars:
@@ -215,10 +233,10 @@ def filter_inputs(
 ) -> FilterOutcome:
     """Drop oversized and repeated inputs, keep at most ``max_inputs``; reject on a bad signature."""
     outcome = FilterOutcome()
+    signature = Signature.of(function)
     seen: set[str] = set()
     for index, item in enumerate(inputs):
-        kwargs = json.loads(item["input_json"])
-        if problem := signature_problem(function, kwargs):
+        if problem := signature.problem(json.loads(item["input_json"])):
             return FilterOutcome("signature_mismatch", f"input {index}: {problem}")
         oversized = next(
             (
@@ -230,7 +248,7 @@ def filter_inputs(
         )
         if oversized is None:
             for text in (item["input_json"], item["expected_output_json"]):
-                if text is not None and (problem := _size_problem(json.loads(text), limits)):
+                if text is not None and (problem := _size_problem(text, limits)):
                     oversized = problem
                     break
         if oversized is not None:
@@ -258,11 +276,18 @@ def parse_program(code: str) -> ast.Module | str:
 
 
 def check_program(
-    code: str, parsed: ast.Module | str, entry_point: str, inputs: list[dict[str, Any]], limits: FilterLimits
+    code: str,
+    parsed: ast.Module | str,
+    entry_point: str,
+    inputs: list[dict[str, Any]],
+    limits: FilterLimits,
+    names: set[str] | None = None,
 ) -> FilterOutcome:
     """Every static filter in order; the first failing one names the reason.
 
     ``parsed`` is ``parse_program(code)``: the caller parses once for every use of the AST.
+    ``names``: the code's tokens, when the caller has lexed it (else the words of the code,
+    comments included, which only makes the AST scan run more often).
     """
     size = len(code.encode("utf-8"))
     if size > limits.max_code_bytes:
@@ -273,6 +298,7 @@ def check_program(
     function = entry_function(tree, entry_point)
     if function is None:
         return FilterOutcome("no_entry_function", f"no top-level def {entry_point}(...)")
-    if not _TRIGGER_WORDS.isdisjoint(_WORD.findall(code)) and (found := scan_capabilities(tree)):
+    words = _WORD.findall(code) if names is None else names
+    if not _TRIGGER_WORDS.isdisjoint(words) and (found := scan_capabilities(tree)):
         return FilterOutcome(*found)
     return filter_inputs(function, inputs, limits)

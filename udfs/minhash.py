@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
+import pandas as pd
 import xxhash
 
 _SHINGLE_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
@@ -44,9 +45,10 @@ def _fmix32(values: np.ndarray) -> np.ndarray:
 
 
 def token_hashes(tokens: Sequence[str]) -> np.ndarray:
-    """One 32-bit hash per token (xxh32 of its UTF-8 text)."""
-    hashes = (xxhash.xxh32_intdigest(token.encode("utf-8")) for token in tokens)
-    return np.fromiter(hashes, dtype=np.uint64, count=len(tokens))
+    """One 32-bit hash per token (xxh32 of its UTF-8 text); each distinct token hashed once."""
+    codes, distinct = pd.factorize(pd.Series(tokens, dtype=object), sort=False)
+    hashes = (xxhash.xxh32_intdigest(token.encode("utf-8")) for token in distinct)
+    return np.fromiter(hashes, dtype=np.uint64, count=len(distinct))[codes]
 
 
 def shingle_hashes(token_ids: np.ndarray, lengths: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -86,7 +88,8 @@ def signatures(shingles: np.ndarray, counts: np.ndarray, num_perm: int, seed: in
         cells = (offsets[start + 1 :] - offsets[start]) * num_perm
         stop = start + max(1, int(np.searchsorted(cells, _MAX_CHUNK_CELLS, side="right")))
         mixed = _fmix32(shingles[offsets[start] : offsets[stop]])
-        permuted = mixed[:, None] * a + b
+        permuted = np.multiply.outer(mixed, a)
+        permuted += b
         out[start:stop] = np.minimum.reduceat(permuted, offsets[start:stop] - offsets[start], axis=0)
         start = stop
     return out

@@ -23,135 +23,128 @@ import ast
 import builtins
 import keyword
 import re
-from bisect import bisect_right
 from collections.abc import Iterable
 
 import xxhash
 
 _TOKEN = re.compile(
     r"""
-    (?P<skip>[ \t\f]+|\\\r?\n|\#[^\r\n]*)
-  | (?P<newline>\r?\n)
-  | (?P<string>(?:[rRbBuUfF]{1,2})?
-        (?:'''(?:\\.|[^\\])*?'''|\"\"\"(?:\\.|[^\\])*?\"\"\"|'(?:\\.|[^'\\\r\n])*'|"(?:\\.|[^"\\\r\n])*"))
-  | (?P<number>0[xXoObB][0-9a-fA-F_]+
-        |(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d[\d_]*)?[jJ]?)
-  | (?P<name>[^\W\d]\w*)
-  | (?P<op>\*\*=?|//=?|>>=?|<<=?|->|:=|\.\.\.|[-+*/%&|^@<>!=]=|[^\s\w])
+    \#[^\r\n]*                                   # comment (dropped)
+  | \\\r?\n                                     # explicit line join (dropped)
+  | \r?\n[ \t\f]*                               # newline with the next line's indentation
+  | (?:[rRbBuUfF]{1,2})?                          # string, with its prefix
+        (?:'''(?:\\.|[^\\])*?'''|\"\"\"(?:\\.|[^\\])*?\"\"\"|'(?:\\.|[^'\\\r\n])*'|"(?:\\.|[^"\\\r\n])*")
+  | 0[xXoObB][0-9a-fA-F_]+                        # number
+  | (?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d[\d_]*)?[jJ]?
+  | [^\W\d]\w*                                    # name
+  | \*\*=?|//=?|>>=?|<<=?|->|:=|\.\.\.|[-+*/%&|^@<>!=]=|[^\s\w]   # operator
     """,
     re.VERBOSE,
 )
 _OPENING, _CLOSING = frozenset("([{"), frozenset(")]}")
+_QUOTES = frozenset("'\"")
 # "_" (a soft keyword, and a builtin in interactive sessions) is mostly an ordinary local name
 _KEPT_NAMES = (frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))) - {"_"}
 RENAMED = "§"  # prefix of renamed identifiers; cannot occur in a Python name
 _COMPOUND_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
 
 
-def python_tokens(code: str) -> list[tuple[str, str, int]]:
-    """(kind, text, offset) for every name, number, string, op and newline in ``code``."""
-    return [(m.lastgroup, m.group(), m.start()) for m in _TOKEN.finditer(code) if m.lastgroup != "skip"]
+def python_tokens(code: str) -> list[str]:
+    """Every token of ``code`` in order: names, numbers, strings, operators; plus comments,
+    line joins and newlines (each newline carrying the next line's indentation)."""
+    return _TOKEN.findall(code)
 
 
-def bare_string_statements(tree: ast.AST) -> set[tuple[int, int]]:
-    """(line, UTF-8 column) of each statement that is only a string: docstrings and the like.
+def statement_facts(tree: ast.AST) -> tuple[set[int], set[str]]:
+    """Lines where a bare string statement starts (docstrings and the like), and every name
+    an import binds or reads (modules, imported objects, aliases).
 
     Visits statements only (never expressions), which keeps it cheap.
     """
-    found: set[tuple[int, int]] = set()
+    string_lines: set[int] = set()
+    imported: set[str] = set()
     pending: list[ast.AST] = [tree]
     while pending:
         node = pending.pop()
         for field in _COMPOUND_FIELDS:
             for child in getattr(node, field, ()) or ():
-                if (
-                    isinstance(child, ast.Expr)
-                    and isinstance(child.value, ast.Constant)
-                    and isinstance(child.value.value, str)
-                ):
-                    found.add((child.lineno, child.col_offset))
+                if isinstance(child, ast.Expr):
+                    if isinstance(child.value, ast.Constant) and isinstance(child.value.value, str):
+                        string_lines.add(child.lineno)
+                elif isinstance(child, ast.Import | ast.ImportFrom):
+                    for alias in child.names:
+                        imported.update(alias.name.split("."))
+                        if alias.asname:
+                            imported.add(alias.asname)
+                    if isinstance(child, ast.ImportFrom) and child.module:
+                        imported.update(child.module.split("."))
                 elif isinstance(child, ast.stmt | ast.excepthandler | ast.match_case):
                     pending.append(child)
-    return found
-
-
-def _imported_names(tokens: list[tuple[str, str, int]]) -> set[str]:
-    """Every name on an import line (modules, imported objects, aliases)."""
-    names: set[str] = set()
-    in_import = False
-    for kind, text, _ in tokens:
-        if kind == "newline":
-            in_import = False
-        elif kind == "name":
-            if text in ("import", "from"):
-                in_import = True
-            elif in_import:
-                names.add(text)
-    return names
-
-
-class _Lines:
-    """Maps a character offset to (line, UTF-8 column), as the AST reports positions."""
-
-    def __init__(self, code: str) -> None:
-        self.code = code
-        self.starts = [0] + [m.end() for m in re.finditer("\n", code)]
-
-    def position(self, offset: int) -> tuple[int, int]:
-        line = bisect_right(self.starts, offset)
-        start = self.starts[line - 1]
-        return line, len(self.code[start:offset].encode("utf-8"))
-
-    def indent_width(self, offset: int) -> int:
-        start = self.starts[bisect_right(self.starts, offset) - 1]
-        return len(self.code[start:offset].expandtabs(8))
+    return string_lines, imported
 
 
 def _canonical_string(text: str) -> str:
     """A string literal spelled one way ('a' and "a" are the same); f-strings stay as written."""
-    prefix = text[: len(text) - len(text.lstrip("rRbBuUfF"))]
-    if "f" in prefix.lower():
+    body = text.lstrip("rRbBuUfF")
+    prefix = text[: len(text) - len(body)].lower()
+    if "f" in prefix:
         return text
+    if not prefix and "\\" not in body:  # the common case, without compiling anything
+        quote = 3 if body[:3] in ("'''", '"""') else 1
+        return repr(body[quote:-quote])
     try:
         return repr(ast.literal_eval(text))
     except (ValueError, SyntaxError, MemoryError, RecursionError):
         return text
 
 
-def normalised_tokens(code: str, tree: ast.AST, entry_point: str) -> list[str]:
-    """The normalised token stream of a program that parses (``tree`` is its AST)."""
-    tokens = python_tokens(code)
-    skipped_strings = bare_string_statements(tree)
-    lines = _Lines(code)
-    kept = _KEPT_NAMES | _imported_names(tokens) | {entry_point}
+def normalised_tokens(
+    code: str, tree: ast.AST, entry_point: str, tokens: list[str] | None = None
+) -> list[str]:
+    """The normalised token stream of a program that parses (``tree`` is its AST;
+    ``tokens`` its ``python_tokens`` when the caller has them already)."""
+    string_lines, imported = statement_facts(tree)
+    kept = _KEPT_NAMES | imported | {entry_point}
     renamed: dict[str, str] = {}
     out: list[str] = []
     indents = [0]
+    indent = ""
     depth = 0  # bracket depth: newlines inside brackets do not end a logical line
+    line = 1
     line_start = True
     previous = ""
-    for kind, text, offset in tokens:
-        if kind == "newline":
-            line_start = line_start or depth == 0
+    for text in python_tokens(code) if tokens is None else tokens:
+        first = text[0]
+        if first == "\n" or first == "\r":
+            line += 1
+            if depth == 0:
+                line_start, indent = True, text.lstrip("\r\n")
             continue
-        if kind == "string":
-            if skipped_strings and lines.position(offset) in skipped_strings:
+        if first == "#":
+            continue
+        if first == "\\":
+            line += 1
+            continue
+        if text[-1] in _QUOTES:
+            string_line = line
+            line += text.count("\n")
+            if line_start and string_line in string_lines:
                 continue
             text = _canonical_string(text)
+        elif first.isidentifier() and text not in kept and previous != ".":
+            text = renamed.setdefault(text, f"{RENAMED}{len(renamed)}")
+        elif text in _OPENING:
+            depth += 1
+        elif text in _CLOSING and depth:
+            depth -= 1
         if line_start:
-            width = lines.indent_width(offset)
+            width = len(indent.expandtabs(8))
             while width < indents[-1]:
                 indents.pop()
             if width > indents[-1]:
                 indents.append(width)
             out.append(f"\n{len(indents) - 1}")
             line_start = False
-        if kind == "name" and text not in kept and previous != ".":
-            text = renamed.setdefault(text, f"{RENAMED}{len(renamed)}")
-        elif text in _OPENING:
-            depth += 1
-        elif text in _CLOSING and depth:
-            depth -= 1
         out.append(text)
         previous = text
     return out
