@@ -193,7 +193,8 @@ def main() -> None:
     from rich.table import Table
 
     table = Table(
-        title=f"dedup: embedded engine vs datasketch MinHashLSH (median of {args.repeats}, {os.cpu_count()} cores)",
+        title=f"dedup: embedded engine vs datasketch MinHashLSH "
+        f"(median of {args.repeats}, {os.cpu_count()} cores)",
         title_justify="left",
     )
     for column in ("programs", "side", "seconds", "programs/s", "µs/program", "peak RSS MB", "vs datasketch"):

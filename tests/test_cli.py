@@ -60,8 +60,12 @@ def test_run_on_the_sample_builds_delta_tables_and_prints_a_summary(tmp_path) ->
     assert done.returncode == 0, done.stderr
     assert "succeeded" in done.stdout
     assert "programs_new" in done.stdout and "bronze/sources" in done.stdout
+    assert "LSH threshold" in done.stdout and "silver/programs" in done.stdout
     sources = read_delta(str(lake / "bronze" / "sources"))
     assert sources.num_rows == len(Path(sample_path()).read_text().splitlines())
+    programs = read_delta(str(lake / "silver" / "programs")).num_rows
+    rejects = read_delta(str(lake / "silver" / "rejects")).num_rows
+    assert programs > 0 and programs + rejects == sources.num_rows
     assert read_delta(str(lake / "meta" / "runs")).num_rows == 1
 
     status = _run("status", "--lakehouse", str(lake))
@@ -98,6 +102,7 @@ def test_config_show_resolves_file_env_and_flags_in_order(tmp_path) -> None:
         (["ingest", "--sample", "--engine", "connect"], "needs a Spark Connect URL"),
         (["config", "show", "--set", "ingest.batch_rows=0"], "ingest.batch_rows"),
         (["config", "show", "--set", "no_such_key=1"], "no_such_key"),
+        (["config", "show", "--set", "dedup.bands=20"], "exceeds num_perm"),
     ],
 )
 def test_usage_errors_exit_2_with_a_clear_message(args: list[str], message: str) -> None:
@@ -106,8 +111,15 @@ def test_usage_errors_exit_2_with_a_clear_message(args: list[str], message: str)
     assert message in done.stderr.replace("\n", " ")
 
 
+@pytest.mark.spark
+def test_dedup_before_ingest_fails_and_says_what_to_run(tmp_path) -> None:
+    done = _run("dedup", "--lakehouse", str(tmp_path / "lake"))
+    assert done.returncode == 1
+    assert "run `tracepile ingest` first" in done.stdout.replace("\n", " ")
+
+
 def test_help_documents_every_command() -> None:
-    for command in ("run", "ingest", "status", "config"):
+    for command in ("run", "ingest", "dedup", "status", "config"):
         done = _run(command, "--help")
         assert done.returncode == 0 and "Usage" in done.stdout, command
     assert "--lakehouse" in _run("ingest", "--help").stdout
@@ -124,33 +136,37 @@ def test_classic_engine_offline_without_delta_fails_with_the_fix(tmp_path) -> No
 
 @pytest.mark.classic
 @pytest.mark.slow
-def test_spark_submit_runs_the_ingest_job(tmp_path) -> None:
+def test_spark_submit_runs_the_ingest_and_dedup_jobs(tmp_path) -> None:
+    import pyarrow.parquet as pq
+
     lake = tmp_path / "lake"
     spark_submit = Path(sys.executable).parent / "spark-submit"
-    done = subprocess.run(
-        [
-            str(spark_submit),
-            "--master",
-            "local[2]",
-            str(REPO / "jobs" / "ingest.py"),
-            "--sample",
-            "--table-format",
-            "parquet",
-            "--lakehouse",
-            str(lake),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={
-            **os.environ,
-            "PYSPARK_PYTHON": sys.executable,
-            "PYSPARK_DRIVER_PYTHON": sys.executable,
-        },
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "on engine spark" in done.stdout + done.stderr  # PythonRunner merges the streams
-    import pyarrow.parquet as pq
+    for job, extra in (("ingest.py", ["--sample"]), ("dedup.py", [])):
+        done = subprocess.run(
+            [
+                str(spark_submit),
+                "--master",
+                "local[2]",
+                str(REPO / "jobs" / job),
+                *extra,
+                "--table-format",
+                "parquet",
+                "--lakehouse",
+                str(lake),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={
+                **os.environ,
+                "PYSPARK_PYTHON": sys.executable,
+                "PYSPARK_DRIVER_PYTHON": sys.executable,
+            },
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "on engine spark" in done.stdout + done.stderr  # PythonRunner merges the streams
 
     rows = pq.read_table(lake / "bronze" / "sources").num_rows
     assert rows == len(Path(sample_path()).read_text().splitlines())
+    kept = pq.read_table(lake / "silver" / "programs").num_rows
+    assert kept > 0 and kept + pq.read_table(lake / "silver" / "rejects").num_rows == rows

@@ -6,6 +6,7 @@ configuration; 130 interrupted.
 
 from __future__ import annotations
 
+import inspect
 import os
 import signal
 import sys
@@ -170,26 +171,49 @@ def _execute(
         raise typer.Exit(1)
 
 
-def _register_source_command(name: str, summary: str, runner: StageRunner) -> None:
-    """``ingest`` and ``run`` take the same options and differ only in what they run."""
+_CONFIG_OPTIONS = (
+    ("config_file", ConfigFile),
+    ("engine", Engine),
+    ("remote", Remote),
+    ("lakehouse", LakehouseOpt),
+    ("table_format", TableFormat),
+    ("conf", SparkConf),
+    ("set_", SetOpt),
+)
+_SOURCE_OPTIONS = (("source", Sources, None), ("sample", Sample, False))
 
-    def command(
-        source: Sources = None,
-        sample: Sample = False,
-        config_file: ConfigFile = None,
-        engine: Engine = None,
-        remote: Remote = None,
-        lakehouse: LakehouseOpt = None,
-        table_format: TableFormat = None,
-        conf: SparkConf = None,
-        set_: SetOpt = None,
-    ) -> None:
-        config = _resolve_config(config_file, engine, remote, lakehouse, table_format, conf, set_)
-        sources = _source_list(source, sample)
+
+def _register_command(
+    name: str,
+    summary: str,
+    handler: Callable[[TracepileConfig, list[str] | None], None],
+    with_sources: bool = False,
+    target: typer.Typer = app,
+) -> None:
+    """A command taking the configuration options (and --source/--sample when it reads
+    sources): the option list is declared once, as the command's signature."""
+
+    def command(**options: Any) -> None:
+        config = _resolve_config(*(options[name] for name, _ in _CONFIG_OPTIONS))
+        sources = _source_list(options["source"], options["sample"]) if with_sources else None
+        handler(config, sources)
+
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    parameters = [inspect.Parameter(n, keyword, default=None, annotation=a) for n, a in _CONFIG_OPTIONS]
+    if with_sources:
+        parameters[:0] = [
+            inspect.Parameter(n, keyword, default=d, annotation=a) for n, a, d in _SOURCE_OPTIONS
+        ]
+    command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    command.__doc__ = summary
+    target.command(name)(command)
+
+
+def _stage_runner(name: str, runner: StageRunner) -> Callable[[TracepileConfig, list[str] | None], None]:
+    def handler(config: TracepileConfig, sources: list[str] | None) -> None:
         _execute(name, config, lambda lh, run_id: runner(lh.spark, lh, config, sources, run_id))
 
-    command.__doc__ = summary
-    app.command(name)(command)
+    return handler
 
 
 def _ingest_only(*args: Any) -> list[StageReport]:
@@ -204,53 +228,43 @@ def _whole_pipeline(*args: Any) -> list[StageReport]:
     return run_pipeline(*args)
 
 
-_register_source_command(
+_register_command(
     "run",
     "Run every stage in order (so far: ingest -> dedup) and print a summary.",
-    _whole_pipeline,
+    _stage_runner("run", _whole_pipeline),
+    with_sources=True,
 )
-_register_source_command(
+_register_command(
     "ingest",
     "Read sources into bronze/sources; bad lines go to bronze/ingest_rejects with a reason.",
-    _ingest_only,
+    _stage_runner("ingest", _ingest_only),
+    with_sources=True,
 )
 
 
-@app.command()
-def dedup(
-    config_file: ConfigFile = None,
-    engine: Engine = None,
-    remote: Remote = None,
-    lakehouse: LakehouseOpt = None,
-    table_format: TableFormat = None,
-    conf: SparkConf = None,
-    set_: SetOpt = None,
-) -> None:
+def _dedup_only(
+    spark: Any, lakehouse: Lakehouse, config: TracepileConfig, _: Any, run_id: str
+) -> list[StageReport]:
+    from tracepile.jobs.dedup import run_dedup
+
+    return [run_dedup(spark, lakehouse, config, run_id)]
+
+
+_register_command(
+    "dedup",
     """Filter and deduplicate new bronze/sources rows into silver/programs.
 
     Static filters, decontamination (dedup.benchmarks), exact and near-duplicate removal
     against the batch and the existing corpus (silver/signatures). Every dropped program
     lands in silver/rejects with a reason.
-    """
-    from tracepile.jobs.dedup import run_dedup
-
-    config = _resolve_config(config_file, engine, remote, lakehouse, table_format, conf, set_)
-    _execute("dedup", config, lambda lh, run_id: [run_dedup(lh.spark, lh, config, run_id)])
+    """,
+    _stage_runner("dedup", _dedup_only),
+)
 
 
-@app.command()
-def status(
-    config_file: ConfigFile = None,
-    engine: Engine = None,
-    remote: Remote = None,
-    lakehouse: LakehouseOpt = None,
-    table_format: TableFormat = None,
-    conf: SparkConf = None,
-) -> None:
-    """Tables with row counts and Delta versions, and the last run."""
+def _status(config: TracepileConfig, _: None) -> None:
     from pyspark.sql import functions as F
 
-    config = _resolve_config(config_file, engine, remote, lakehouse, table_format, conf, None)
     out = Console()
     try:
         with spark_session(config) as spark:
@@ -279,19 +293,13 @@ def status(
         _fail(str(exc), 2)
 
 
-@config_app.command("show")
-def config_show(
-    config_file: ConfigFile = None,
-    engine: Engine = None,
-    remote: Remote = None,
-    lakehouse: LakehouseOpt = None,
-    table_format: TableFormat = None,
-    conf: SparkConf = None,
-    set_: SetOpt = None,
-) -> None:
-    """Print the configuration as resolved from defaults, file, environment and flags (TOML)."""
-    config = _resolve_config(config_file, engine, remote, lakehouse, table_format, conf, set_)
-    typer.echo(config_to_toml(config), nl=False)
+_register_command("status", "Tables with row counts and Delta versions, and the last run.", _status)
+_register_command(
+    "show",
+    "Print the configuration as resolved from defaults, file, environment and flags (TOML).",
+    lambda config, _: typer.echo(config_to_toml(config), nl=False),
+    target=config_app,
+)
 
 
 def main_for_job(command: str, argv: list[str]) -> NoReturn:

@@ -11,6 +11,7 @@ import logging
 import os
 from typing import TYPE_CHECKING
 
+import pyarrow as pa
 import pyarrow.fs as pafs
 
 from tracepile.tables import TableSpec
@@ -152,8 +153,9 @@ class Lakehouse:
             return
         try:
             fs, inner, _ = filesystem_for(ref.rsplit("/", 1)[0])
-            fs.delete_dir(inner)
-        except (OSError, pafs.ArrowException) as exc:  # storage pyarrow cannot reach (e.g. dbfs:)
+            if fs.get_file_info(inner).type == pafs.FileType.Directory:
+                fs.delete_dir(inner)
+        except (OSError, pa.ArrowException) as exc:  # storage pyarrow cannot reach (e.g. dbfs:)
             log.warning("could not remove staging data %s: %s", ref, exc)
 
     def version(self, spec: TableSpec) -> int | None:

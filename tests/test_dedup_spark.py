@@ -1,0 +1,193 @@
+"""The dedup stage on the embedded engine: planted copies, every drop explained, incremental."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from deltalake import write_deltalake
+
+from tests.conftest import read_delta
+from tracepile.cli import sample_path
+from tracepile.config import load_config
+from tracepile.jobs.dedup import connected_components, run_dedup
+from tracepile.jobs.ingest import run_ingest
+from tracepile.lakehouse import Lakehouse
+from tracepile.tables import BRONZE_SOURCES, SILVER_PROGRAMS, SILVER_REJECTS, SILVER_SIGNATURES
+
+pytestmark = pytest.mark.spark
+FIXTURE = Path(__file__).parent / "fixtures" / "benchmark_fixture.jsonl"
+
+
+def _sample() -> list[dict]:
+    return [json.loads(line) for line in Path(sample_path()).read_text(encoding="utf-8").splitlines()]
+
+
+def _copy(record: dict, code: str, label: str) -> dict:
+    return {**record, "refcode": code, "source": f"copy-{label}"}
+
+
+def _planted(sample: list[dict]) -> dict[str, tuple[dict, dict]]:
+    """label -> (original, copy), each copy a different kind of duplicate."""
+    gcd, prime, digits, power = sample[0], sample[1], sample[3], sample[5]
+    return {
+        "exact": (gcd, _copy(gcd, gcd["refcode"], "exact")),
+        "reformatted": (
+            prime,
+            _copy(prime, "# primality\n" + prime["refcode"].replace("    ", "  ") + "\n\n", "reformatted"),
+        ),
+        "renamed": (digits, _copy(digits, digits["refcode"].replace("total", "acc"), "renamed")),
+        "one_line_edit": (
+            power,
+            _copy(power, power["refcode"].replace("    a %= m\n", "    a %= m\n    steps = 0\n"), "edit"),
+        ),
+    }
+
+
+def _write(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def _run(spark, root: Path, source: Path, run_id: str, **settings):
+    config = load_config(
+        overrides={"lakehouse": str(root)},
+        environ={},
+        assignments=[f"{key}={json.dumps(value)}" for key, value in settings.items()],
+    )
+    lakehouse = Lakehouse(spark, str(root))
+    run_ingest(spark, lakehouse, config, [f"codeio:{source}"], f"{run_id}-ingest")
+    return lakehouse, run_dedup(spark, lakehouse, config, run_id)
+
+
+def _ids(lakehouse: Lakehouse, records: list[dict]) -> list[str]:
+    """program_ids of records, found by their code and source in bronze/sources."""
+    rows = read_delta(lakehouse.ref(BRONZE_SOURCES)).to_pylist()
+    by_content = {(r["code"], r["source"]): r["program_id"] for r in rows}
+    return [by_content[(r["refcode"], r["source"])] for r in records]
+
+
+def test_planted_copies_are_removed_each_with_its_keeper(spark, tmp_path) -> None:
+    sample = _sample()
+    planted = _planted(sample)
+    source = _write(tmp_path / "batch.jsonl", sample + [copy for _, copy in planted.values()])
+    lakehouse, report = _run(spark, tmp_path / "lake", source, "dedup-1")
+
+    programs = read_delta(lakehouse.ref(SILVER_PROGRAMS))
+    rejects = read_delta(lakehouse.ref(SILVER_REJECTS)).to_pylist()
+    kept = set(programs.column("program_id").to_pylist())
+    removed = {r["program_id"]: r for r in rejects}
+    for label, (original, copy) in planted.items():
+        original_id, copy_id = _ids(lakehouse, [original, copy])
+        assert len({original_id, copy_id} & kept) == 1, label
+        loser, keeper = (copy_id, original_id) if original_id in kept else (original_id, copy_id)
+        assert keeper in removed[loser]["detail"], label
+        expected = "exact_duplicate" if label in ("exact", "reformatted", "renamed") else "near_duplicate"
+        assert removed[loser]["reason"] == expected, label
+
+    # Nothing lost: every bronze row is kept or rejected, once, and the report counts it.
+    bronze = read_delta(lakehouse.ref(BRONZE_SOURCES)).num_rows
+    assert bronze == len(sample) + 4 == len(kept) + len(rejects)
+    assert report.counts["programs_read"] == bronze
+    assert report.counts["programs_new"] == len(kept)
+    assert sum(report.reasons.values()) == len(rejects)
+    assert Counter(r["reason"] for r in rejects) == report.reasons
+    assert report.notes["LSH threshold"] == "~0.71 Jaccard"
+    signatures = read_delta(lakehouse.ref(SILVER_SIGNATURES))
+    assert set(signatures.column("program_id").to_pylist()) == kept
+    assert {len(b) for b in signatures.column("band_keys").to_pylist()} == {16}
+
+    # Kept programs carry their filtered inputs and the drop counts.
+    row = programs.to_pylist()[0]
+    assert row["inputs"] and row["run_id"] == "dedup-1" and row["input_duplicate"] >= 0
+
+    again = run_dedup(
+        spark, lakehouse, load_config(overrides={"lakehouse": str(tmp_path / "lake")}, environ={}), "dedup-2"
+    )
+    assert again.counts["programs_read"] == 0 and again.counts["programs_new"] == 0
+    assert read_delta(lakehouse.ref(SILVER_PROGRAMS)).num_rows == len(kept)
+
+
+def test_second_batch_is_deduplicated_against_the_first_without_its_code(spark, tmp_path) -> None:
+    sample = _sample()
+    root = tmp_path / "lake"
+    lakehouse, first = _run(spark, root, _write(tmp_path / "one.jsonl", sample[:20]), "batch-1")
+    assert first.counts["programs_new"] == 20
+
+    # Blank the first batch's code everywhere: the second run must not need it.
+    for spec in (BRONZE_SOURCES, SILVER_PROGRAMS):
+        table = read_delta(lakehouse.ref(spec))
+        column = table.schema.get_field_index("code")
+        blanked = table.set_column(column, table.schema.field(column), pa.array([""] * table.num_rows))
+        write_deltalake(lakehouse.ref(spec), blanked, mode="overwrite")
+    assert set(read_delta(lakehouse.ref(BRONZE_SOURCES)).column("code").to_pylist()) == {""}
+
+    renamed = _copy(sample[3], sample[3]["refcode"].replace("total", "digit_sum"), "renamed")
+    exact = _copy(sample[7], sample[7]["refcode"], "exact")
+    edited = _copy(
+        sample[5], sample[5]["refcode"].replace("    a %= m\n", "    a %= m\n    steps = 0\n"), "edit"
+    )
+    fresh = sample[30]
+    _, second = _run(spark, root, _write(tmp_path / "two.jsonl", [renamed, exact, edited, fresh]), "batch-2")
+
+    assert second.counts["programs_read"] == 4
+    assert second.counts["signatures_reused"] == 20
+    assert second.counts["programs_new"] == 1
+    assert second.reasons == {"exact_duplicate": 2, "near_duplicate": 1}
+    rejects = {r["program_id"]: r for r in read_delta(lakehouse.ref(SILVER_REJECTS)).to_pylist()}
+    first_ids = {
+        r["program_id"]
+        for r in read_delta(lakehouse.ref(SILVER_SIGNATURES)).to_pylist()
+        if r["run_id"] == "batch-1"
+    }
+    for copy in (renamed, exact, edited):
+        (copy_id,) = _ids(lakehouse, [copy])
+        keeper = rejects[copy_id]["detail"].split()[
+            -1 if rejects[copy_id]["reason"] == "exact_duplicate" else 2
+        ]
+        assert keeper in first_ids  # the published corpus wins
+
+
+def test_filters_and_decontamination_reject_with_reasons(spark, tmp_path) -> None:
+    sample = _sample()
+    leaked = {
+        **sample[9],
+        "problem_description": "Given a list of meeting intervals with start and end times, return the "
+        "minimum number of conference rooms that are needed so that no two meetings overlap.",
+    }
+    unseeded = _copy(
+        sample[11],
+        "import random\n" + sample[11]["refcode"].replace("steps = 0", "steps = random.randint(0, 1)"),
+        "random",
+    )
+    broken = _copy(sample[12], "def main_solution(:\n    pass\n", "broken")
+    source = _write(tmp_path / "batch.jsonl", [sample[0], leaked, unseeded, broken])
+    lakehouse, report = _run(
+        spark, tmp_path / "lake", source, "filters", **{"dedup.benchmarks": [str(FIXTURE)]}
+    )
+
+    assert report.reasons == {"contaminated": 1, "nondeterministic": 1, "syntax_error": 1}
+    details = {r["reason"]: r["detail"] for r in read_delta(lakehouse.ref(SILVER_REJECTS)).to_pylist()}
+    assert "benchmark_fixture.jsonl:2" in details["contaminated"]
+    assert "random.randint" in details["nondeterministic"]
+    assert report.counts["programs_new"] == 1
+
+
+def test_connected_components_label_each_component_by_its_smallest_id(spark, tmp_path) -> None:
+    lakehouse = Lakehouse(spark, str(tmp_path / "lake"))
+    chain = [(f"n{i:02d}", f"n{i + 1:02d}") for i in range(12)]  # one long path
+    edges = spark.createDataFrame([*chain, ("x1", "x0"), ("x2", "x1")], "src string, dst string")
+    found = connected_components(edges, lakehouse, "cc", max_iterations=30)
+    labels = {r["program_id"]: r["component"] for r in found.labels.collect()}
+    assert found.converged
+    assert {labels[f"n{i:02d}"] for i in range(13)} == {"n00"}
+    assert {labels["x0"], labels["x1"], labels["x2"]} == {"x0"}
+
+    bounded = connected_components(edges, lakehouse, "cc-bounded", max_iterations=1)
+    assert not bounded.converged and bounded.iterations == 1
+    partial_labels = {r["program_id"]: r["component"] for r in bounded.labels.collect()}
+    # Unfinished means split components, never merged ones: labels stay inside the component.
+    assert all(partial_labels[node] <= node and partial_labels[node][0] == node[0] for node in partial_labels)

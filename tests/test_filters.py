@@ -1,0 +1,183 @@
+"""Static filters: every reason, on small programs written to trigger exactly one rule."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tracepile.udfs.decontam import BenchmarkError, BenchmarkIndex
+from tracepile.udfs.filters import FilterLimits, check_program, parse_program
+
+FIXTURE = Path(__file__).parent / "fixtures" / "benchmark_fixture.jsonl"
+
+
+def _inputs(*kwargs: dict, output: object = 1) -> list[dict[str, str]]:
+    return [{"input_json": json.dumps(k), "expected_output_json": json.dumps(output)} for k in kwargs]
+
+
+def _check(code: str, inputs=None, limits: FilterLimits | None = None, entry: str = "main_solution"):
+    inputs = _inputs({"n": 1}) if inputs is None else inputs
+    return check_program(code, parse_program(code), entry, inputs, limits or FilterLimits())
+
+
+PLAIN = "def main_solution(n):\n    return n + 1\n"
+
+
+@pytest.mark.parametrize(
+    ("code", "reason", "detail"),
+    [
+        ("def main_solution(n):\n  return (n\n", "syntax_error", "SyntaxError"),
+        ("def other(n):\n    return n\n", "no_entry_function", "main_solution"),
+        ("def main_solution(m):\n    return m\n", "signature_mismatch", "missing ['m']"),
+        ("def main_solution(n, /):\n    return n\n", "signature_mismatch", "positional-only"),
+        (
+            "import random\ndef main_solution(n):\n    return random.randint(0, n)\n",
+            "nondeterministic",
+            "random.seed",
+        ),
+        (
+            "from random import choice as pick\ndef main_solution(n):\n    return pick([n])\n",
+            "nondeterministic",
+            "random.choice",
+        ),
+        ("import time\ndef main_solution(n):\n    return time.time() + n\n", "nondeterministic", "time.time"),
+        (
+            "from datetime import datetime\ndef main_solution(n):\n    return datetime.now().year + n\n",
+            "nondeterministic",
+            "datetime.datetime.now",
+        ),
+        (
+            "import uuid\ndef main_solution(n):\n    return str(uuid.uuid4())\n",
+            "nondeterministic",
+            "uuid.uuid4",
+        ),
+        ("import os\ndef main_solution(n):\n    return os.urandom(n)\n", "nondeterministic", "os.urandom"),
+        (
+            "import secrets\ndef main_solution(n):\n    return secrets.token_hex(n)\n",
+            "nondeterministic",
+            "secrets",
+        ),
+        (
+            "import numpy as np\ndef main_solution(n):\n    return int(np.random.randint(n))\n",
+            "nondeterministic",
+            "numpy.random.randint",
+        ),
+        (
+            "import numpy as np\ndef main_solution(n):\n    return np.random.default_rng().integers(n)\n",
+            "nondeterministic",
+            "default_rng() without a seed",
+        ),
+        ("import socket\ndef main_solution(n):\n    return n\n", "forbidden_capability", "imports socket"),
+        (
+            "from subprocess import run\ndef main_solution(n):\n    return n\n",
+            "forbidden_capability",
+            "subprocess",
+        ),
+        ("import threading\ndef main_solution(n):\n    return n\n", "forbidden_capability", "threading"),
+        (
+            "def main_solution(n):\n    return open('f', 'w').write(str(n))\n",
+            "forbidden_capability",
+            "uses open",
+        ),
+        ("def main_solution(n):\n    return input()\n", "forbidden_capability", "uses input"),
+        (
+            "import os\ndef main_solution(n):\n    return os.system('ls')\n",
+            "forbidden_capability",
+            "os.system",
+        ),
+        (
+            "import os\ndef main_solution(n):\n    return os.environ['HOME']\n",
+            "forbidden_capability",
+            "os.environ",
+        ),
+        ("def main_solution(n):\n    return eval('n + 1')\n", "forbidden_capability", "uses eval"),
+        (
+            "import os as o\ndef main_solution(n):\n    o.execv('/bin/sh', [])\n",
+            "forbidden_capability",
+            "os.execv",
+        ),
+    ],
+)
+def test_each_rule_names_its_reason(code: str, reason: str, detail: str) -> None:
+    outcome = _check(code)
+    assert outcome.reason == reason
+    assert detail in outcome.detail
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        PLAIN,
+        "import random\ndef main_solution(n):\n    random.seed(42)\n    return random.randint(0, n)\n",
+        "import random\ndef main_solution(n):\n    return random.Random(7).randint(0, n)\n",
+        "import numpy as np\ndef main_solution(n):\n    return int(np.random.default_rng(3).integers(9))\n",
+        "def main_solution(n, input=3, open=None):\n    return n + input\n",  # own names, not the builtins
+        "def main_solution(**kwargs):\n    return kwargs['n']\n",
+        "def main_solution(n, *, k=2):\n    return n * k\n",
+        "import sys\ndef main_solution(n):\n    sys.setrecursionlimit(10000)\n    return n\n",
+    ],
+)
+def test_clean_programs_pass(code: str) -> None:
+    outcome = _check(code)
+    assert outcome.reason is None, outcome.detail
+    assert len(outcome.inputs) == 1
+
+
+def test_code_size_cap() -> None:
+    code = PLAIN + "# " + "x" * 200 + "\n"
+    assert _check(code, limits=FilterLimits(max_code_bytes=100)).reason == "code_too_large"
+
+
+def test_oversized_repeated_and_surplus_inputs_are_dropped_and_counted() -> None:
+    inputs = [
+        *_inputs({"n": "s" * 101}),  # string over 100 chars
+        *_inputs({"n": list(range(21))}),  # collection over 20 items
+        *_inputs({"n": 1}, output="y" * 1100),  # output over 1 KB
+        *_inputs(*({"n": i} for i in range(12))),  # 12 distinct, 10 kept
+        *_inputs({"n": 3}),  # repeat of n=3
+    ]
+    outcome = _check(PLAIN, inputs)
+    assert outcome.reason is None
+    assert [json.loads(i["input_json"])["n"] for i in outcome.inputs] == list(range(10))
+    assert outcome.dropped == {"input_too_large": 3, "input_over_limit": 2, "input_duplicate": 1}
+
+
+def test_too_few_inputs_names_what_was_dropped() -> None:
+    outcome = _check(PLAIN, _inputs({"n": "s" * 101}, {"n": 1}, {"n": 1}), FilterLimits(min_inputs=2))
+    assert outcome.reason == "too_few_inputs"
+    assert "1 usable of 3" in outcome.detail and "1 input_duplicate" in outcome.detail
+
+
+def test_benchmark_overlap_in_problem_text_or_code() -> None:
+    index = BenchmarkIndex.from_files([str(FIXTURE)], ngram_size=13)
+    assert len(index) > 0
+    leaked_problem = {
+        "problem": "Our task: given a list of meeting intervals with start and end times, return the "
+        "minimum number of conference rooms that are needed.",
+        "code": PLAIN,
+    }
+    detail = index.overlap(leaked_problem)
+    assert detail is not None and "benchmark_fixture.jsonl:2" in detail and detail.startswith("problem")
+    leaked_code = {
+        "problem": "Find palindromes.",
+        "code": "def main_solution(text):\n"
+        + (
+            "    best = ''\n    for center in range(2 * len(text) - 1):\n"
+            "        left, right = center // 2, (center + 1) // 2\n"
+        ),
+    }
+    assert index.overlap(leaked_code).startswith("code shares")
+    assert index.overlap({"problem": "What is the gcd of two numbers?", "code": PLAIN}) is None
+
+
+def test_plain_text_benchmarks_and_unreadable_files(tmp_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("one two three four five six seven eight nine ten eleven twelve thirteen fourteen")
+    index = BenchmarkIndex.from_files([str(text)], ngram_size=13)
+    assert index.overlap(
+        {"problem": "x one two three four five six seven eight nine ten eleven twelve thirteen"}
+    )
+    with pytest.raises(BenchmarkError, match=r"missing\.jsonl"):
+        BenchmarkIndex.from_files([str(tmp_path / "missing.jsonl")], 13)

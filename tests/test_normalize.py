@@ -1,0 +1,118 @@
+"""The normalised form: what it ignores (formatting, comments, docstrings, renaming) and what not."""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import tokenize
+
+import pytest
+
+from tracepile.cli import sample_path
+from tracepile.udfs.normalize import exact_key, normalised_tokens, python_tokens, shingle_tokens
+
+ORIGINAL = '''
+import math
+
+def helper(values):
+    """Sum of square roots."""
+    total = 0
+    for value in values:  # each one
+        total += math.sqrt(value)
+    return total
+
+def main_solution(numbers, scale=2):
+    """The entry point."""
+    result = helper(numbers) * scale
+    return {'result': result}
+'''
+
+SAME_PROGRAM = {
+    "reformatted": """import math
+def helper( values ):
+  total=0
+  for value in values :
+    total+=math.sqrt( value )
+
+  return total
+def main_solution(numbers,scale=2):
+  result=helper(numbers)*scale
+  return {"result": result}
+""",
+    "renamed": """
+import math
+
+def aid(xs):
+    acc = 0
+    for x in xs:
+        acc += math.sqrt(x)
+    return acc
+
+def main_solution(numbers, scale=2):
+    out = aid(numbers) * scale
+    return {'result': out}
+""",
+}
+
+DIFFERENT_PROGRAM = {
+    "return moved into the loop": ORIGINAL.replace("    return total\n", "        return total\n"),
+    "another constant": ORIGINAL.replace("total = 0", "total = 1"),
+    "another string": ORIGINAL.replace("'result'", "'res'"),
+    "another library call": ORIGINAL.replace("math.sqrt", "math.log"),
+}
+
+
+def _key(code: str) -> str:
+    return exact_key(normalised_tokens(code, ast.parse(code), "main_solution"))
+
+
+@pytest.mark.parametrize("kind", sorted(SAME_PROGRAM))
+def test_formatting_comments_docstrings_and_renaming_do_not_change_the_key(kind: str) -> None:
+    assert _key(SAME_PROGRAM[kind]) == _key(ORIGINAL)
+
+
+@pytest.mark.parametrize("change", sorted(DIFFERENT_PROGRAM))
+def test_real_changes_give_another_key(change: str) -> None:
+    assert _key(DIFFERENT_PROGRAM[change]) != _key(ORIGINAL)
+
+
+def test_the_stream_keeps_imports_builtins_attributes_and_the_entry_point() -> None:
+    tokens = normalised_tokens(ORIGINAL, ast.parse(ORIGINAL), "main_solution")
+    assert {"math", "sqrt", "main_solution", "return"} <= set(tokens)
+    assert not {"helper", "values", "total", "numbers", "result"} & set(tokens)
+    assert "'Sum of square roots.'" not in tokens and "'result'" in tokens
+    assert tokens.count("\n2") == 1  # the loop body is the only line two levels deep
+
+
+def test_shingle_stream_uses_one_placeholder_so_an_inserted_name_shifts_nothing() -> None:
+    edited = ORIGINAL.replace("    total = 0\n", "    seen = 0\n    total = 0\n")
+    before = shingle_tokens(normalised_tokens(ORIGINAL, ast.parse(ORIGINAL), "main_solution"))
+    after = shingle_tokens(normalised_tokens(edited, ast.parse(edited), "main_solution"))
+    assert len(after) - len(before) == 4  # the new line: marker, name, '=', 0
+    assert before[-12:] == after[-12:]
+
+
+def _significant_stdlib_tokens(code: str) -> list[str]:
+    kinds = (tokenize.NAME, tokenize.NUMBER, tokenize.STRING, tokenize.OP)
+    return [t.string for t in tokenize.generate_tokens(io.StringIO(code).readline) if t.type in kinds]
+
+
+def _codes(path) -> list[str]:
+    with open(path, encoding="utf-8") as lines:
+        return [json.loads(line)["refcode"] for line in lines]
+
+
+def test_tokens_equal_the_stdlib_tokenizer_on_the_bundled_sample() -> None:
+    for code in _codes(sample_path()):
+        ours = [t for t in python_tokens(code) if t[0] not in "\r\n#\\"]
+        assert ours == _significant_stdlib_tokens(code)
+
+
+def test_tokens_equal_the_stdlib_tokenizer_on_the_shared_sample(pyedu_toy) -> None:
+    mismatched = [
+        code
+        for code in _codes(pyedu_toy)
+        if [t for t in python_tokens(code) if t[0] not in "\r\n#\\"] != _significant_stdlib_tokens(code)
+    ]
+    assert mismatched == []
