@@ -102,6 +102,7 @@ def run_ours(path: Path, out: Path) -> None:
     from tracepile.jobs.ingest import run_ingest
     from tracepile.lakehouse import Lakehouse
     from tracepile.tables import SILVER_REJECTS
+    from tracepile.udfs.workers import shutdown_pool, worker_peak_rss_mb
 
     with tempfile.TemporaryDirectory() as root:
         config = load_config(overrides={"lakehouse": root}, assignments=SETTINGS, environ={})
@@ -111,6 +112,8 @@ def run_ours(path: Path, out: Path) -> None:
             started = time.perf_counter()
             report = run_dedup(spark, lakehouse, config, "bench-dedup")
             seconds = time.perf_counter() - started
+            worker_peaks = worker_peak_rss_mb()
+            shutdown_pool()
             groups = Groups()
             for row in lakehouse.read(SILVER_REJECTS).collect():
                 if row["reason"] in ("exact_duplicate", "near_duplicate"):
@@ -121,6 +124,7 @@ def run_ours(path: Path, out: Path) -> None:
         "programs": report.counts["programs_read"],
         "pairs": groups.pairs(),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "worker_peak_rss_mb": max(worker_peaks, default=0),
     }
     out.write_text(json.dumps(result))
 
@@ -128,10 +132,11 @@ def run_ours(path: Path, out: Path) -> None:
 def run_datasketch(path: Path, out: Path) -> None:
     import numpy as np
     from datasketch import MinHash, MinHashLSH
+    from xxhash import xxh32_intdigest
 
     from tracepile.config import load_config
     from tracepile.udfs.codeio import parse_codeio_record
-    from tracepile.udfs.minhash import shingle_hashes, token_hashes
+    from tracepile.udfs.minhash import shingle_hashes
     from tracepile.udfs.normalize import normalised_tokens, shingle_tokens
 
     settings = load_config(assignments=SETTINGS, environ={}).dedup
@@ -142,7 +147,9 @@ def run_datasketch(path: Path, out: Path) -> None:
     for program in programs:
         code = program["code"]
         tokens = shingle_tokens(normalised_tokens(code, ast.parse(code), program["entry_point"]))
-        shingles, _ = shingle_hashes(token_hashes(tokens), np.array([len(tokens)]), settings.shingle_size)
+        # the same token hashes as udfs.minhash.token_hashes, computed the direct way for one program
+        token_ids = np.fromiter((xxh32_intdigest(t.encode("utf-8")) for t in tokens), np.uint64, len(tokens))
+        shingles, _ = shingle_hashes(token_ids, np.array([len(tokens)]), settings.shingle_size)
         sketch = MinHash(num_perm=settings.num_perm, seed=settings.seed, hashfunc=int)
         sketch.update_batch(shingles.tolist())
         lsh.insert(program["program_id"], sketch)
@@ -160,6 +167,13 @@ def run_datasketch(path: Path, out: Path) -> None:
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
     out.write_text(json.dumps(result))
+
+
+def _memory(runs: list[dict]) -> str:
+    """Peak RSS of the process, plus the largest worker process where there was a pool."""
+    main = f"{max(r['peak_rss_mb'] for r in runs):,.0f}"
+    workers = max(r.get("worker_peak_rss_mb", 0) for r in runs)
+    return f"{main} + {workers:,.0f}/worker" if workers else main
 
 
 def measure(side: str, path: Path) -> dict:
@@ -214,7 +228,7 @@ def main() -> None:
                 f"{seconds:.1f}",
                 f"{size / seconds:,.0f}",
                 f"{per_program[side][size]:.0f}",
-                f"{max(r['peak_rss_mb'] for r in runs[side]):,.0f}",
+                _memory(runs[side]),
                 f"{medians['datasketch'] / seconds:.2f}x",
                 end_section=side == "ours",
             )

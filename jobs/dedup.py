@@ -236,6 +236,29 @@ def _rejects(df: DataFrame, reason: Column, detail: Column, run_id: str) -> Data
     )
 
 
+def reject_rows(filtered_out: DataFrame, exact: DataFrame, near: DataFrame, run_id: str) -> DataFrame:
+    """silver/rejects rows: filter and decontamination reasons, then duplicates with their keeper."""
+    near_detail = F.concat(
+        F.lit("near-duplicate of "),
+        F.col("keeper"),
+        F.lit(" (component of "),
+        F.col("size").cast("string"),
+        F.lit(" programs)"),
+    )
+    return (
+        _rejects(filtered_out, F.col("reject_reason"), F.col("reject_detail"), run_id)
+        .unionByName(
+            _rejects(
+                exact,
+                F.lit("exact_duplicate"),
+                F.concat(F.lit("same normalised code as "), F.col("keeper")),
+                run_id,
+            )
+        )
+        .unionByName(_rejects(near, F.lit("near_duplicate"), near_detail, run_id))
+    )
+
+
 def run_dedup(spark: SparkSession, lakehouse: Lakehouse, config: TracepileConfig, run_id: str) -> StageReport:
     started = time.perf_counter()
     settings = config.dedup
@@ -348,36 +371,7 @@ def run_dedup(spark: SparkSession, lakehouse: Lakehouse, config: TracepileConfig
                 .withColumn("run_id", F.lit(run_id))
             )
             programs_written = lakehouse.append_new(SILVER_PROGRAMS, program_rows)
-            rejects = (
-                _rejects(
-                    filtered_out,
-                    F.col("reject_reason"),
-                    F.col("reject_detail"),
-                    run_id,
-                )
-                .unionByName(
-                    _rejects(
-                        exact,
-                        F.lit("exact_duplicate"),
-                        F.concat(F.lit("same normalised code as "), F.col("keeper")),
-                        run_id,
-                    )
-                )
-                .unionByName(
-                    _rejects(
-                        near,
-                        F.lit("near_duplicate"),
-                        F.concat(
-                            F.lit("near-duplicate of "),
-                            F.col("keeper"),
-                            F.lit(" (component of "),
-                            F.col("size").cast("string"),
-                            F.lit(" programs)"),
-                        ),
-                        run_id,
-                    )
-                )
-            )
+            rejects = reject_rows(filtered_out, exact, near, run_id)
             rejects_written = lakehouse.append_new(SILVER_REJECTS, rejects)
         counts = {
             "exact_duplicate": exact.count(),

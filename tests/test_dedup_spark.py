@@ -191,3 +191,21 @@ def test_connected_components_label_each_component_by_its_smallest_id(spark, tmp
     partial_labels = {r["program_id"]: r["component"] for r in bounded.labels.collect()}
     # Unfinished means split components, never merged ones: labels stay inside the component.
     assert all(partial_labels[node] <= node and partial_labels[node][0] == node[0] for node in partial_labels)
+
+
+def test_worker_pool_inside_the_engine_gives_the_same_tables_as_inline(spark, tmp_path) -> None:
+    sample = _sample()
+    source = _write(tmp_path / "batch.jsonl", sample + [copy for _, copy in _planted(sample).values()])
+    inline_lake, inline = _run(spark, tmp_path / "inline", source, "inline")
+    pooled_lake, pooled = _run(
+        spark, tmp_path / "pooled", source, "pooled", **{"dedup.pool_min_programs": 0, "dedup.workers": 2}
+    )
+    assert inline.notes["workers"].startswith("1 ") and pooled.notes["workers"].startswith("2 ")
+    for spec in (SILVER_PROGRAMS, SILVER_SIGNATURES, SILVER_REJECTS):
+        rows = [
+            sorted(
+                read_delta(lake.ref(spec)).drop_columns(["run_id"]).to_pylist(), key=lambda r: r["program_id"]
+            )
+            for lake in (inline_lake, pooled_lake)
+        ]
+        assert rows[0] == rows[1], spec.qualified_name
