@@ -210,22 +210,34 @@ def scan_capabilities(tree: ast.Module) -> tuple[str, str] | None:
     return None
 
 
-def _size_problem(text: str, limits: FilterLimits) -> str | None:
+_UNPARSED = object()
+
+
+def _too_large(text: str | None, limits: FilterLimits, value: Any = _UNPARSED) -> bool:
+    """Whether an input or output (JSON ``text``; ``value`` if already parsed) breaks a size cap."""
+    if text is None:
+        return False
+    if len(text) * 4 > limits.max_io_bytes and len(text.encode("utf-8")) > limits.max_io_bytes:
+        return True
     # JSON of a string of n chars has >= n + 2 chars, of a collection of n items >= 2n + 1
     if len(text) < min(limits.max_string_chars + 2, 2 * limits.max_collection_items + 1):
-        return None
-    pending = [json.loads(text)]
+        return False
+    pending = [json.loads(text) if value is _UNPARSED else value]
     while pending:
         item = pending.pop()
-        if isinstance(item, str) and len(item) > limits.max_string_chars:
-            return f"a string of {len(item)} chars (max {limits.max_string_chars})"
-        if isinstance(item, list | dict):
+        if isinstance(item, str):
+            if len(item) > limits.max_string_chars:
+                return True
+        elif isinstance(item, list):
             if len(item) > limits.max_collection_items:
-                return f"a collection of {len(item)} items (max {limits.max_collection_items})"
-            pending.extend(item.values() if isinstance(item, dict) else item)
-            if isinstance(item, dict):
-                pending.extend(item.keys())
-    return None
+                return True
+            pending.extend(item)
+        elif isinstance(item, dict):
+            if len(item) > limits.max_collection_items:
+                return True
+            pending.extend(item.keys())
+            pending.extend(item.values())
+    return False
 
 
 def filter_inputs(
@@ -236,29 +248,18 @@ def filter_inputs(
     signature = Signature.of(function)
     seen: set[str] = set()
     for index, item in enumerate(inputs):
-        if problem := signature.problem(json.loads(item["input_json"])):
+        text = item["input_json"]
+        kwargs = json.loads(text)
+        if problem := signature.problem(kwargs):
             return FilterOutcome("signature_mismatch", f"input {index}: {problem}")
-        oversized = next(
-            (
-                f"{what} is {size} bytes (max {limits.max_io_bytes})"
-                for what, text in (("input", item["input_json"]), ("output", item["expected_output_json"]))
-                if text is not None and (size := len(text.encode("utf-8"))) > limits.max_io_bytes
-            ),
-            None,
-        )
-        if oversized is None:
-            for text in (item["input_json"], item["expected_output_json"]):
-                if text is not None and (problem := _size_problem(text, limits)):
-                    oversized = problem
-                    break
-        if oversized is not None:
+        if _too_large(text, limits, kwargs) or _too_large(item["expected_output_json"], limits):
             outcome.dropped["input_too_large"] += 1
-        elif item["input_json"] in seen:
+        elif text in seen:
             outcome.dropped["input_duplicate"] += 1
         elif len(outcome.inputs) >= limits.max_inputs:
             outcome.dropped["input_over_limit"] += 1
         else:
-            seen.add(item["input_json"])
+            seen.add(text)
             outcome.inputs.append(item)
     if len(outcome.inputs) < limits.min_inputs:
         dropped = ", ".join(f"{n} {why}" for why, n in sorted(outcome.dropped.items())) or "none dropped"
