@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-fast lint bench
+.PHONY: demo test test-fast lint bench bench-dedup
 
 $(BIN)/tracepile: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,3 +24,7 @@ test-fast: $(BIN)/tracepile  ## pure-Python tests only (seconds)
 
 bench: $(BIN)/tracepile  ## engine start and ingest timings (prints a table)
 	$(BIN)/python bench/bench_ingest.py --classic
+
+bench-dedup: $(BIN)/tracepile  ## dedup precision/recall on planted copies; throughput vs datasketch (~15 min)
+	$(BIN)/python bench/bench_dedup_quality.py
+	$(BIN)/python bench/bench_dedup_speed.py --sizes 10000 100000 --repeats 3

@@ -236,7 +236,7 @@ def main() -> None:
         theirs = {tuple(p) for p in runs["datasketch"][0]["pairs"]}
         agreements.append((size, len(ours & theirs) / max(1, len(ours | theirs)), len(ours), len(theirs)))
 
-    out = Console()
+    out = Console(width=130)
     out.print(table)
     for size, agreement, ours_count, theirs_count in agreements:
         out.print(

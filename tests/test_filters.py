@@ -181,3 +181,8 @@ def test_plain_text_benchmarks_and_unreadable_files(tmp_path: Path) -> None:
     )
     with pytest.raises(BenchmarkError, match=r"missing\.jsonl"):
         BenchmarkIndex.from_files([str(tmp_path / "missing.jsonl")], 13)
+
+
+def test_an_input_that_is_not_keyword_arguments_is_a_signature_mismatch() -> None:
+    outcome = _check(PLAIN, [{"input_json": "[1, 2]", "expected_output_json": "3"}])
+    assert outcome.reason == "signature_mismatch" and "not an object" in outcome.detail

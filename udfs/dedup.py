@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from tracepile.udfs.decontam import BenchmarkIndex
-from tracepile.udfs.filters import FilterLimits, check_program, parse_program
+from tracepile.udfs.filters import FilterLimits, FilterOutcome, check_program, parse_program
 from tracepile.udfs.minhash import band_keys, estimated_jaccard, shingle_hashes, signatures, token_hashes
 from tracepile.udfs.normalize import exact_key, normalised_tokens, python_tokens, shingle_tokens
 from tracepile.udfs.workers import map_batches
@@ -53,6 +53,23 @@ class DedupOptions:
     chunk_rows: int = 512
 
 
+def _analyse_program(
+    code: str, entry_point: str, problem: str, inputs: list[dict[str, str]], options: DedupOptions
+) -> tuple[FilterOutcome, list[str]]:
+    """Filters, decontamination and the normalised tokens (empty when rejected) of one program."""
+    parsed = parse_program(code)
+    code_tokens = python_tokens(code) if isinstance(parsed, ast.Module) else []
+    outcome = check_program(code, parsed, entry_point, inputs, options.limits, set(code_tokens))
+    if outcome.reason is None and options.benchmarks is not None:
+        overlap = options.benchmarks.overlap({"problem": problem, "code": code})
+        if overlap is not None:
+            outcome.reason, outcome.detail = "contaminated", overlap
+    if outcome.reason is not None:
+        return outcome, []
+    assert isinstance(parsed, ast.Module)
+    return outcome, normalised_tokens(code, parsed, entry_point, code_tokens)
+
+
 def analyse_table(batch: pa.Table | pa.RecordBatch, options: DedupOptions) -> pa.RecordBatch:
     """One analysed row per input row; rejected rows carry a reason and no keys."""
     columns = {name: batch.column(name).to_pylist() for name in ANALYSIS_COLUMNS}
@@ -66,24 +83,24 @@ def analyse_table(batch: pa.Table | pa.RecordBatch, options: DedupOptions) -> pa
     tokens: list[str] = []
     lengths: list[int] = []
     for index in range(rows):
-        code, entry_point = columns["code"][index], columns["entry_point"][index]
-        parsed = parse_program(code)
-        code_tokens = python_tokens(code) if isinstance(parsed, ast.Module) else []
-        outcome = check_program(
-            code, parsed, entry_point, columns["inputs"][index], options.limits, set(code_tokens)
-        )
+        try:
+            analysed = _analyse_program(
+                columns["code"][index],
+                columns["entry_point"][index],
+                columns["problem"][index],
+                columns["inputs"][index],
+                options,
+            )
+        except Exception as exc:  # one odd program must not fail the batch; it is rejected
+            reasons[index], details[index] = "analysis_error", f"{type(exc).__name__}: {exc}"[:500]
+            continue
+        outcome, program_tokens = analysed
         for reason, count in outcome.dropped.items():
             drops[reason][index] = count
-        if outcome.reason is None and options.benchmarks is not None:
-            overlap = options.benchmarks.overlap({"problem": columns["problem"][index], "code": code})
-            if overlap is not None:
-                outcome.reason, outcome.detail = "contaminated", overlap
         if outcome.reason is not None:
             reasons[index], details[index] = outcome.reason, outcome.detail
             continue
-        assert isinstance(parsed, ast.Module)
         kept_inputs[index] = outcome.inputs
-        program_tokens = normalised_tokens(code, parsed, entry_point, code_tokens)
         exact_keys[index] = exact_key(program_tokens)
         tokens.extend(shingle_tokens(program_tokens))
         lengths.append(len(program_tokens))

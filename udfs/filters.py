@@ -250,6 +250,8 @@ def filter_inputs(
     for index, item in enumerate(inputs):
         text = item["input_json"]
         kwargs = json.loads(text)
+        if not isinstance(kwargs, dict):
+            return FilterOutcome("signature_mismatch", f"input {index} is not an object of keyword arguments")
         if problem := signature.problem(kwargs):
             return FilterOutcome("signature_mismatch", f"input {index}: {problem}")
         if _too_large(text, limits, kwargs) or _too_large(item["expected_output_json"], limits):
