@@ -30,13 +30,12 @@ from mutate import KINDS, load_programs, planted_record, write_jsonl
 
 from tracepile.config import load_config
 from tracepile.engine import spark_session
-from tracepile.jobs.dedup import run_dedup
+from tracepile.jobs.dedup import DUPLICATE_REASONS, keeper_of, run_dedup
 from tracepile.jobs.ingest import run_ingest
 from tracepile.lakehouse import Lakehouse
 from tracepile.tables import BRONZE_SOURCES, SILVER_PROGRAMS, SILVER_REJECTS
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "pyedu_toy.jsonl"
-DUPLICATE_REASONS = ("exact_duplicate", "near_duplicate")
 
 
 def dedup_file(path: Path, assignments: list[str]) -> tuple[dict[str, dict], dict[str, str], set[str]]:
@@ -52,7 +51,7 @@ def dedup_file(path: Path, assignments: list[str]) -> tuple[dict[str, dict], dic
                 for row in lakehouse.read(BRONZE_SOURCES).select("program_id", "meta_json").collect()
             }
             keepers = {
-                row["program_id"]: row["detail"].split()[-1 if row["reason"] == "exact_duplicate" else 2]
+                row["program_id"]: keeper_of(row["detail"])
                 for row in lakehouse.read(SILVER_REJECTS).collect()
                 if row["reason"] in DUPLICATE_REASONS
             }

@@ -98,7 +98,7 @@ class Groups:
 def run_ours(path: Path, out: Path) -> None:
     from tracepile.config import load_config
     from tracepile.engine import spark_session
-    from tracepile.jobs.dedup import run_dedup
+    from tracepile.jobs.dedup import DUPLICATE_REASONS, keeper_of, run_dedup
     from tracepile.jobs.ingest import run_ingest
     from tracepile.lakehouse import Lakehouse
     from tracepile.tables import SILVER_REJECTS
@@ -116,9 +116,8 @@ def run_ours(path: Path, out: Path) -> None:
             shutdown_pool()
             groups = Groups()
             for row in lakehouse.read(SILVER_REJECTS).collect():
-                if row["reason"] in ("exact_duplicate", "near_duplicate"):
-                    keeper = row["detail"].split()[-1 if row["reason"] == "exact_duplicate" else 2]
-                    groups.union(row["program_id"], keeper)
+                if row["reason"] in DUPLICATE_REASONS:
+                    groups.union(row["program_id"], keeper_of(row["detail"]))
     result = {
         "seconds": seconds,
         "programs": report.counts["programs_read"],

@@ -22,6 +22,7 @@ only (not Spark Connect / Sail).
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -234,6 +235,18 @@ def _rejects(df: DataFrame, reason: Column, detail: Column, run_id: str) -> Data
         detail.alias("detail"),
         F.lit(run_id).alias("run_id"),
     )
+
+
+DUPLICATE_REASONS = ("exact_duplicate", "near_duplicate")
+_KEEPER = re.compile(r"(?:code as|duplicate of) ([0-9a-f]{32})")
+
+
+def keeper_of(detail: str) -> str:
+    """The keeper's program_id named in a duplicate reject's detail."""
+    found = _KEEPER.search(detail)
+    if found is None:
+        raise ValueError(f"not a duplicate reject detail: {detail!r}")
+    return found.group(1)
 
 
 def reject_rows(filtered_out: DataFrame, exact: DataFrame, near: DataFrame, run_id: str) -> DataFrame:

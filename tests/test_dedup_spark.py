@@ -13,7 +13,7 @@ from deltalake import write_deltalake
 from tests.conftest import read_delta
 from tracepile.cli import sample_path
 from tracepile.config import load_config
-from tracepile.jobs.dedup import connected_components, run_dedup
+from tracepile.jobs.dedup import connected_components, keeper_of, run_dedup
 from tracepile.jobs.ingest import run_ingest
 from tracepile.lakehouse import Lakehouse
 from tracepile.tables import BRONZE_SOURCES, SILVER_PROGRAMS, SILVER_REJECTS, SILVER_SIGNATURES
@@ -84,7 +84,7 @@ def test_planted_copies_are_removed_each_with_its_keeper(spark, tmp_path) -> Non
         original_id, copy_id = _ids(lakehouse, [original, copy])
         assert len({original_id, copy_id} & kept) == 1, label
         loser, keeper = (copy_id, original_id) if original_id in kept else (original_id, copy_id)
-        assert keeper in removed[loser]["detail"], label
+        assert keeper_of(removed[loser]["detail"]) == keeper, label
         expected = "exact_duplicate" if label in ("exact", "reformatted", "renamed") else "near_duplicate"
         assert removed[loser]["reason"] == expected, label
 
@@ -145,10 +145,7 @@ def test_second_batch_is_deduplicated_against_the_first_without_its_code(spark, 
     }
     for copy in (renamed, exact, edited):
         (copy_id,) = _ids(lakehouse, [copy])
-        keeper = rejects[copy_id]["detail"].split()[
-            -1 if rejects[copy_id]["reason"] == "exact_duplicate" else 2
-        ]
-        assert keeper in first_ids  # the published corpus wins
+        assert keeper_of(rejects[copy_id]["detail"]) in first_ids  # the published corpus wins
 
 
 def test_filters_and_decontamination_reject_with_reasons(spark, tmp_path) -> None:
