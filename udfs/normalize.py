@@ -47,6 +47,11 @@ _QUOTES = frozenset("'\"")
 _KEPT_NAMES = (frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))) - {"_"}
 RENAMED = "§"  # prefix of renamed identifiers; cannot occur in a Python name
 _COMPOUND_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
+# statements that hold other statements (the only ones worth descending into)
+_COMPOUND_NODES = (
+    ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.For, ast.AsyncFor, ast.While,
+    ast.With, ast.AsyncWith, ast.Try, ast.TryStar, ast.Match, ast.excepthandler, ast.match_case,
+)  # fmt: skip
 
 
 def python_tokens(code: str) -> list[str]:
@@ -78,7 +83,7 @@ def statement_facts(tree: ast.AST) -> tuple[set[int], set[str]]:
                             imported.add(alias.asname)
                     if isinstance(child, ast.ImportFrom) and child.module:
                         imported.update(child.module.split("."))
-                elif isinstance(child, ast.stmt | ast.excepthandler | ast.match_case):
+                elif isinstance(child, _COMPOUND_NODES):
                     pending.append(child)
     return string_lines, imported
 
