@@ -22,3 +22,4 @@ def test_first_ctrl_c_stops_at_the_end_of_the_current_step() -> None:
         assert finished == ["the step ran to its end"]
     finally:
         signal.signal(signal.SIGINT, previous)
+        interrupts.reset()  # later tests run steps in this process

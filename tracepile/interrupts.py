@@ -24,8 +24,13 @@ def _on_sigint(signum: int, frame: FrameType | None) -> None:
     console.print("[yellow]interrupt: stopping after the current step (Ctrl-C again to quit now)[/]")
 
 
-def install() -> None:
+def reset() -> None:
+    """Forget an earlier request (a new run starts clean)."""
     _requested.clear()
+
+
+def install() -> None:
+    reset()
     signal.signal(signal.SIGINT, _on_sigint)
 
 
