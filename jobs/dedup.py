@@ -202,16 +202,10 @@ def connected_components(
         )
         labels = updated
         if changed == 0:
-            return Components(
-                labels.select(F.col("node").alias("program_id"), F.col("label").alias("component")),
-                iteration,
-                True,
-            )
-    return Components(
-        labels.select(F.col("node").alias("program_id"), F.col("label").alias("component")),
-        max_iterations,
-        False,
-    )
+            break
+    # max_iterations >= 1 (config), so the loop ran and set iteration and changed
+    result = labels.select(F.col("node").alias("program_id"), F.col("label").alias("component"))
+    return Components(result, iteration, changed == 0)
 
 
 def near_duplicates(components: DataFrame, nodes: DataFrame) -> DataFrame:
@@ -297,10 +291,10 @@ def run_dedup(spark: SparkSession, lakehouse: Lakehouse, config: TracepileConfig
         else "off",
         "decontamination": f"{len(options.benchmarks):,} {settings.decontam_ngram}-grams from "
         f"{len(settings.benchmarks)} file(s)"
-        if options.benchmarks
+        if options.benchmarks is not None
         else "no benchmark files configured",
+        "workers": f"{options.workers} process(es) for filters and signatures",
     }
-    report.notes["workers"] = f"{options.workers} process(es) for filters and signatures"
     try:
         with step("dedup: filters, exact keys, MinHash signatures"):
             analysed = lakehouse.stage(analyse(sources, options), "dedup_analysed", run_id)
@@ -337,23 +331,21 @@ def run_dedup(spark: SparkSession, lakehouse: Lakehouse, config: TracepileConfig
         )
         with step("dedup: exact duplicates"):
             exact = lakehouse.stage(exact_duplicates(passing, existing_nodes), "dedup_exact", run_id)
-        nodes = (
-            passing.join(exact.select("program_id"), "program_id", "left_anti")
-            .select(
+        # the passing programs that are not exact copies: near-dedup's new nodes
+        distinct_code = passing.join(exact.select("program_id"), "program_id", "left_anti")
+        nodes = distinct_code.select(
+            "program_id",
+            "band_keys",
+            "signature",
+            F.size("inputs").alias("n_inputs"),
+            F.lit(False).alias("existing"),
+        ).unionByName(
+            existing_nodes.select(
                 "program_id",
                 "band_keys",
                 "signature",
-                F.size("inputs").alias("n_inputs"),
-                F.lit(False).alias("existing"),
-            )
-            .unionByName(
-                existing_nodes.select(
-                    "program_id",
-                    "band_keys",
-                    "signature",
-                    F.lit(0).alias("n_inputs"),
-                    F.lit(True).alias("existing"),
-                )
+                F.lit(0).alias("n_inputs"),
+                F.lit(True).alias("existing"),
             )
         )
         with step("dedup: LSH candidate edges"):
@@ -365,9 +357,7 @@ def run_dedup(spark: SparkSession, lakehouse: Lakehouse, config: TracepileConfig
             components = connected_components(edges, lakehouse, run_id, settings.max_iterations)
             near = lakehouse.stage(near_duplicates(components.labels, nodes), "dedup_near", run_id)
 
-        keepers = passing.join(exact.select("program_id"), "program_id", "left_anti").join(
-            near.select("program_id"), "program_id", "left_anti"
-        )
+        keepers = distinct_code.join(near.select("program_id"), "program_id", "left_anti")
         with step("dedup: writing silver/signatures, silver/programs, silver/rejects"):
             # signatures first: a crash before the programs are written leaves them to be
             # redone by the next run, which ignores signatures of the programs it processes
