@@ -158,7 +158,13 @@ def test_spark_submit_runs_the_ingest_and_dedup_jobs(tmp_path) -> None:
             text=True,
             timeout=300,
             env={
-                **os.environ,
+                # an embedded session started earlier in this process leaves Connect settings
+                # behind; spark-submit would start in Connect mode with them
+                **{
+                    k: v
+                    for k, v in os.environ.items()
+                    if k not in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED")
+                },
                 "PYSPARK_PYTHON": sys.executable,
                 "PYSPARK_DRIVER_PYTHON": sys.executable,
             },
