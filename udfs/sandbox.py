@@ -18,7 +18,7 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import IO, Any
 
-STATUSES = ("ok", "error", "timeout", "memory", "output_limit", "sandbox_violation")
+STATUSES = ("ok", "error", "timeout", "memory", "output_limit", "too_long", "sandbox_violation")
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,9 @@ class Limits:
     file_bytes: int = 1 << 20
     open_files: int = 64
     output_bytes: int = 1 << 16
+    trace_lines: int = 300  # the published method's filter, enforced while tracing
+    trace_bytes: int = 1 << 18
+    trace_depth: int = 1  # snoop's depth: 1 traces the entry function itself
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ class RunResult:
     cpu_s: float
     wall_s: float
     isolated_network: bool | None = None
+    trace_text: str | None = None
+    steps: list[dict[str, Any]] | None = None
 
 
 class _Zygote:
@@ -97,12 +102,16 @@ class Sandbox:
             self._all.append(zygote)
         self._idle.put(zygote)
 
-    def run(self, code: str, entry: str, input_json: str, limits: Limits | None = None) -> RunResult:
+    def run(
+        self, code: str, entry: str, input_json: str, limits: Limits | None = None, trace: bool = False
+    ) -> RunResult:
+        """One run in a fresh child; ``trace`` adds snoop's text and the structured steps."""
         request = {
             "code": code,
             "entry": entry,
             "input_json": input_json,
             "limits": asdict(limits or Limits()),
+            "trace": trace,
         }
         zygote = self._idle.get()
         response = zygote.request(request)

@@ -28,6 +28,8 @@ import tempfile
 import time
 from typing import Any
 
+from tracepile.udfs.tracing import PROGRAM_FILENAME, Recorder, snooped
+
 # Modules programs commonly import: loaded here once, because after dropping to
 # ``nobody`` an interpreter installed under a private home cannot read its stdlib.
 PRELOADED = (
@@ -104,11 +106,22 @@ def _child(request: dict[str, Any], workdir: str, output_w: int, result_w: int) 
     # Bound before the program runs, so that patching json or os does not reach the report.
     encode, write, exit_now = json.JSONEncoder().encode, os.write, os._exit
     kwargs = json.loads(request["input_json"])
+    recorder = None
+    if request.get("trace"):
+
+        def too_long(why: str) -> None:  # stop at once: never finish a trace to throw it away
+            write(3, encode({"status": "too_long", "error": why}).encode())
+            exit_now(0)
+
+        recorder = Recorder(limits["trace_lines"], limits["trace_bytes"], too_long)
     result: dict[str, Any]
     try:
         namespace: dict[str, Any] = {"__name__": "__sandbox__"}
-        exec(compile(request["code"], "<program>", "exec"), namespace)
-        value = namespace[request["entry"]](**kwargs)
+        exec(compile(request["code"], PROGRAM_FILENAME, "exec"), namespace)
+        function = namespace[request["entry"]]
+        if recorder is not None:
+            function = snooped(function, request["code"], recorder, limits["trace_depth"])
+        value = function(**kwargs)
         result = {"status": "ok", "return_json": encode(value)}
     except MemoryError:
         result = {"status": "memory", "error": "MemoryError"}
@@ -116,6 +129,8 @@ def _child(request: dict[str, Any], workdir: str, output_w: int, result_w: int) 
         result = {"status": "error", "error": f"{type(exc).__name__}: {exc}"[:2000]}
     if violations:
         result = {"status": "sandbox_violation", "error": f"blocked: {', '.join(sorted(set(violations)))}"}
+    if recorder is not None and result["status"] == "ok":
+        result |= {"trace_text": recorder.text(), "steps": recorder.steps}
     result["isolated_network"] = isolated_network
     with contextlib.suppress(BaseException):  # the program may have broken its own stdout
         sys.stdout.flush()
@@ -215,6 +230,8 @@ def run_one(request: dict[str, Any]) -> dict[str, Any]:
         "cpu_s": round(cpu, 4),
         "wall_s": round(wall, 4),
         "isolated_network": record.get("isolated_network"),
+        "trace_text": record.get("trace_text"),
+        "steps": record.get("steps"),
     }
 
 
