@@ -15,10 +15,15 @@ import queue
 import subprocess
 import sys
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import IO, Any
 
-STATUSES = ("ok", "error", "timeout", "memory", "output_limit", "too_long", "sandbox_violation")
+from tracepile.udfs.outputs import json_equal
+
+STATUSES = (
+    "ok", "error", "timeout", "memory", "output_limit", "too_long", "nondeterministic", "mismatch",
+    "sandbox_violation",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -48,13 +53,15 @@ class RunResult:
 
 
 class _Zygote:
-    def __init__(self) -> None:
+    def __init__(self, hash_seed: int) -> None:
+        # -s -P: no user site, no script dir on sys.path; the environment is replaced whole,
+        # so nothing of the host's reaches it (PYTHONHASHSEED is the one setting passed)
         self.process = subprocess.Popen(
-            [sys.executable, "-I", "-m", "tracepile.udfs.zygote"],
+            [sys.executable, "-s", "-P", "-m", "tracepile.udfs.zygote"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+            env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": str(hash_seed)},
             text=True,
             start_new_session=True,  # a Ctrl-C for the job is handled by the job, not here
         )
@@ -86,24 +93,36 @@ def _close_quietly(stream: IO[str] | None) -> None:
 
 
 class Sandbox:
-    """``workers`` zygotes; ``run`` is thread-safe (one run per zygote at a time)."""
+    """``workers`` zygotes per hash seed; ``run`` is thread-safe (one run per zygote at a time).
 
-    def __init__(self, workers: int = 1) -> None:
-        self._idle: queue.Queue[_Zygote] = queue.Queue()
+    Two hash seeds by default: the determinism check runs a program once under each, so
+    output that depends on set or dict-of-set iteration order shows up as a difference.
+    """
+
+    def __init__(self, workers: int = 1, hash_seeds: tuple[int, ...] = (1, 2)) -> None:
+        self._idle: dict[int, queue.Queue[_Zygote]] = {seed: queue.Queue() for seed in hash_seeds}
         self._all: list[_Zygote] = []
         self._lock = threading.Lock()
-        for _ in range(workers):
-            self._add()
+        self.hash_seeds = hash_seeds
+        for seed in hash_seeds:
+            for _ in range(workers):
+                self._add(seed)
         atexit.register(self.close)
 
-    def _add(self) -> None:
-        zygote = _Zygote()
+    def _add(self, seed: int) -> None:
+        zygote = _Zygote(seed)
         with self._lock:
             self._all.append(zygote)
-        self._idle.put(zygote)
+        self._idle[seed].put(zygote)
 
     def run(
-        self, code: str, entry: str, input_json: str, limits: Limits | None = None, trace: bool = False
+        self,
+        code: str,
+        entry: str,
+        input_json: str,
+        limits: Limits | None = None,
+        trace: bool = False,
+        hash_seed: int | None = None,
     ) -> RunResult:
         """One run in a fresh child; ``trace`` adds snoop's text and the structured steps."""
         request = {
@@ -113,16 +132,41 @@ class Sandbox:
             "limits": asdict(limits or Limits()),
             "trace": trace,
         }
-        zygote = self._idle.get()
+        seed = self.hash_seeds[0] if hash_seed is None else hash_seed
+        zygote = self._idle[seed].get()
         response = zygote.request(request)
         if response is None:  # the zygote died (it should not): replace it, report the run
             with self._lock:
                 self._all.remove(zygote)
             zygote.close()
-            self._add()
+            self._add(seed)
             return RunResult("error", None, "", "sandbox worker died", 0.0, 0.0)
-        self._idle.put(zygote)
+        self._idle[seed].put(zygote)
         return RunResult(**response)
+
+    def execute(
+        self,
+        code: str,
+        entry: str,
+        input_json: str,
+        expected_json: str | None = None,
+        limits: Limits | None = None,
+    ) -> RunResult:
+        """The stage's unit of work: a cheap untraced run, then a traced run under the other
+        hash seed; ``nondeterministic`` when they differ, ``mismatch`` when the traced
+        return value is not the expected output."""
+        first = self.run(code, entry, input_json, limits, trace=False, hash_seed=self.hash_seeds[0])
+        if first.status != "ok":
+            return first
+        traced = self.run(code, entry, input_json, limits, trace=True, hash_seed=self.hash_seeds[-1])
+        if traced.status != "ok":
+            return traced
+        if (first.return_json, first.stdout) != (traced.return_json, traced.stdout):
+            what = "return value" if first.return_json != traced.return_json else "stdout"
+            return replace(traced, status="nondeterministic", error=f"{what} differs between two runs")
+        if expected_json is not None and not json_equal(traced.return_json or "null", expected_json):
+            return replace(traced, status="mismatch", error=f"expected {expected_json[:200]}")
+        return traced
 
     def close(self) -> None:
         with self._lock:

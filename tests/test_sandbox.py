@@ -1,0 +1,85 @@
+"""The sandbox's normal work: results, traces, the trace budget, determinism, expected outputs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tracepile.udfs.outputs import values_equal
+from tracepile.udfs.sandbox import Limits, Sandbox
+
+LOOP = """def helper(x):
+    return x * 2
+
+def main_solution(n):
+    s = 0
+    for i in range(n):
+        s += helper(i)
+    return s
+"""
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with Sandbox(workers=1) as box:
+        yield box
+
+
+def test_a_traced_run_gives_value_text_and_steps(sandbox: Sandbox) -> None:
+    result = sandbox.execute(LOOP, "main_solution", json.dumps({"n": 3}), expected_json="6")
+    assert (result.status, result.return_json) == ("ok", "6")
+    assert result.trace_text.startswith(" >>> Call to main_solution")
+    assert "    7 |         s += helper(i)" in result.trace_text
+    assert "<<< Return value from main_solution: 6" in result.trace_text
+    assert " at 0x" not in result.trace_text
+    events = [(s["event"], s["line"]) for s in result.steps]
+    assert events[0] == ("call", 4) and events[-1] == ("return", 8)
+    assert {"event": "line", "function": "main_solution", "line": 7, "depth": 0}.items() <= result.steps[
+        5
+    ].items()
+    assert [s["changed"] for s in result.steps if "s" in s["changed"]] == [{"s": "0"}, {"s": "2"}, {"s": "6"}]
+    assert result.steps[-1]["value"] == "6"
+
+
+def test_an_over_long_trace_is_stopped_at_the_budget(sandbox: Sandbox) -> None:
+    result = sandbox.execute(LOOP, "main_solution", json.dumps({"n": 10_000}), limits=Limits(trace_lines=300))
+    assert result.status == "too_long" and "300 lines" in result.error
+    assert result.wall_s < 1  # stopped when the budget ran out, not after 10,000 iterations of tracing
+
+
+def test_set_order_dependence_is_caught_by_the_second_hash_seed(sandbox: Sandbox) -> None:
+    code = "def main_solution(n):\n    return list({'apple', 'banana', 'cherry', 'date', 'elder', str(n)})\n"
+    result = sandbox.execute(code, "main_solution", json.dumps({"n": 1}))
+    assert result.status == "nondeterministic"
+
+
+def test_expected_outputs_compare_as_json_with_float_tolerance(sandbox: Sandbox) -> None:
+    code = "def main_solution(n):\n    return {'sum': n + 0.1 + 0.2, 'items': (n, True)}\n"
+    ok = sandbox.execute(code, "main_solution", json.dumps({"n": 1}), '{"items": [1, true], "sum": 1.3}')
+    assert ok.status == "ok"
+    wrong = sandbox.execute(code, "main_solution", json.dumps({"n": 1}), '{"items": [1, 1], "sum": 1.3}')
+    assert wrong.status == "mismatch"
+
+
+@pytest.mark.parametrize(
+    ("actual", "expected", "equal"),
+    [
+        (1, 1.0000000001, True),
+        (True, 1, False),
+        (float("nan"), float("nan"), True),
+        ([1, [2]], [1, [2.0]], True),
+        ({"a": 1}, {"b": 1}, False),
+        ("1", 1, False),
+    ],
+)
+def test_values_equal(actual: object, expected: object, equal: bool) -> None:
+    assert values_equal(actual, expected) is equal
+
+
+def test_a_dead_worker_is_replaced(sandbox: Sandbox) -> None:
+    victim = sandbox._idle[sandbox.hash_seeds[0]].queue[0]  # simulating a crash
+    victim.process.kill()
+    victim.process.wait()
+    assert sandbox.run(LOOP, "main_solution", '{"n": 2}').status == "error"
+    assert sandbox.run(LOOP, "main_solution", '{"n": 2}').return_json == "2"
