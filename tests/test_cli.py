@@ -119,7 +119,7 @@ def test_dedup_before_ingest_fails_and_says_what_to_run(tmp_path) -> None:
 
 
 def test_help_documents_every_command() -> None:
-    for command in ("run", "ingest", "dedup", "status", "config"):
+    for command in ("run", "ingest", "dedup", "status", "config", "sandbox-run"):
         done = _run(command, "--help")
         assert done.returncode == 0 and "Usage" in done.stdout, command
     assert "--lakehouse" in _run("ingest", "--help").stdout
@@ -176,3 +176,26 @@ def test_spark_submit_runs_the_ingest_and_dedup_jobs(tmp_path) -> None:
     assert rows == len(Path(sample_path()).read_text().splitlines())
     kept = pq.read_table(lake / "silver" / "programs").num_rows
     assert kept > 0 and kept + pq.read_table(lake / "silver" / "rejects").num_rows == rows
+
+
+def test_sandbox_run_prints_the_trace_and_json(tmp_path) -> None:
+    program = tmp_path / "program.py"
+    program.write_text(
+        "def main_solution(n):\n    total = 0\n    for i in range(n):\n        total += i\n    return total\n"
+    )
+    human = _run(
+        "sandbox-run", str(program), "--entry", "main_solution", "--input", '{"n": 3}', "--expected", "3"
+    )
+    assert human.returncode == 0, human.stderr
+    assert "status ok" in human.stdout and "<<< Return value from main_solution: 3" in human.stdout
+    machine = _run("sandbox-run", str(program), "--entry", "main_solution", "--input", '{"n": 3}', "--json")
+    report = json.loads(machine.stdout)
+    assert report["status"] == "ok" and report["return_value"] == 3
+    assert {"stdout", "error", "steps", "trace_text", "cpu_s", "wall_s"} <= report.keys()
+    assert report["steps"][-1]["event"] == "return"
+    wrong = _run(
+        "sandbox-run", str(program), "--entry", "main_solution", "--input", '{"n": 3}', "--expected", "4"
+    )
+    assert wrong.returncode == 1 and "mismatch" in wrong.stdout
+    bad = _run("sandbox-run", str(program), "--entry", "main_solution", "--input", "[3]")
+    assert bad.returncode == 2 and "JSON object" in bad.stderr

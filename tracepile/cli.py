@@ -7,12 +7,14 @@ configuration; 130 interrupted.
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import signal
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import resources
+from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -26,6 +28,7 @@ from tracepile.lakehouse import Lakehouse
 from tracepile.report import RunReport, StageReport, console, new_run_id
 from tracepile.tables import ALL_TABLES, RUNS
 from tracepile.udfs.ingest import SourceError
+from tracepile.udfs.sandbox import Limits, Sandbox
 
 app = typer.Typer(
     help="Turn Python programs into a verified Chain-of-Execution corpus, on Spark.",
@@ -300,6 +303,72 @@ _register_command(
     lambda config, _: typer.echo(config_to_toml(config), nl=False),
     target=config_app,
 )
+
+
+@app.command("sandbox-run")
+def sandbox_run(
+    file: Annotated[Path, typer.Argument(help="the program, a .py file", exists=True, dir_okay=False)],
+    entry: Annotated[str, typer.Option("--entry", help="the function to call")],
+    input_json: Annotated[str, typer.Option("--input", help="JSON object of keyword arguments")],
+    expected_json: Annotated[
+        str | None, typer.Option("--expected", help="expected return value (JSON)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    cpu_seconds: Annotated[float, typer.Option(help="CPU time limit")] = Limits.cpu_seconds,
+    wall_seconds: Annotated[float, typer.Option(help="wall-clock limit")] = Limits.wall_seconds,
+    memory_mb: Annotated[int, typer.Option(help="address-space limit")] = Limits.memory_bytes >> 20,
+    output_bytes: Annotated[int, typer.Option(help="cap on stdout + stderr")] = Limits.output_bytes,
+    trace_lines: Annotated[int, typer.Option(help="trace budget in lines")] = Limits.trace_lines,
+) -> None:
+    """Run one program in the sandbox, as the trace stage does: an untraced run, then a traced
+    run under another hash seed; prints the status, return value, output and trace.
+
+    Exit code 0 when the status is ok, 1 otherwise, 2 on bad usage.
+    """
+    try:
+        kwargs = json.loads(input_json)
+        if expected_json is not None:
+            json.loads(expected_json)
+    except json.JSONDecodeError as exc:
+        _fail(f"--input and --expected take JSON: {exc}", 2)
+    if not isinstance(kwargs, dict):
+        _fail("--input must be a JSON object of keyword arguments", 2)
+    limits = Limits(
+        cpu_seconds=cpu_seconds,
+        wall_seconds=wall_seconds,
+        memory_bytes=memory_mb << 20,
+        output_bytes=output_bytes,
+        trace_lines=trace_lines,
+    )
+    with Sandbox(workers=1) as sandbox:
+        result = sandbox.execute(file.read_text(encoding="utf-8"), entry, input_json, expected_json, limits)
+    report = {
+        "status": result.status,
+        "return_value": json.loads(result.return_json) if result.return_json is not None else None,
+        "stdout": result.stdout,
+        "error": result.error,
+        "steps": result.steps,
+        "trace_text": result.trace_text,
+        "cpu_s": result.cpu_s,
+        "wall_s": result.wall_s,
+    }
+    if as_json:
+        typer.echo(json.dumps(report))
+    else:
+        out = Console()
+        colour = "green" if result.status == "ok" else "red"
+        out.print(
+            f"status [{colour}]{result.status}[/] (cpu {result.cpu_s:.3f} s, wall {result.wall_s:.3f} s)"
+        )
+        for name in ("error", "stdout"):
+            if report[name]:
+                out.print(f"{name}: {report[name]}", markup=False)
+        if result.return_json is not None:
+            out.print(f"return value: {result.return_json}", markup=False)
+        if result.trace_text:
+            out.print(result.trace_text, markup=False, highlight=False)
+    if result.status != "ok":
+        raise typer.Exit(1)
 
 
 def main_for_job(command: str, argv: list[str]) -> NoReturn:
