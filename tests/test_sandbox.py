@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
+import time
 
 import pytest
 
@@ -83,3 +86,40 @@ def test_a_dead_worker_is_replaced(sandbox: Sandbox) -> None:
     victim.process.wait()
     assert sandbox.run(LOOP, "main_solution", '{"n": 2}').status == "error"
     assert sandbox.run(LOOP, "main_solution", '{"n": 2}').return_json == "2"
+
+
+def test_no_run_outlives_a_killed_zygote() -> None:
+    box = Sandbox(workers=1, hash_seeds=(1,))
+    try:
+        zygote = box._idle[1].queue[0].process  # the one zygote
+        started = time.time()
+        runner = threading.Thread(
+            target=box.run, args=("import time\ndef f():\n    time.sleep(60)\n", "f", "{}")
+        )
+        runner.start()
+        time.sleep(1)
+        children = [p for p in os.listdir("/proc") if p.isdigit() and _parent_of(int(p)) == zygote.pid]
+        assert children, "the run's child should be alive"
+        zygote.kill()
+        runner.join(timeout=10)
+        time.sleep(0.5)
+        assert all(not os.path.exists(f"/proc/{pid}") or _is_zombie(int(pid)) for pid in children)
+        assert time.time() - started < 15
+    finally:
+        box.close()
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import os
 import queue
 import subprocess
 import sys
@@ -61,7 +62,12 @@ class _Zygote:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": str(hash_seed)},
+            env={
+                "PATH": "/usr/bin:/bin",
+                "LANG": "C.UTF-8",
+                "PYTHONHASHSEED": str(hash_seed),
+                "TRACEPILE_SANDBOX_PARENT": str(os.getpid()),
+            },
             text=True,
             start_new_session=True,  # a Ctrl-C for the job is handled by the job, not here
         )
@@ -78,8 +84,13 @@ class _Zygote:
         return json.loads(line) if line else None
 
     def close(self) -> None:
-        self.process.kill()
-        self.process.wait()
+        """End of input lets the zygote reap its children and exit; killed if it does not."""
+        _close_quietly(self.process.stdin)
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
         for stream in (self.process.stdin, self.process.stdout):
             _close_quietly(stream)
 

@@ -4,7 +4,8 @@ Started by ``udfs/sandbox.py`` as ``python -I -m tracepile.udfs.zygote`` with a 
 environment; it imports what programs commonly use once, then serves requests (one JSON
 line on stdin) with one JSON line on stdout. Each run happens in a forked child that,
 before any program code runs: starts its own session (so the whole group can be killed),
-moves into a fresh temp dir, leaves the network (a new network namespace when root),
+moves into a fresh temp dir (the zygote itself left the network at start: a new, empty
+network namespace when root),
 sets resource limits, points stdin at /dev/null and stdout/stderr at a capped pipe,
 drops to user ``nobody`` when root (then no new processes or threads at all), closes
 every other descriptor, and installs an audit hook as a second layer. The zygote
@@ -55,19 +56,28 @@ def _preload() -> None:
         importlib.import_module("numpy")
 
 
+_LIBC = ctypes.CDLL(None, use_errno=True)
+PR_SET_PDEATHSIG = 1
+
+
 def _leave_network() -> bool:
-    libc = ctypes.CDLL(None, use_errno=True)
-    return libc.unshare(CLONE_NEWNET) == 0
+    return _LIBC.unshare(CLONE_NEWNET) == 0
 
 
-def _child(request: dict[str, Any], workdir: str, output_w: int, result_w: int) -> None:
+def _die_with_parent(parent: int) -> None:
+    """SIGKILL when the parent dies, so nothing outlives a killed zygote or job."""
+    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before the request was in place
+        os._exit(1)
+
+
+def _child(request: dict[str, Any], workdir: str, output_w: int, result_w: int, zygote: int) -> None:
     """Runs in the forked child; never returns."""
     limits = request["limits"]
     violations: list[str] = []
     try:
         os.setsid()
         os.chdir(workdir)
-        isolated_network = os.getuid() == 0 and _leave_network()
         cpu = max(1, int(limits["cpu_seconds"] + 0.999))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
         resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"], limits["memory_bytes"]))
@@ -86,6 +96,7 @@ def _child(request: dict[str, Any], workdir: str, output_w: int, result_w: int) 
             os.setgid(nobody.pw_gid)
             os.setuid(nobody.pw_uid)
             resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
+        _die_with_parent(zygote)  # after setuid, which clears the parent-death signal
         sys.dont_write_bytecode = True
         os.environ.clear()
         os.environ.update({"PATH": "/nonexistent", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8"})
@@ -104,13 +115,15 @@ def _child(request: dict[str, Any], workdir: str, output_w: int, result_w: int) 
         os._exit(70)
 
     # Bound before the program runs, so that patching json or os does not reach the report.
-    encode, write, exit_now = json.JSONEncoder().encode, os.write, os._exit
+    encode, write, exit_now, usage = json.JSONEncoder().encode, os.write, os._exit, resource.getrusage
     kwargs = json.loads(request["input_json"])
     recorder = None
     if request.get("trace"):
 
         def too_long(why: str) -> None:  # stop at once: never finish a trace to throw it away
-            write(3, encode({"status": "too_long", "error": why}).encode())
+            spent = usage(resource.RUSAGE_SELF)
+            record = {"status": "too_long", "error": why, "cpu_s": spent.ru_utime + spent.ru_stime}
+            write(3, encode(record).encode() + b"\n")
             exit_now(0)
 
         recorder = Recorder(limits["trace_lines"], limits["trace_bytes"], too_long)
@@ -131,10 +144,13 @@ def _child(request: dict[str, Any], workdir: str, output_w: int, result_w: int) 
         result = {"status": "sandbox_violation", "error": f"blocked: {', '.join(sorted(set(violations)))}"}
     if recorder is not None and result["status"] == "ok":
         result |= {"trace_text": recorder.text(), "steps": recorder.steps}
-    result["isolated_network"] = isolated_network
+    result["isolated_network"] = ISOLATED_NETWORK
     with contextlib.suppress(BaseException):  # the program may have broken its own stdout
         sys.stdout.flush()
-    write(3, encode(result).encode())
+    spent = usage(resource.RUSAGE_SELF)
+    result["cpu_s"] = spent.ru_utime + spent.ru_stime
+    # one line: the zygote answers as soon as it has it, without waiting for the exit
+    write(3, encode(result).encode() + b"\n")
     exit_now(0)
 
 
@@ -153,8 +169,33 @@ def _writes_outside(args: tuple[Any, ...], workdir: str) -> bool:
     return not full.startswith(workdir + os.sep)
 
 
+# Children that reported and are exiting: reaped (and their directories removed) later,
+# so a run's answer does not wait for the teardown of a forked interpreter.
+_exiting: list[tuple[int, str]] = []
+
+
+def _reap(block: bool) -> None:
+    for pid, workdir in list(_exiting):
+        done, _, _ = os.wait4(pid, 0 if block else os.WNOHANG)
+        if done:
+            _exiting.remove((pid, workdir))
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _drain(fd: int, output: bytearray, cap: int) -> bool:
+    """Read what is left in the output pipe without blocking; False when over the cap."""
+    os.set_blocking(fd, False)
+    with contextlib.suppress(BlockingIOError):
+        while chunk := os.read(fd, 65536):
+            output += chunk
+            if len(output) > cap:
+                return False
+    return True
+
+
 def run_one(request: dict[str, Any]) -> dict[str, Any]:
     """Fork a child for one run and watch it; returns the result record."""
+    _reap(block=False)
     limits = request["limits"]
     workdir = os.path.realpath(tempfile.mkdtemp(prefix="tracepile-run-"))
     if os.getuid() == 0:
@@ -163,18 +204,19 @@ def run_one(request: dict[str, Any]) -> dict[str, Any]:
     output_r, output_w = os.pipe()
     result_r, result_w = os.pipe()
     started = time.perf_counter()
+    zygote = os.getpid()
     pid = os.fork()
     if pid == 0:
         os.close(output_r)
         os.close(result_r)
-        _child(request, workdir, output_w, result_w)
+        _child(request, workdir, output_w, result_w, zygote)
     os.close(output_w)
     os.close(result_w)
     output, result_bytes = bytearray(), bytearray()
     status: str | None = None
     deadline = started + limits["wall_seconds"]
     open_fds = {output_r, result_r}
-    while open_fds:
+    while open_fds and not result_bytes.endswith(b"\n"):
         remaining = deadline - time.perf_counter()
         if remaining <= 0:
             status = "timeout"
@@ -184,44 +226,40 @@ def run_one(request: dict[str, Any]) -> dict[str, Any]:
             chunk = os.read(fd, 65536)
             if not chunk:
                 open_fds.discard(fd)
-            elif fd == output_r:
+            elif fd == result_r:
+                result_bytes += chunk
+            else:
                 output += chunk
                 if len(output) > limits["output_bytes"]:
                     status = "output_limit"
-            else:
-                result_bytes += chunk
         if status:
             break
-    if status:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
-    _, wait_status, usage = os.wait4(pid, 0)
+    reported = status is None and result_bytes.endswith(b"\n")
+    if reported and not _drain(output_r, output, limits["output_bytes"]):
+        status, reported = "output_limit", False
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)  # whatever is left of the run: nothing outlives it
     wall = time.perf_counter() - started
     for fd in (output_r, result_r):
         os.close(fd)
-    shutil.rmtree(workdir, ignore_errors=True)
-    cpu = usage.ru_utime + usage.ru_stime
     stdout = bytes(output[: limits["output_bytes"]]).decode("utf-8", "replace")
-    if status is None:
-        try:
-            record = json.loads(result_bytes)
-        except ValueError:
-            record = None
-        if os.WIFSIGNALED(wait_status):
-            signame = signal.Signals(os.WTERMSIG(wait_status)).name
-            status = (
-                "timeout" if signame in ("SIGXCPU", "SIGKILL") and cpu >= limits["cpu_seconds"] else "error"
-            )
-            record = {"error": f"killed by {signame}"}
-        elif record is None:
-            status, record = (
-                "error",
-                {"error": f"exited with code {os.WEXITSTATUS(wait_status)} and no result"},
-            )
-        else:
-            status = record["status"]
+    if reported:
+        _exiting.append((pid, workdir))
+        record = json.loads(result_bytes)
+        status, cpu = record["status"], record["cpu_s"]
     else:
-        record = {"error": f"{status}: stopped by the sandbox"}
+        _, wait_status, usage = os.wait4(pid, 0)
+        shutil.rmtree(workdir, ignore_errors=True)
+        cpu = usage.ru_utime + usage.ru_stime
+        if status is not None:
+            record = {"error": f"{status}: stopped by the sandbox"}
+        elif os.WIFSIGNALED(wait_status):
+            signame = signal.Signals(os.WTERMSIG(wait_status)).name
+            over_cpu = signame in ("SIGXCPU", "SIGKILL") and cpu >= limits["cpu_seconds"]
+            status, record = ("timeout" if over_cpu else "error"), {"error": f"killed by {signame}"}
+        else:
+            code = os.WEXITSTATUS(wait_status)
+            status, record = "error", {"error": f"exited with code {code} and no result"}
     return {
         "status": status,
         "return_json": record.get("return_json"),
@@ -235,16 +273,32 @@ def run_one(request: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+ISOLATED_NETWORK = False
+
+
 def main() -> None:
+    global ISOLATED_NETWORK
+    _die_with_parent(int(os.environ.get("TRACEPILE_SANDBOX_PARENT", os.getppid())))
     _preload()
+    # One empty network namespace for the zygote and every child it forks: creating one
+    # per run costs about a millisecond, and children (as nobody) cannot configure it.
+    ISOLATED_NETWORK = os.getuid() == 0 and _leave_network()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
     for line in sys.stdin:
         try:
             response = run_one(json.loads(line))
         except Exception as exc:  # a broken request must not kill the zygote
-            response = {"status": "error", "error": f"sandbox: {exc!r}"}
+            response = {
+                "status": "error",
+                "return_json": None,
+                "stdout": "",
+                "error": f"sandbox: {exc!r}",
+                "cpu_s": 0.0,
+                "wall_s": 0.0,
+            }
         sys.stdout.write(json.dumps(response) + "\n")
         sys.stdout.flush()
+    _reap(block=True)
 
 
 if __name__ == "__main__":
