@@ -13,8 +13,10 @@ import atexit
 import json
 import os
 import queue
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from dataclasses import asdict, dataclass, replace
 from typing import IO, Any
@@ -54,7 +56,7 @@ class RunResult:
 
 
 class _Zygote:
-    def __init__(self, hash_seed: int) -> None:
+    def __init__(self, hash_seed: int, root: str) -> None:
         # -s -P: no user site, no script dir on sys.path; the environment is replaced whole,
         # so nothing of the host's reaches it (PYTHONHASHSEED is the one setting passed)
         self.process = subprocess.Popen(
@@ -67,6 +69,7 @@ class _Zygote:
                 "LANG": "C.UTF-8",
                 "PYTHONHASHSEED": str(hash_seed),
                 "TRACEPILE_SANDBOX_PARENT": str(os.getpid()),
+                "TRACEPILE_SANDBOX_ROOT": root,
             },
             text=True,
             start_new_session=True,  # a Ctrl-C for the job is handled by the job, not here
@@ -115,13 +118,16 @@ class Sandbox:
         self._all: list[_Zygote] = []
         self._lock = threading.Lock()
         self.hash_seeds = hash_seeds
+        # every run directory lives under this one, removed at close even if a zygote was killed
+        self._root = tempfile.mkdtemp(prefix="tracepile-sandbox-")
+        os.chmod(self._root, 0o711)  # runs (as nobody) may enter their own directory, not list
         for seed in hash_seeds:
             for _ in range(workers):
                 self._add(seed)
         atexit.register(self.close)
 
     def _add(self, seed: int) -> None:
-        zygote = _Zygote(seed)
+        zygote = _Zygote(seed, self._root)
         with self._lock:
             self._all.append(zygote)
         self._idle[seed].put(zygote)
@@ -184,6 +190,7 @@ class Sandbox:
             zygotes, self._all = self._all, []
         for zygote in zygotes:
             zygote.close()
+        shutil.rmtree(self._root, ignore_errors=True)
 
     def __enter__(self) -> Sandbox:
         return self

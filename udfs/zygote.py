@@ -197,7 +197,7 @@ def run_one(request: dict[str, Any]) -> dict[str, Any]:
     """Fork a child for one run and watch it; returns the result record."""
     _reap(block=False)
     limits = request["limits"]
-    workdir = os.path.realpath(tempfile.mkdtemp(prefix="tracepile-run-"))
+    workdir = os.path.realpath(tempfile.mkdtemp(prefix="run-", dir=os.environ.get("TRACEPILE_SANDBOX_ROOT")))
     if os.getuid() == 0:
         nobody = pwd.getpwnam("nobody")
         os.chown(workdir, nobody.pw_uid, nobody.pw_gid)
