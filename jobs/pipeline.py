@@ -1,6 +1,6 @@
 """The whole pipeline, stage after stage, each reading the table the previous one wrote.
 
-Stages so far: ingest -> dedup. Run with ``tracepile run`` or ``spark-submit jobs/pipeline.py``.
+Stages so far: ingest -> dedup -> trace. Run with ``tracepile run`` or ``spark-submit jobs/pipeline.py``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pyspark.sql import SparkSession
 from tracepile.config import TracepileConfig
 from tracepile.jobs.dedup import run_dedup
 from tracepile.jobs.ingest import run_ingest
+from tracepile.jobs.trace import run_trace
 from tracepile.lakehouse import Lakehouse
 from tracepile.report import StageReport
 
@@ -26,6 +27,7 @@ def run_pipeline(
 ) -> list[StageReport]:
     reports = [run_ingest(spark, lakehouse, config, sources, run_id)]
     reports.append(run_dedup(spark, lakehouse, config, run_id))
+    reports.append(run_trace(spark, lakehouse, config, run_id))
     return reports
 
 

@@ -96,7 +96,7 @@ def test_databricks_notebook_runs_with_a_given_session(spark, tmp_path) -> None:
         "lakehouse_location": str(tmp_path / "lake"),
     }
     exec(compile(notebook.read_text(), str(notebook), "exec"), scope)
-    ingest, dedup = scope["stages"]
+    ingest, dedup, trace = scope["stages"]
     assert ingest.counts["programs_new"] == ingest.counts["lines"] > 30
     assert read_delta(str(tmp_path / "lake" / "bronze" / "sources")).num_rows > 30
     kept = read_delta(str(tmp_path / "lake" / "silver" / "programs")).num_rows

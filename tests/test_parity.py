@@ -16,24 +16,15 @@ pytestmark = [pytest.mark.classic, pytest.mark.slow]
 
 
 def _run(engine_args: list[str], lake, source) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tracepile",
-            "run",
-            "--source",
-            f"codeio:{source}",
-            "--lakehouse",
-            str(lake),
-            *engine_args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "COLUMNS": "120"},
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    for command in (["ingest", "--source", f"codeio:{source}"], ["dedup"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "tracepile", *command, "--lakehouse", str(lake), *engine_args],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env={**os.environ, "COLUMNS": "120"},
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
 
 
 def _sorted_rows(table, key: str) -> list[dict]:

@@ -233,7 +233,7 @@ def _whole_pipeline(*args: Any) -> list[StageReport]:
 
 _register_command(
     "run",
-    "Run every stage in order (so far: ingest -> dedup) and print a summary.",
+    "Run every stage in order (so far: ingest -> dedup -> trace) and print a summary.",
     _stage_runner("run", _whole_pipeline),
     with_sources=True,
 )
@@ -262,6 +262,24 @@ _register_command(
     lands in silver/rejects with a reason.
     """,
     _stage_runner("dedup", _dedup_only),
+)
+
+
+def _trace_only(*args: Any) -> list[StageReport]:
+    from tracepile.jobs.trace import run_trace
+
+    spark, lakehouse, config, _, run_id = args  # no sources: trace reads silver/programs
+    return [run_trace(spark, lakehouse, config, run_id)]
+
+
+_register_command(
+    "trace",
+    """Run every input of silver/programs in the sandbox, traced by snoop, into silver/executions.
+
+    Each run: an untraced run and a traced run under another hash seed, compared with each
+    other and with the expected output. Limits: the [trace] config section. Resumable.
+    """,
+    _stage_runner("trace", _trace_only),
 )
 
 

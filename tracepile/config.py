@@ -80,6 +80,21 @@ class DedupConfig(_Section):
         return self
 
 
+class TraceConfig(_Section):
+    """The sandbox's limits per run (trace stage and ``tracepile sandbox-run``)."""
+
+    cpu_seconds: float = Field(5.0, gt=0, description="CPU time per run")
+    wall_seconds: float = Field(10.0, gt=0, description="wall-clock time per run")
+    memory_bytes: int = Field(1 << 30, gt=0, description="address space per run")
+    file_bytes: int = Field(1 << 20, ge=0, description="largest file a run may write (in its own directory)")
+    open_files: int = Field(64, gt=3, description="open file descriptors per run")
+    output_bytes: int = Field(1 << 16, gt=0, description="stdout + stderr per run")
+    trace_lines: int = Field(300, gt=0, description="a longer trace stops the run as too_long")
+    trace_bytes: int = Field(1 << 18, gt=0, description="a larger trace stops the run as too_long")
+    trace_depth: int = Field(1, gt=0, description="snoop depth: 1 traces the entry function")
+    workers: int = Field(0, ge=0, description="sandbox processes per executor; 0 = one per core")
+
+
 class TracepileConfig(_Section):
     engine: Literal["local", "spark", "connect"] = Field(
         "local", description="local = embedded Sail; spark = classic PySpark; connect = --remote"
@@ -100,6 +115,7 @@ class TracepileConfig(_Section):
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     filters: FilterConfig = Field(default_factory=FilterConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
+    trace: TraceConfig = Field(default_factory=TraceConfig)
 
 
 def _parse_scalar(text: str) -> Any:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pyspark.sql.types import (
     ArrayType,
     BinaryType,
+    DoubleType,
     LongType,
     StringType,
     StructField,
@@ -136,6 +137,32 @@ SILVER_SIGNATURES = TableSpec(
     ),
 )
 
+SILVER_EXECUTIONS = TableSpec(
+    layer="silver",
+    name="executions",
+    key="execution_id",
+    description="one sandboxed, traced run per program and input: status, value, trace, steps",
+    schema=StructType(
+        [
+            _text("execution_id", False),
+            _text("program_id", False),
+            StructField("input_index", LongType(), False),
+            _text("input_json", False),
+            _text("expected_output_json"),
+            _text("status", False),
+            _text("return_json"),
+            _text("stdout", False),
+            _text("error"),
+            StructField("cpu_s", DoubleType(), False),
+            StructField("wall_s", DoubleType(), False),
+            _text("trace_text"),
+            _text("steps_json"),
+            StructField("trace_lines", LongType(), False),
+            _text("run_id", False),
+        ]
+    ),
+)
+
 RUNS = TableSpec(
     layer="meta",
     name="runs",
@@ -161,5 +188,6 @@ ALL_TABLES: tuple[TableSpec, ...] = (
     SILVER_PROGRAMS,
     SILVER_SIGNATURES,
     SILVER_REJECTS,
+    SILVER_EXECUTIONS,
     RUNS,
 )

@@ -118,6 +118,7 @@ class Sandbox:
         self._all: list[_Zygote] = []
         self._lock = threading.Lock()
         self.hash_seeds = hash_seeds
+        self.workers = workers
         # every run directory lives under this one, removed at close even if a zygote was killed
         self._root = tempfile.mkdtemp(prefix="tracepile-sandbox-")
         os.chmod(self._root, 0o711)  # runs (as nobody) may enter their own directory, not list
