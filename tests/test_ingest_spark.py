@@ -104,3 +104,5 @@ def test_databricks_notebook_runs_with_a_given_session(spark, tmp_path) -> None:
         dedup.counts["programs_read"] == ingest.counts["programs_new"]
         and kept == dedup.counts["programs_new"] > 30
     )
+    executions = read_delta(str(tmp_path / "lake" / "silver" / "executions")).num_rows
+    assert trace.counts["runs"] == trace.counts["executions_new"] == executions > kept
