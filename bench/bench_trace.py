@@ -3,9 +3,12 @@
 - published: one fresh ``python`` process per run with snoop on the entry function, a
   5 s timeout, a ``multiprocessing.Pool`` with one process per core, and the 300-line
   filter applied afterwards; usable = exit 0, no exception, trace of at most 300 lines.
-- ours: ``Sandbox.execute`` (zygotes forking one child per run; an untraced run plus a
-  traced run under another hash seed; the trace budget enforced while tracing), as many
-  concurrent runs as cores; usable = status ok.
+- ours: ``Sandbox.execute`` (zygotes forking one child per run; a traced run, with the
+  trace budget enforced while tracing, then an untraced run under another hash seed and
+  a comparison with the expected output), as many concurrent runs as cores; usable =
+  status ok.
+
+Both run the programs among the first ``--problems`` that the static filters keep.
 
 Prints usable traces/s for each and their ratio, whether every run the published method
 finds usable is usable for us too (and why not where it is not), and the sandbox
@@ -82,7 +85,7 @@ def main() -> None:
     parser.add_argument("--problems", type=int, default=100)
     args = parser.parse_args()
     cores = os.cpu_count() or 1
-    work = runs(args.problems)
+    work, excluded = runs(args.problems)
 
     started = time.perf_counter()
     with Pool(cores) as pool:
@@ -117,6 +120,7 @@ def main() -> None:
         rate = usable / seconds
         table.add_row(name, f"{seconds:.1f}", f"{usable:,}", f"{rate:,.1f}", f"{rate / base:.1f}x")
     out = Console(width=120)
+    out.print(f"programs left out by the static filters: {dict(excluded)}")
     out.print(table)
     lost = Counter(r.status for p, r in zip(published, ours, strict=True) if p and r.status != "ok")
     out.print(f"usable for published but not for us: {sum(lost.values())} {dict(lost) if lost else ''}")

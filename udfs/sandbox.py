@@ -170,15 +170,18 @@ class Sandbox:
         expected_json: str | None = None,
         limits: Limits | None = None,
     ) -> RunResult:
-        """The stage's unit of work: a cheap untraced run, then a traced run under the other
-        hash seed; ``nondeterministic`` when they differ, ``mismatch`` when the traced
-        return value is not the expected output."""
-        first = self.run(code, entry, input_json, limits, trace=False, hash_seed=self.hash_seeds[0])
-        if first.status != "ok":
-            return first
+        """The stage's unit of work: a run traced by snoop, then a cheap untraced run under the
+        other hash seed; ``nondeterministic`` when they differ, ``mismatch`` when the return
+        value is not the expected output. The traced run goes first because it stops at the
+        trace budget: a program too long to trace is not also run to its end."""
         traced = self.run(code, entry, input_json, limits, trace=True, hash_seed=self.hash_seeds[-1])
         if traced.status != "ok":
             return traced
+        first = self.run(code, entry, input_json, limits, trace=False, hash_seed=self.hash_seeds[0])
+        if first.status != "ok":
+            return replace(
+                first, status="nondeterministic", error=f"second run: {first.status}: {first.error}"
+            )
         if (first.return_json, first.stdout) != (traced.return_json, traced.stdout):
             what = "return value" if first.return_json != traced.return_json else "stdout"
             return replace(traced, status="nondeterministic", error=f"{what} differs between two runs")

@@ -31,6 +31,7 @@ _sandbox: Sandbox | None = None
 class TraceOptions:
     limits: Limits
     workers: int = 0  # 0: one per core of this process's machine
+    chunk_rows: int = 64  # rows per yielded frame: traces can be large, so frames stay small
 
 
 def shared_sandbox(workers: int) -> Sandbox:
@@ -71,5 +72,6 @@ def trace_batches(batches: Iterator[pd.DataFrame], options: TraceOptions) -> Ite
 
     with ThreadPoolExecutor(max_workers=sandbox.workers) as pool:
         for batch in batches:
-            rows = [row for _, row in batch.iterrows()]
-            yield pd.DataFrame(list(pool.map(execute, rows)), columns=list(EXECUTION_COLUMNS))
+            for start in range(0, len(batch), options.chunk_rows):
+                rows = [row for _, row in batch.iloc[start : start + options.chunk_rows].iterrows()]
+                yield pd.DataFrame(list(pool.map(execute, rows)), columns=list(EXECUTION_COLUMNS))
