@@ -36,6 +36,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tracepile.udfs.codeio import parse_codeio_record
+from tracepile.udfs.filters import FilterLimits, check_program, parse_program
 from tracepile.udfs.sandbox import Limits, Sandbox
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "pyedu_toy.jsonl"
@@ -48,17 +49,23 @@ print(json.dumps(traced(**json.loads(sys.argv[1]))))
 """
 
 
-def runs(problems: int) -> list[tuple[str, str, str, str | None]]:
-    """(code, entry, input_json, expected_json) for every input of the first problems."""
-    found = []
+def runs(problems: int) -> tuple[list[tuple[str, str, str, str | None]], Counter[str]]:
+    """(code, entry, input_json, expected_json) for every input of the first problems that
+    the static filters keep (as the pipeline would, and as the published method drops
+    programs using random), and the filter reasons of the programs left out."""
+    found: list[tuple[str, str, str, str | None]] = []
+    excluded: Counter[str] = Counter()
     for line in SAMPLE.read_bytes().splitlines()[:problems]:
         record = parse_codeio_record(line)
-        if isinstance(record, dict):
-            for item in record["inputs"]:
-                found.append(
-                    (record["code"], record["entry_point"], item["input_json"], item["expected_output_json"])
-                )
-    return found
+        if not isinstance(record, dict):
+            continue
+        code, entry = record["code"], record["entry_point"]
+        outcome = check_program(code, parse_program(code), entry, record["inputs"], FilterLimits())
+        if outcome.reason is not None:
+            excluded[outcome.reason] += 1
+            continue
+        found += [(code, entry, item["input_json"], item["expected_output_json"]) for item in outcome.inputs]
+    return found, excluded
 
 
 def published_run(run: tuple[str, str, str, str | None]) -> bool:
