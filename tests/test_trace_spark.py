@@ -21,7 +21,8 @@ pytestmark = pytest.mark.spark
 
 # Programs that pass the static filters (no trigger word) but misbehave at run time.
 HOSTILE = {
-    "spin": ("def main_solution(n):\n    while True:\n        n += 1\n", "timeout"),
+    # traced first, a spinning program meets the trace budget before the CPU limit
+    "spin": ("def main_solution(n):\n    while True:\n        n += 1\n", "too_long"),
     "hog": (
         "def main_solution(n):\n    held = []\n    while True:\n        held.append(bytearray(n << 20))\n",
         "memory",

@@ -255,7 +255,8 @@ def run_one(request: dict[str, Any]) -> dict[str, Any]:
             record = {"error": f"{status}: stopped by the sandbox"}
         elif os.WIFSIGNALED(wait_status):
             signame = signal.Signals(os.WTERMSIG(wait_status)).name
-            over_cpu = signame in ("SIGXCPU", "SIGKILL") and cpu >= limits["cpu_seconds"]
+            # SIGXCPU is the CPU limit itself; a SIGKILL near the limit is its hard edge
+            over_cpu = signame == "SIGXCPU" or (signame == "SIGKILL" and cpu >= 0.9 * limits["cpu_seconds"])
             status, record = ("timeout" if over_cpu else "error"), {"error": f"killed by {signame}"}
         else:
             code = os.WEXITSTATUS(wait_status)
