@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tracepile.udfs.outputs import values_equal
-from tracepile.udfs.sandbox import Limits, Sandbox
+from tracepile.udfs.sandbox import Limits, Sandbox, SandboxStartError
 
 LOOP = """def helper(x):
     return x * 2
@@ -78,6 +78,29 @@ def test_expected_outputs_compare_as_json_with_float_tolerance(sandbox: Sandbox)
 )
 def test_values_equal(actual: object, expected: object, equal: bool) -> None:
     assert values_equal(actual, expected) is equal
+
+
+def test_programs_sharing_an_entry_name_never_share_prepared_code(sandbox: Sandbox) -> None:
+    """Zygotes keep compiled programs and snoop's view of their source for the next input:
+    alternating two programs with one entry name must still run and show each its own."""
+    doubling = "def main_solution(n):\n    doubled = n * 2\n    return doubled\n"
+    squaring = "def main_solution(n):\n    squared = n * n\n    return squared\n"
+    for n in (3, 4, 5):
+        for code, value, line in ((doubling, 2 * n, "doubled = n * 2"), (squaring, n * n, "squared = n * n")):
+            result = sandbox.execute(code, "main_solution", json.dumps({"n": n}))
+            assert (result.status, result.return_json) == ("ok", str(value))
+            assert line in result.trace_text and [s["source"] for s in result.steps if s["line"] == 2] == [line]
+
+
+def test_zygotes_are_single_threaded_so_forking_is_safe(sandbox: Sandbox) -> None:
+    for zygote in sandbox._all:
+        assert os.listdir(f"/proc/{zygote.process.pid}/task") == [str(zygote.process.pid)]
+
+
+def test_a_worker_that_cannot_start_stops_the_sandbox_with_a_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("tracepile.udfs.sandbox.sys.executable", "/bin/false")
+    with pytest.raises(SandboxStartError, match="did not start"):
+        Sandbox(workers=1)
 
 
 def test_a_dead_worker_is_replaced(sandbox: Sandbox) -> None:

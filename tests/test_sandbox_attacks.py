@@ -148,6 +148,9 @@ def test_faking_the_result_on_stdout_or_patching_json_changes_nothing(sandbox: S
     assert (patched.status, patched.return_json) == ("ok", "7")
 
 
-def test_network_is_isolated_when_root(sandbox: Sandbox) -> None:
-    result = _run(sandbox, "return 1")
-    assert result.isolated_network is (os.getuid() == 0)
+def test_runs_share_no_network_namespace_with_the_host(sandbox: Sandbox) -> None:
+    """Root here: the zygotes (and the children they fork) live in their own, empty network
+    namespace, a layer under the audit hook that blocks sockets."""
+    host = os.readlink("/proc/self/ns/net")
+    assert sandbox.isolated_network and _run(sandbox, "return 1").isolated_network
+    assert all(os.readlink(f"/proc/{zygote.process.pid}/ns/net") != host for zygote in sandbox._all)

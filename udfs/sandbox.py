@@ -55,25 +55,50 @@ class RunResult:
     steps: list[dict[str, Any]] | None = None
 
 
+class SandboxStartError(RuntimeError):
+    """A zygote could not start or is not safe to fork from; no run can happen."""
+
+
 class _Zygote:
     def __init__(self, hash_seed: int, root: str) -> None:
-        # -s -P: no user site, no script dir on sys.path; the environment is replaced whole,
-        # so nothing of the host's reaches it (PYTHONHASHSEED is the one setting passed)
-        self.process = subprocess.Popen(
-            [sys.executable, "-s", "-P", "-m", "tracepile.udfs.zygote"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env={
-                "PATH": "/usr/bin:/bin",
-                "LANG": "C.UTF-8",
-                "PYTHONHASHSEED": str(hash_seed),
-                "TRACEPILE_SANDBOX_PARENT": str(os.getpid()),
-                "TRACEPILE_SANDBOX_ROOT": root,
-            },
-            text=True,
-            start_new_session=True,  # a Ctrl-C for the job is handled by the job, not here
-        )
+        descriptor, self.log_path = tempfile.mkstemp(prefix="zygote-", suffix=".log", dir=root)
+        with os.fdopen(descriptor, "w") as log:
+            # -s -P: no user site, no script dir on sys.path; the environment is replaced
+            # whole, so nothing of the host's reaches it. BLAS libraries are held to one
+            # thread: the zygote must stay single-threaded to fork.
+            self.process = subprocess.Popen(
+                [sys.executable, "-s", "-P", "-m", "tracepile.udfs.zygote"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                env={
+                    "PATH": "/usr/bin:/bin",
+                    "LANG": "C.UTF-8",
+                    "PYTHONHASHSEED": str(hash_seed),
+                    "OPENBLAS_NUM_THREADS": "1",
+                    "OMP_NUM_THREADS": "1",
+                    "MKL_NUM_THREADS": "1",
+                    "TRACEPILE_SANDBOX_PARENT": str(os.getpid()),
+                    "TRACEPILE_SANDBOX_ROOT": root,
+                },
+                text=True,
+                start_new_session=True,  # a Ctrl-C for the job is handled by the job, not here
+            )
+        self.isolated_network = False
+
+    def wait_ready(self) -> None:
+        """Read the zygote's first line; raise with its words (or its stderr) if it is not ready."""
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        hello = json.loads(line) if line.startswith("{") else {}
+        if not hello.get("ready"):
+            self.close()
+            with open(self.log_path, errors="replace") as log:
+                said = log.read()[-2000:].strip()
+            if hello:
+                said = f"it runs {hello['threads']} threads, and forking is only safe from one. {said}"
+            raise SandboxStartError(f"sandbox worker did not start: {said or 'no output'}")
+        self.isolated_network = bool(hello["isolated_network"])
 
     def request(self, message: dict[str, Any]) -> dict[str, Any] | None:
         stdin, stdout = self.process.stdin, self.process.stdout
@@ -122,16 +147,29 @@ class Sandbox:
         # every run directory lives under this one, removed at close even if a zygote was killed
         self._root = tempfile.mkdtemp(prefix="tracepile-sandbox-")
         os.chmod(self._root, 0o711)  # runs (as nobody) may enter their own directory, not list
-        for seed in hash_seeds:
-            for _ in range(workers):
-                self._add(seed)
         atexit.register(self.close)
-
-    def _add(self, seed: int) -> None:
-        zygote = _Zygote(seed, self._root)
+        started = [(seed, _Zygote(seed, self._root)) for seed in hash_seeds for _ in range(workers)]
         with self._lock:
-            self._all.append(zygote)
-        self._idle[seed].put(zygote)
+            self._all = [zygote for _, zygote in started]
+        try:
+            for seed, zygote in started:  # started together, awaited in turn
+                zygote.wait_ready()
+                self._idle[seed].put(zygote)
+        except SandboxStartError:
+            self.close()
+            raise
+        # whether runs are cut off from the network by a namespace, or by the audit hook only
+        self.isolated_network = all(zygote.isolated_network for _, zygote in started)
+
+    def _replace(self, zygote: _Zygote, seed: int) -> None:
+        with self._lock:
+            self._all.remove(zygote)
+        zygote.close()
+        fresh = _Zygote(seed, self._root)
+        with self._lock:
+            self._all.append(fresh)
+        fresh.wait_ready()
+        self._idle[seed].put(fresh)
 
     def run(
         self,
@@ -154,10 +192,7 @@ class Sandbox:
         zygote = self._idle[seed].get()
         response = zygote.request(request)
         if response is None:  # the zygote died (it should not): replace it, report the run
-            with self._lock:
-                self._all.remove(zygote)
-            zygote.close()
-            self._add(seed)
+            self._replace(zygote, seed)
             return RunResult("error", None, "", "sandbox worker died", 0.0, 0.0)
         self._idle[seed].put(zygote)
         return RunResult(**response)

@@ -7,17 +7,25 @@ values, call depth). It enforces the trace budget as the trace grows: the moment
 text passes ``max_lines`` or ``max_bytes`` it calls ``on_exceeded``, which in the
 sandbox reports ``too_long`` and ends the run there, so no over-long trace is ever
 finished and thrown away, or cut and passed off as complete.
+
+At depth 1 the calls the entry function makes run untraced (``Pauser``): snoop records
+nothing of those frames, and tracing them anyway is what makes call-heavy programs slow.
 """
 
 from __future__ import annotations
 
+import ast
+import functools
 import linecache
 import re
+import sys
 from collections.abc import Callable
+from pprint import pformat
+from types import CodeType
 from typing import Any
 
 import snoop
-from snoop.formatting import DefaultFormatter
+from snoop.formatting import DefaultFormatter, Source
 
 PROGRAM_FILENAME = "<program>"
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
@@ -71,10 +79,110 @@ def _formatter_for(recorder: Recorder) -> type[DefaultFormatter]:
     return StepFormatter
 
 
+def _source_lines(code: str) -> tuple[str, ...]:
+    return tuple(code.splitlines(True))
+
+
+def prepare_source(code: str, keep: int) -> None:
+    """Parse ``code`` the way snoop will (snoop caches it by file name and lines), keeping the
+    views of at most ``keep`` programs."""
+    cache = Source._class_local("__source_cache_with_lines", {})
+    if len(cache) > keep:
+        cache.clear()
+    Source._for_filename_and_lines(PROGRAM_FILENAME, _source_lines(code))
+
+
+PAUSE = "__tracepile_untraced_call__"
+
+
+class _UntracedCalls(ast.NodeTransformer):
+    """``f(x)`` becomes ``PAUSE(f)(x)`` everywhere inside the entry function."""
+
+    def visit_Call(self, node: ast.Call) -> ast.Call:
+        self.generic_visit(node)
+        pause = ast.Call(func=ast.Name(PAUSE, ast.Load()), args=[node.func], keywords=[])
+        node.func = ast.copy_location(pause, node.func)
+        return node
+
+
+def compile_for_tracing(code: str, entry: str) -> CodeType:
+    """``code`` compiled with every call inside the top-level ``entry`` function routed
+    through ``PAUSE`` (see ``Pauser``); the line numbers and columns are the source's."""
+    tree = ast.parse(code, PROGRAM_FILENAME)
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == entry:
+            node.body = [_UntracedCalls().visit(statement) for statement in node.body]
+    return compile(ast.fix_missing_locations(tree), PROGRAM_FILENAME, "exec")
+
+
+# Builtins that look at the frame that calls them: called through ``Pauser`` they would see
+# its frame instead of the program's.
+_FRAME_SENSITIVE = frozenset(
+    id(function) for function in (super, locals, vars, globals, dir, eval, exec, sys._getframe)
+)
+
+
+class Pauser:
+    """Tracing off for the calls the entry function makes, back on when they return.
+
+    While ``sys.settrace`` is active, CPython 3.11 runs every frame in its slow tracing
+    mode, which makes call-heavy programs 2-5x slower, yet at depth 1 snoop records nothing
+    of the frames the entry function calls. A call that reaches the entry function again
+    (recursion, through its global name) turns tracing back on for that call, so snoop
+    sees exactly the frames it would have traced anyway.
+    """
+
+    def __init__(self, namespace: dict[str, Any], entry: str) -> None:
+        self.function = namespace[entry]
+        self.paused = False
+        self.trace: Any = None
+        namespace[PAUSE] = self
+        # a function, not a bound method: ``functools.wraps`` sets attributes on it
+        self.entry_again = namespace[entry] = functools.wraps(self.function)(
+            lambda *args, **kwargs: self._entry_again(*args, **kwargs)
+        )
+
+    def __call__(self, callee: Any) -> Any:
+        if self.paused or id(callee) in _FRAME_SENSITIVE:  # nothing to switch, or must not
+            return callee
+        if callee is self.entry_again or callee is self.function:  # direct recursion: traced
+            return self.function
+        return functools.partial(self._untraced, callee)
+
+    def _untraced(self, callee: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        self.trace = sys.gettrace()
+        sys.settrace(None)
+        self.paused = True
+        try:
+            return callee(*args, **kwargs)
+        finally:
+            self.paused = False
+            sys.settrace(self.trace)
+
+    def _entry_again(self, *args: Any, **kwargs: Any) -> Any:
+        if not self.paused:
+            return self.function(*args, **kwargs)
+        self.paused = False
+        sys.settrace(self.trace)
+        try:
+            return self.function(*args, **kwargs)
+        finally:
+            sys.settrace(None)
+            self.paused = True
+
+
 def snooped(
-    function: Callable[..., Any], code: str, recorder: Recorder, depth: int = 1
+    namespace: dict[str, Any], entry: str, code: str, recorder: Recorder, depth: int = 1
 ) -> Callable[..., Any]:
-    """``function`` traced by snoop into ``recorder``; its source is registered so snoop shows it."""
-    linecache.cache[PROGRAM_FILENAME] = (len(code), None, code.splitlines(True), PROGRAM_FILENAME)
-    config = snoop.Config(out=recorder, columns="", color=False, formatter_class=_formatter_for(recorder))
+    """The entry function of an executed program, traced by snoop into ``recorder``; its
+    source is registered so snoop shows it. At depth 1, a program compiled by
+    ``compile_for_tracing`` runs the calls its entry function makes untraced."""
+    linecache.cache[PROGRAM_FILENAME] = (len(code), None, list(_source_lines(code)), PROGRAM_FILENAME)
+    # pformat given: snoop otherwise tries to import two optional libraries on every Config
+    config = snoop.Config(
+        out=recorder, columns="", color=False, formatter_class=_formatter_for(recorder), pformat=pformat
+    )
+    function = namespace[entry]
+    if depth == 1:
+        Pauser(namespace, entry)
     return config.snoop(depth=depth)(function)

@@ -1,16 +1,15 @@
 """The sandbox zygote: a clean single-threaded interpreter that forks one child per run.
 
-Started by ``udfs/sandbox.py`` as ``python -I -m tracepile.udfs.zygote`` with a scrubbed
-environment; it imports what programs commonly use once, then serves requests (one JSON
-line on stdin) with one JSON line on stdout. Each run happens in a forked child that,
-before any program code runs: starts its own session (so the whole group can be killed),
-moves into a fresh temp dir (the zygote itself left the network at start: a new, empty
-network namespace when root),
-sets resource limits, points stdin at /dev/null and stdout/stderr at a capped pipe,
-drops to user ``nobody`` when root (then no new processes or threads at all), closes
-every other descriptor, and installs an audit hook as a second layer. The zygote
-enforces the wall clock and the output cap, kills the child's group, and removes the
-temp dir.
+Started by ``udfs/sandbox.py`` as ``python -s -P -m tracepile.udfs.zygote`` with a replaced
+environment. It imports what programs commonly use once, leaves the network (a new, empty
+network namespace), checks that it is still single-threaded, says it is ready, then serves
+requests (one JSON line on stdin) with one JSON line on stdout. Each run happens in a
+forked child that, before any program code runs: starts its own session (so the whole
+group can be killed), moves into a fresh directory, sets resource limits, points stdin at
+/dev/null and stdout/stderr at a capped pipe, drops to user ``nobody`` when root, may
+start no process or thread, closes every other descriptor, and installs an audit hook as
+a second layer. The zygote enforces the wall clock and the output cap, kills the child's
+group, and removes the directory.
 """
 
 from __future__ import annotations
@@ -27,9 +26,9 @@ import signal
 import sys
 import tempfile
 import time
+from collections import OrderedDict
+from types import CodeType
 from typing import Any
-
-from tracepile.udfs.tracing import PROGRAM_FILENAME, Recorder, snooped
 
 # Modules programs commonly import: loaded here once, because after dropping to
 # ``nobody`` an interpreter installed under a private home cannot read its stdlib.
@@ -48,20 +47,51 @@ _FORBIDDEN_EVENTS = (
 
 
 def _preload() -> None:
+    """Import what runs need, then freeze it all out of the garbage collector's reach.
+
+    snoop registers a repr for pandas at import, which would load pandas and pyarrow, and
+    with them jemalloc's background thread: the zygote must stay single-threaded to fork,
+    so pandas is hidden while snoop loads. ``gc.freeze`` keeps a child's collections from
+    touching (and so copying) every page the zygote holds.
+    """
+    import gc
     import importlib
 
+    sys.modules["pandas"] = None  # type: ignore[assignment]  # import raises ImportError
+    try:
+        importlib.import_module("tracepile.udfs.tracing")
+    finally:
+        del sys.modules["pandas"]
     for name in PRELOADED:
         importlib.import_module(name)
     with contextlib.suppress(ImportError):  # optional: many generated programs use numpy
         importlib.import_module("numpy")
+    gc.freeze()
 
 
 _LIBC = ctypes.CDLL(None, use_errno=True)
 PR_SET_PDEATHSIG = 1
 
 
+CLONE_NEWUSER = 0x10000000
+
+
 def _leave_network() -> bool:
-    return _LIBC.unshare(CLONE_NEWNET) == 0
+    """Enter a new, empty network namespace: directly as root, else inside a new user
+    namespace (where the host allows unprivileged ones) that maps our own ids only."""
+    if os.getuid() == 0:
+        return _LIBC.unshare(CLONE_NEWNET) == 0
+    uid, gid = os.getuid(), os.getgid()
+    if _LIBC.unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0:
+        return False
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+        with open(f"/proc/self/{name}", "w") as mapping:
+            mapping.write(text)
+    return True
+
+
+def _threads() -> int:
+    return len(os.listdir("/proc/self/task"))
 
 
 def _die_with_parent(parent: int) -> None:
@@ -71,7 +101,41 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _child(request: dict[str, Any], workdir: str, output_w: int, result_w: int, zygote: int) -> None:
+_PREPARED: OrderedDict[tuple[str, str | None], CodeType | None] = OrderedDict()
+PREPARED_PROGRAMS = 32
+
+
+def _prepared(request: dict[str, Any]) -> CodeType | None:
+    """The program compiled (for a traced run at depth 1 with its entry function's calls
+    made untraced, see ``tracing.Pauser``), and for traced runs snoop's parsed view of its
+    source: made once per zygote and inherited by every child, because a program's inputs
+    are run one after another and a child pays again for whatever it builds itself. Neither
+    step runs program code; a program that does not compile is compiled in the child, which
+    reports the error."""
+    from tracepile.udfs.tracing import PROGRAM_FILENAME, compile_for_tracing, prepare_source
+
+    code, traced = request["code"], bool(request.get("trace"))
+    pausing = traced and request["limits"]["trace_depth"] == 1
+    key = (code, request["entry"] if pausing else None)
+    if key not in _PREPARED:
+        try:
+            if pausing:
+                _PREPARED[key] = compile_for_tracing(code, request["entry"])
+            else:
+                _PREPARED[key] = compile(code, PROGRAM_FILENAME, "exec")
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            _PREPARED[key] = None
+        if len(_PREPARED) > PREPARED_PROGRAMS:
+            _PREPARED.popitem(last=False)
+    compiled = _PREPARED[key]
+    if traced and compiled is not None:
+        prepare_source(code, keep=PREPARED_PROGRAMS)
+    return compiled
+
+
+def _child(
+    request: dict[str, Any], compiled: CodeType | None, workdir: str, output_w: int, result_w: int, zygote: int
+) -> None:
     """Runs in the forked child; never returns."""
     limits = request["limits"]
     violations: list[str] = []
@@ -90,12 +154,12 @@ def _child(request: dict[str, Any], workdir: str, output_w: int, result_w: int, 
         os.dup2(result_w, 3)
         os.closerange(4, 65536)
         resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"], limits["open_files"]))
-        if os.getuid() == 0:
+        if os.getuid() == 0:  # root ignores the process limit and may read anything
             nobody = pwd.getpwnam("nobody")
             os.setgroups([])
             os.setgid(nobody.pw_gid)
             os.setuid(nobody.pw_uid)
-            resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
+        resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))  # no new processes or threads
         _die_with_parent(zygote)  # after setuid, which clears the parent-death signal
         sys.dont_write_bytecode = True
         os.environ.clear()
@@ -114,6 +178,8 @@ def _child(request: dict[str, Any], workdir: str, output_w: int, result_w: int, 
         os.write(result_w, json.dumps({"status": "error", "error": f"sandbox setup: {exc!r}"}).encode())
         os._exit(70)
 
+    from tracepile.udfs.tracing import PROGRAM_FILENAME, Recorder, snooped  # preloaded
+
     # Bound before the program runs, so that patching json or os does not reach the report.
     encode, write, exit_now, usage = json.JSONEncoder().encode, os.write, os._exit, resource.getrusage
     kwargs = json.loads(request["input_json"])
@@ -130,10 +196,10 @@ def _child(request: dict[str, Any], workdir: str, output_w: int, result_w: int, 
     result: dict[str, Any]
     try:
         namespace: dict[str, Any] = {"__name__": "__sandbox__"}
-        exec(compile(request["code"], PROGRAM_FILENAME, "exec"), namespace)
+        exec(compiled or compile(request["code"], PROGRAM_FILENAME, "exec"), namespace)
         function = namespace[request["entry"]]
         if recorder is not None:
-            function = snooped(function, request["code"], recorder, limits["trace_depth"])
+            function = snooped(namespace, request["entry"], request["code"], recorder, limits["trace_depth"])
         value = function(**kwargs)
         result = {"status": "ok", "return_json": encode(value)}
     except MemoryError:
@@ -197,6 +263,7 @@ def run_one(request: dict[str, Any]) -> dict[str, Any]:
     """Fork a child for one run and watch it; returns the result record."""
     _reap(block=False)
     limits = request["limits"]
+    compiled = _prepared(request)
     workdir = os.path.realpath(tempfile.mkdtemp(prefix="run-", dir=os.environ.get("TRACEPILE_SANDBOX_ROOT")))
     if os.getuid() == 0:
         nobody = pwd.getpwnam("nobody")
@@ -209,7 +276,7 @@ def run_one(request: dict[str, Any]) -> dict[str, Any]:
     if pid == 0:
         os.close(output_r)
         os.close(result_r)
-        _child(request, workdir, output_w, result_w, zygote)
+        _child(request, compiled, workdir, output_w, result_w, zygote)
     os.close(output_w)
     os.close(result_w)
     output, result_bytes = bytearray(), bytearray()
@@ -283,8 +350,15 @@ def main() -> None:
     _preload()
     # One empty network namespace for the zygote and every child it forks: creating one
     # per run costs about a millisecond, and children (as nobody) cannot configure it.
-    ISOLATED_NETWORK = os.getuid() == 0 and _leave_network()
+    ISOLATED_NETWORK = _leave_network()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
+    # forking is only safe from a single thread: a library that started one must not slip in
+    threads = _threads()
+    ready = {"ready": threads == 1, "isolated_network": ISOLATED_NETWORK, "threads": threads}
+    sys.stdout.write(json.dumps(ready) + "\n")
+    sys.stdout.flush()
+    if threads != 1:
+        sys.exit(3)
     for line in sys.stdin:
         try:
             response = run_one(json.loads(line))
