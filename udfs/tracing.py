@@ -96,12 +96,32 @@ PAUSE = "__tracepile_untraced_call__"
 
 
 class _UntracedCalls(ast.NodeTransformer):
-    """``f(x)`` becomes ``PAUSE(f)(x)`` everywhere inside the entry function."""
+    """``f(x)`` becomes ``PAUSE(f)(x)`` in the code the entry function's frame (or one of its
+    comprehensions, which snoop traces too) runs. The bodies of functions, lambdas and
+    classes defined inside it run in frames of their own, untraced at depth 1, so they are
+    left alone: there the switch would cost a call and change nothing."""
 
     def visit_Call(self, node: ast.Call) -> ast.Call:
         self.generic_visit(node)
         pause = ast.Call(func=ast.Name(PAUSE, ast.Load()), args=[node.func], keywords=[])
         node.func = ast.copy_location(pause, node.func)
+        return node
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
+        node.decorator_list = [self.visit(decorator) for decorator in node.decorator_list]
+        node.args = self.visit(node.args)  # defaults are evaluated by the enclosing frame
+        return node
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_Lambda(self, node: ast.Lambda) -> ast.AST:
+        node.args = self.visit(node.args)
+        return node
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
+        node.decorator_list = [self.visit(decorator) for decorator in node.decorator_list]
+        node.bases = [self.visit(base) for base in node.bases]
+        node.keywords = [self.visit(keyword) for keyword in node.keywords]
         return node
 
 
