@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-fast lint bench bench-dedup
+.PHONY: demo test test-fast lint bench bench-dedup bench-trace
 
 $(BIN)/tracepile: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,3 +28,7 @@ bench: $(BIN)/tracepile  ## engine start and ingest timings (prints a table)
 bench-dedup: $(BIN)/tracepile  ## dedup precision/recall on planted copies; throughput vs datasketch (~15 min)
 	$(BIN)/python bench/bench_dedup_quality.py
 	$(BIN)/python bench/bench_dedup_speed.py --sizes 10000 100000 --repeats 3
+
+bench-trace: $(BIN)/tracepile  ## tracing vs the published method (~7 min); traces unchanged by untraced calls
+	$(BIN)/python bench/bench_trace.py
+	$(BIN)/python bench/check_trace_fidelity.py

@@ -1,7 +1,7 @@
 """Trace: ``silver/programs`` -> ``silver/executions``, one sandboxed run per program and input.
 
-Each (program, input) row goes through the sandbox (``udfs/sandbox.py``): an untraced
-run, then a run traced by snoop under another hash seed, compared with each other and
+Each (program, input) row goes through the sandbox (``udfs/sandbox.py``): a run traced
+by snoop, then an untraced run under another hash seed, compared with each other and
 with the expected output. Resumable: rows already in ``silver/executions`` are skipped.
 Run alone with ``tracepile trace`` or ``spark-submit jobs/trace.py --lakehouse DIR``.
 """

@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import REPO, read_delta
 from tracepile.cli import sample_path
+from tracepile.udfs.outputs import json_equal
 
 TRACEPILE = [sys.executable, "-m", "tracepile"]
 
@@ -136,12 +137,12 @@ def test_classic_engine_offline_without_delta_fails_with_the_fix(tmp_path) -> No
 
 @pytest.mark.classic
 @pytest.mark.slow
-def test_spark_submit_runs_the_ingest_and_dedup_jobs(tmp_path) -> None:
+def test_spark_submit_runs_the_ingest_dedup_and_trace_jobs(tmp_path) -> None:
     import pyarrow.parquet as pq
 
     lake = tmp_path / "lake"
     spark_submit = Path(sys.executable).parent / "spark-submit"
-    for job, extra in (("ingest.py", ["--sample"]), ("dedup.py", [])):
+    for job, extra in (("ingest.py", ["--sample"]), ("dedup.py", []), ("trace.py", [])):
         done = subprocess.run(
             [
                 str(spark_submit),
@@ -174,8 +175,17 @@ def test_spark_submit_runs_the_ingest_and_dedup_jobs(tmp_path) -> None:
 
     rows = pq.read_table(lake / "bronze" / "sources").num_rows
     assert rows == len(Path(sample_path()).read_text().splitlines())
-    kept = pq.read_table(lake / "silver" / "programs").num_rows
-    assert kept > 0 and kept + pq.read_table(lake / "silver" / "rejects").num_rows == rows
+    programs = pq.read_table(lake / "silver" / "programs")
+    assert programs.num_rows > 0
+    assert programs.num_rows + pq.read_table(lake / "silver" / "rejects").num_rows == rows
+    # the sandbox inside classic Spark's Python workers: every input ran; the bundled
+    # sample's programs are correct, so each run is usable or its trace is over budget
+    executions = pq.read_table(lake / "silver" / "executions").to_pylist()
+    assert len(executions) == sum(len(inputs) for inputs in programs.column("inputs").to_pylist())
+    ok = [row for row in executions if row["status"] == "ok"]
+    assert {row["status"] for row in executions} <= {"ok", "too_long"} and len(ok) > len(executions) / 2
+    assert all(json_equal(row["return_json"], row["expected_output_json"]) for row in ok)
+    assert all(row["trace_text"].startswith(" >>> Call to") for row in ok)
 
 
 def test_sandbox_run_prints_the_trace_and_json(tmp_path) -> None:

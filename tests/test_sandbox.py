@@ -89,7 +89,9 @@ def test_programs_sharing_an_entry_name_never_share_prepared_code(sandbox: Sandb
         for code, value, line in ((doubling, 2 * n, "doubled = n * 2"), (squaring, n * n, "squared = n * n")):
             result = sandbox.execute(code, "main_solution", json.dumps({"n": n}))
             assert (result.status, result.return_json) == ("ok", str(value))
-            assert line in result.trace_text and [s["source"] for s in result.steps if s["line"] == 2] == [line]
+            assert line in result.trace_text and [s["source"] for s in result.steps if s["line"] == 2] == [
+                line
+            ]
 
 
 def test_zygotes_are_single_threaded_so_forking_is_safe(sandbox: Sandbox) -> None:

@@ -92,6 +92,8 @@ def test_untraced_calls_leave_the_trace_unchanged(name: str) -> None:
 def test_calls_made_by_the_entry_function_run_untraced() -> None:
     """What pausing is for: the frames the entry function calls run without a trace
     function, here observed from inside the helper."""
-    code = "import sys\n\ndef probe():\n    return sys.gettrace() is None\n\ndef main():\n    return probe()\n"
+    code = (
+        "import sys\n\ndef probe():\n    return sys.gettrace() is None\n\ndef main():\n    return probe()\n"
+    )
     assert _trace(code, {}, pausing=True)[0] == "True"
     assert _trace(code, {}, pausing=False)[0] == "False"

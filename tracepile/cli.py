@@ -28,7 +28,7 @@ from tracepile.lakehouse import Lakehouse
 from tracepile.report import RunReport, StageReport, console, new_run_id
 from tracepile.tables import ALL_TABLES, RUNS
 from tracepile.udfs.ingest import SourceError
-from tracepile.udfs.sandbox import Limits, Sandbox
+from tracepile.udfs.sandbox import Limits, Sandbox, SandboxStartError
 
 app = typer.Typer(
     help="Turn Python programs into a verified Chain-of-Execution corpus, on Spark.",
@@ -276,8 +276,9 @@ _register_command(
     "trace",
     """Run every input of silver/programs in the sandbox, traced by snoop, into silver/executions.
 
-    Each run: an untraced run and a traced run under another hash seed, compared with each
-    other and with the expected output. Limits: the [trace] config section. Resumable.
+    Each run: a run traced by snoop, then an untraced run under another hash seed, compared
+    with each other and with the expected output. Limits: the [trace] config section.
+    Resumable: inputs already in silver/executions are skipped.
     """,
     _stage_runner("trace", _trace_only),
 )
@@ -337,8 +338,11 @@ def sandbox_run(
     memory_mb: Annotated[int, typer.Option(help="address-space limit")] = Limits.memory_bytes >> 20,
     output_bytes: Annotated[int, typer.Option(help="cap on stdout + stderr")] = Limits.output_bytes,
     trace_lines: Annotated[int, typer.Option(help="trace budget in lines")] = Limits.trace_lines,
+    untraced_calls: Annotated[
+        bool, typer.Option(help="calls made by the entry function run untraced (same snoop text, faster)")
+    ] = Limits.untraced_calls,
 ) -> None:
-    """Run one program in the sandbox, as the trace stage does: an untraced run, then a traced
+    """Run one program in the sandbox, as the trace stage does: a traced run, then an untraced
     run under another hash seed; prints the status, return value, output and trace.
 
     Exit code 0 when the status is ok, 1 otherwise, 2 on bad usage.
@@ -357,9 +361,15 @@ def sandbox_run(
         memory_bytes=memory_mb << 20,
         output_bytes=output_bytes,
         trace_lines=trace_lines,
+        untraced_calls=untraced_calls,
     )
-    with Sandbox(workers=1) as sandbox:
-        result = sandbox.execute(file.read_text(encoding="utf-8"), entry, input_json, expected_json, limits)
+    try:
+        with Sandbox(workers=1) as sandbox:
+            result = sandbox.execute(
+                file.read_text(encoding="utf-8"), entry, input_json, expected_json, limits
+            )
+    except SandboxStartError as exc:
+        _fail(str(exc), 2)
     report = {
         "status": result.status,
         "return_value": json.loads(result.return_json) if result.return_json is not None else None,

@@ -92,6 +92,9 @@ class TraceConfig(_Section):
     trace_lines: int = Field(300, gt=0, description="a longer trace stops the run as too_long")
     trace_bytes: int = Field(1 << 18, gt=0, description="a larger trace stops the run as too_long")
     trace_depth: int = Field(1, gt=0, description="snoop depth: 1 traces the entry function")
+    untraced_calls: bool = Field(
+        True, description="at depth 1, calls the entry function makes run untraced (same snoop text, faster)"
+    )
     workers: int = Field(0, ge=0, description="sandbox processes per executor; 0 = one per core")
 
 

@@ -40,6 +40,7 @@ class Limits:
     trace_lines: int = 300  # the published method's filter, enforced while tracing
     trace_bytes: int = 1 << 18
     trace_depth: int = 1  # snoop's depth: 1 traces the entry function itself
+    untraced_calls: bool = True  # at depth 1: the entry function's calls run untraced (tracing.Pauser)
 
 
 @dataclass(frozen=True)

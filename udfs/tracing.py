@@ -192,17 +192,22 @@ class Pauser:
 
 
 def snooped(
-    namespace: dict[str, Any], entry: str, code: str, recorder: Recorder, depth: int = 1
+    namespace: dict[str, Any],
+    entry: str,
+    code: str,
+    recorder: Recorder,
+    depth: int = 1,
+    untraced_calls: bool = True,
 ) -> Callable[..., Any]:
     """The entry function of an executed program, traced by snoop into ``recorder``; its
-    source is registered so snoop shows it. At depth 1, a program compiled by
-    ``compile_for_tracing`` runs the calls its entry function makes untraced."""
+    source is registered so snoop shows it. With ``untraced_calls`` at depth 1, a program
+    compiled by ``compile_for_tracing`` runs the calls its entry function makes untraced."""
     linecache.cache[PROGRAM_FILENAME] = (len(code), None, list(_source_lines(code)), PROGRAM_FILENAME)
     # pformat given: snoop otherwise tries to import two optional libraries on every Config
     config = snoop.Config(
         out=recorder, columns="", color=False, formatter_class=_formatter_for(recorder), pformat=pformat
     )
     function = namespace[entry]
-    if depth == 1:
+    if depth == 1 and untraced_calls:
         Pauser(namespace, entry)
     return config.snoop(depth=depth)(function)

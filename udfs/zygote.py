@@ -115,7 +115,8 @@ def _prepared(request: dict[str, Any]) -> CodeType | None:
     from tracepile.udfs.tracing import PROGRAM_FILENAME, compile_for_tracing, prepare_source
 
     code, traced = request["code"], bool(request.get("trace"))
-    pausing = traced and request["limits"]["trace_depth"] == 1
+    limits = request["limits"]
+    pausing = traced and limits["trace_depth"] == 1 and limits["untraced_calls"]
     key = (code, request["entry"] if pausing else None)
     if key not in _PREPARED:
         try:
@@ -134,7 +135,12 @@ def _prepared(request: dict[str, Any]) -> CodeType | None:
 
 
 def _child(
-    request: dict[str, Any], compiled: CodeType | None, workdir: str, output_w: int, result_w: int, zygote: int
+    request: dict[str, Any],
+    compiled: CodeType | None,
+    workdir: str,
+    output_w: int,
+    result_w: int,
+    zygote: int,
 ) -> None:
     """Runs in the forked child; never returns."""
     limits = request["limits"]
@@ -199,7 +205,14 @@ def _child(
         exec(compiled or compile(request["code"], PROGRAM_FILENAME, "exec"), namespace)
         function = namespace[request["entry"]]
         if recorder is not None:
-            function = snooped(namespace, request["entry"], request["code"], recorder, limits["trace_depth"])
+            function = snooped(
+                namespace,
+                request["entry"],
+                request["code"],
+                recorder,
+                limits["trace_depth"],
+                limits["untraced_calls"],
+            )
         value = function(**kwargs)
         result = {"status": "ok", "return_json": encode(value)}
     except MemoryError:
