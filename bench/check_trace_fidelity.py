@@ -17,6 +17,7 @@ import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from functools import partial
 
 from bench_trace import runs
 from rich.console import Console
@@ -25,6 +26,11 @@ from rich.table import Table
 from tracepile.udfs.sandbox import Limits, RunResult, Sandbox
 
 COMPARED = ("status", "return_json", "stdout", "error", "trace_text", "steps")
+
+
+def _traced(sandbox: Sandbox, limits: Limits, run: tuple[str, str, str, str | None]) -> RunResult:
+    code, entry, input_json, _ = run
+    return sandbox.run(code, entry, input_json, limits, trace=True)
 
 
 def main() -> None:
@@ -39,9 +45,8 @@ def main() -> None:
     with Sandbox(workers=cores, hash_seeds=(1,)) as sandbox, ThreadPoolExecutor(cores) as threads:
         for untraced_calls in (False, True):
             limits = replace(Limits(), untraced_calls=untraced_calls)
-            results[untraced_calls] = list(
-                threads.map(lambda run: sandbox.run(run[0], run[1], run[2], limits, trace=True), work)
-            )
+            traced = partial(_traced, sandbox, limits)
+            results[untraced_calls] = list(threads.map(traced, work))
     differ, timeouts = [], []
     for index, (snoop_run, ours) in enumerate(zip(results[False], results[True], strict=True)):
         fields = [name for name in COMPARED if getattr(snoop_run, name) != getattr(ours, name)]
@@ -56,7 +61,7 @@ def main() -> None:
     out = Console(width=120)
     out.print(table)
     out.print(f"identical in every field: {len(work) - len(differ) - len(timeouts)} of {len(work)}")
-    for index, _, snoop_run, ours in timeouts:
+    for index, _, _, ours in timeouts:
         out.print(f"run {index}: timeout with traced calls, {ours.status} with untraced ones")
     for index, fields, snoop_run, ours in differ:
         out.print(f"run {index} differs in {', '.join(fields)}: {snoop_run.status} vs {ours.status}")

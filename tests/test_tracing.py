@@ -52,7 +52,8 @@ PROGRAMS = {
     ),
     "exception raised in a helper and caught": (
         "def parse(s):\n    return int(s)\n\n"
-        "def main(items):\n    good = []\n    for s in items:\n        try:\n            good.append(parse(s))\n"
+        "def main(items):\n    good = []\n    for s in items:\n"
+        "        try:\n            good.append(parse(s))\n"
         "        except ValueError as exc:\n            good.append(str(exc)[:10])\n    return good\n",
         {"items": ["1", "x", "3"]},
         "!!! ValueError",
@@ -70,8 +71,10 @@ PROGRAMS = {
         "names = ['Base', 'Child', 'n']",
     ),
     "generators, lambdas and a cached inner function": (
-        "import functools\n\ndef evens(n):\n    for i in range(n):\n        if i % 2 == 0:\n            yield i\n\n"
-        "def main(n):\n    @functools.lru_cache(None)\n    def fib(k):\n        return k if k < 2 else fib(k - 1) + fib(k - 2)\n"
+        "import functools\n\ndef evens(n):\n    for i in range(n):\n"
+        "        if i % 2 == 0:\n            yield i\n\n"
+        "def main(n):\n    @functools.lru_cache(None)\n    def fib(k):\n"
+        "        return k if k < 2 else fib(k - 1) + fib(k - 2)\n"
         "    picked = [v for v in evens(n)]\n    ordered = sorted(picked, key=lambda v: -v)\n"
         "    return ordered, fib(30)\n",
         {"n": 7},
