@@ -61,11 +61,14 @@ def run_trace(spark: SparkSession, lakehouse: Lakehouse, config: TracepileConfig
         writes=[SILVER_EXECUTIONS.qualified_name],
     )
     settings = config.trace
-    limits = Limits(**settings.model_dump(exclude={"workers"}))
+    limits = Limits(**settings.model_dump(exclude={"workers", "partitions"}))
     options = TraceOptions(limits, workers=settings.workers)
     # the UDF returns every column but run_id, which names this run and is added here
     udf_schema = StructType([f for f in SILVER_EXECUTIONS.schema if f.name != "run_id"])
-    executed = pending_runs(lakehouse).mapInPandas(partial(trace_batches, options=options), udf_schema)
+    runs = pending_runs(lakehouse)
+    if settings.partitions:
+        runs = runs.repartition(settings.partitions)
+    executed = runs.mapInPandas(partial(trace_batches, options=options), udf_schema)
     try:
         with step("trace: running every input in the sandbox"):
             staged = lakehouse.stage(executed, "trace_executions", run_id)

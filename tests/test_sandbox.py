@@ -105,6 +105,22 @@ def test_a_worker_that_cannot_start_stops_the_sandbox_with_a_reason(monkeypatch:
         Sandbox(workers=1)
 
 
+def test_a_sandbox_outlives_the_thread_that_started_it() -> None:
+    """Zygotes die with the thread that started them (PR_SET_PDEATHSIG), and a Spark task's
+    thread may end while the sandbox is still shared by the next tasks."""
+    started: list[Sandbox] = []
+    starter = threading.Thread(target=lambda: started.append(Sandbox(workers=1)))
+    starter.start()
+    starter.join()
+    time.sleep(0.3)  # a parent-death signal would have arrived by now
+    try:
+        result = started[0].execute(LOOP, "main_solution", json.dumps({"n": 3}), expected_json="6")
+        assert (result.status, result.return_json) == ("ok", "6")
+        assert all(zygote.process.poll() is None for zygote in started[0]._all)
+    finally:
+        started[0].close()
+
+
 def test_a_dead_worker_is_replaced(sandbox: Sandbox) -> None:
     victim = sandbox._idle[sandbox.hash_seeds[0]].queue[0]  # simulating a crash
     victim.process.kill()

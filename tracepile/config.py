@@ -96,6 +96,9 @@ class TraceConfig(_Section):
         True, description="at depth 1, calls the entry function makes run untraced (same snoop text, faster)"
     )
     workers: int = Field(0, ge=0, description="sandbox processes per executor; 0 = one per core")
+    partitions: int = Field(
+        0, ge=0, description="spread the runs over this many partitions (tasks); 0 = as silver/programs is read"
+    )
 
 
 class TracepileConfig(_Section):

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from typing import IO, Any
 
@@ -143,13 +144,17 @@ class Sandbox:
         self._idle: dict[int, queue.Queue[_Zygote]] = {seed: queue.Queue() for seed in hash_seeds}
         self._all: list[_Zygote] = []
         self._lock = threading.Lock()
+        # Zygotes die with the *thread* that started them (PR_SET_PDEATHSIG), so they are all
+        # started from this one, which lives as long as the sandbox; a Spark task's thread
+        # or a batch's thread pool may end long before.
+        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracepile-sandbox-spawner")
         self.hash_seeds = hash_seeds
         self.workers = workers
         # every run directory lives under this one, removed at close even if a zygote was killed
         self._root = tempfile.mkdtemp(prefix="tracepile-sandbox-")
         os.chmod(self._root, 0o711)  # runs (as nobody) may enter their own directory, not list
         atexit.register(self.close)
-        started = [(seed, _Zygote(seed, self._root)) for seed in hash_seeds for _ in range(workers)]
+        started = [(seed, self._spawn(seed)) for seed in hash_seeds for _ in range(workers)]
         with self._lock:
             self._all = [zygote for _, zygote in started]
         try:
@@ -162,11 +167,14 @@ class Sandbox:
         # whether runs are cut off from the network by a namespace, or by the audit hook only
         self.isolated_network = all(zygote.isolated_network for _, zygote in started)
 
+    def _spawn(self, seed: int) -> _Zygote:
+        return self._spawner.submit(_Zygote, seed, self._root).result()
+
     def _replace(self, zygote: _Zygote, seed: int) -> None:
         with self._lock:
             self._all.remove(zygote)
         zygote.close()
-        fresh = _Zygote(seed, self._root)
+        fresh = self._spawn(seed)
         with self._lock:
             self._all.append(fresh)
         fresh.wait_ready()
@@ -230,6 +238,7 @@ class Sandbox:
             zygotes, self._all = self._all, []
         for zygote in zygotes:
             zygote.close()
+        self._spawner.shutdown()
         shutil.rmtree(self._root, ignore_errors=True)
 
     def __enter__(self) -> Sandbox:
