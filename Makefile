@@ -29,6 +29,7 @@ bench-dedup: $(BIN)/tracepile  ## dedup precision/recall on planted copies; thro
 	$(BIN)/python bench/bench_dedup_quality.py
 	$(BIN)/python bench/bench_dedup_speed.py --sizes 10000 100000 --repeats 3
 
-bench-trace: $(BIN)/tracepile  ## tracing vs the published method (~7 min); traces unchanged by untraced calls
+bench-trace: $(BIN)/tracepile  ## tracing vs the published method, trace fidelity, memory vs partitions (~12 min)
 	$(BIN)/python bench/bench_trace.py
 	$(BIN)/python bench/check_trace_fidelity.py
+	$(BIN)/python bench/bench_trace_memory.py

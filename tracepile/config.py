@@ -97,7 +97,7 @@ class TraceConfig(_Section):
     )
     workers: int = Field(0, ge=0, description="sandbox processes per executor; 0 = one per core")
     partitions: int = Field(
-        0, ge=0, description="spread the runs over this many partitions (tasks); 0 = as silver/programs is read"
+        0, ge=0, description="spread the runs over this many tasks; 0 = as silver/programs is read"
     )
 
 
