@@ -223,7 +223,6 @@ def _child(
         result = {"status": "sandbox_violation", "error": f"blocked: {', '.join(sorted(set(violations)))}"}
     if recorder is not None and result["status"] == "ok":
         result |= {"trace_text": recorder.text(), "steps": recorder.steps}
-    result["isolated_network"] = ISOLATED_NETWORK
     with contextlib.suppress(BaseException):  # the program may have broken its own stdout
         sys.stdout.flush()
     spent = usage(resource.RUSAGE_SELF)
@@ -348,7 +347,7 @@ def run_one(request: dict[str, Any]) -> dict[str, Any]:
         "error": record.get("error"),
         "cpu_s": round(cpu, 4),
         "wall_s": round(wall, 4),
-        "isolated_network": record.get("isolated_network"),
+        "isolated_network": ISOLATED_NETWORK,  # the zygote's own fact, not the run's word
         "trace_text": record.get("trace_text"),
         "steps": record.get("steps"),
     }
