@@ -221,13 +221,13 @@ class Sandbox:
         traced = self.run(code, entry, input_json, limits, trace=True, hash_seed=self.hash_seeds[-1])
         if traced.status != "ok":
             return traced
-        first = self.run(code, entry, input_json, limits, trace=False, hash_seed=self.hash_seeds[0])
-        if first.status != "ok":
+        untraced = self.run(code, entry, input_json, limits, trace=False, hash_seed=self.hash_seeds[0])
+        if untraced.status != "ok":
             return replace(
-                first, status="nondeterministic", error=f"second run: {first.status}: {first.error}"
+                untraced, status="nondeterministic", error=f"second run: {untraced.status}: {untraced.error}"
             )
-        if (first.return_json, first.stdout) != (traced.return_json, traced.stdout):
-            what = "return value" if first.return_json != traced.return_json else "stdout"
+        if (untraced.return_json, untraced.stdout) != (traced.return_json, traced.stdout):
+            what = "return value" if untraced.return_json != traced.return_json else "stdout"
             return replace(traced, status="nondeterministic", error=f"{what} differs between two runs")
         if expected_json is not None and not json_equal(traced.return_json or "null", expected_json):
             return replace(traced, status="mismatch", error=f"expected {expected_json[:200]}")
