@@ -28,12 +28,13 @@ import time
 from dataclasses import dataclass
 from functools import partial
 
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, Row, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 
 from tracepile.config import TracepileConfig
 from tracepile.lakehouse import Lakehouse
+from tracepile.quality.gate import Batch, publish, stage_batch
 from tracepile.report import StageReport, step
 from tracepile.tables import BRONZE_SOURCES, SILVER_PROGRAMS, SILVER_REJECTS, SILVER_SIGNATURES
 from tracepile.udfs.decontam import BenchmarkIndex
@@ -358,33 +359,59 @@ def run_dedup(spark: SparkSession, lakehouse: Lakehouse, config: TracepileConfig
             near = lakehouse.stage(near_duplicates(components.labels, nodes), "dedup_near", run_id)
 
         keepers = distinct_code.join(near.select("program_id"), "program_id", "left_anti")
-        with step("dedup: writing silver/signatures, silver/programs, silver/rejects"):
-            # signatures first: a crash before the programs are written leaves them to be
+        program_rows = (
+            lakehouse.read(BRONZE_SOURCES)
+            .drop("inputs")
+            .join(keepers.select("program_id", "inputs", *INPUT_DROP_REASONS, "exact_key"), "program_id")
+            .withColumn("run_id", F.lit(run_id))
+        )
+        rejects = reject_rows(filtered_out, exact, near, run_id)
+        # one outcome per program read: kept, or the reason it was dropped (the gate's rates)
+        outcomes = rejects.select(F.col("reason").alias("outcome")).unionByName(
+            keepers.select(F.lit("kept").alias("outcome"))
+        )
+        with step("dedup: staging silver/signatures, silver/programs, silver/rejects"):
+            # signatures first: a crash before the programs are published leaves them to be
             # redone by the next run, which ignores signatures of the programs it processes
-            signatures_written = lakehouse.append_new(
-                SILVER_SIGNATURES,
-                keepers.select(
-                    "program_id", "exact_key", "band_keys", "signature", F.lit(run_id).alias("run_id")
-                ),
+            batch = stage_batch(
+                lakehouse,
+                run_id,
+                STAGE,
+                [
+                    (
+                        SILVER_SIGNATURES,
+                        keepers.select(
+                            "program_id", "exact_key", "band_keys", "signature", F.lit(run_id).alias("run_id")
+                        ),
+                    ),
+                    (SILVER_PROGRAMS, program_rows),
+                    (SILVER_REJECTS, rejects),
+                ],
+                outcomes,
             )
-            program_rows = (
-                lakehouse.read(BRONZE_SOURCES)
-                .drop("inputs")
-                .join(keepers.select("program_id", "inputs", *INPUT_DROP_REASONS, "exact_key"), "program_id")
-                .withColumn("run_id", F.lit(run_id))
-            )
-            programs_written = lakehouse.append_new(SILVER_PROGRAMS, program_rows)
-            rejects = reject_rows(filtered_out, exact, near, run_id)
-            rejects_written = lakehouse.append_new(SILVER_REJECTS, rejects)
         counts = {
             "exact_duplicate": exact.count(),
             "near_duplicate": near.count(),
             "candidate_edges": edges.count(),
         }
         existing_count = existing.count() if existing is not None else 0
+        _fill_report(report, outcome, counts, components, existing_count, batch)
+        with step("dedup: quality gate, then publishing"):
+            publish(lakehouse, config, batch, report)
     finally:
-        lakehouse.drop_staging("dedup_analysed", run_id)
+        lakehouse.drop_staging(run_id)
+        report.seconds = time.perf_counter() - started
+    return report
 
+
+def _fill_report(
+    report: StageReport,
+    outcome: list[Row],
+    counts: dict[str, int],
+    components: Components,
+    existing_count: int,
+    batch: Batch,
+) -> None:
     for row in outcome:
         if row["reject_reason"] is not None:
             report.reasons[row["reject_reason"]] = row["programs"]
@@ -398,16 +425,14 @@ def run_dedup(spark: SparkSession, lakehouse: Lakehouse, config: TracepileConfig
         "candidate_edges": counts["candidate_edges"],
         "components_rounds": components.iterations,
         **{f"inputs_dropped_{r.removeprefix('input_')}": n for r, n in drops.items()},
-        "programs_new": programs_written,
-        "signatures_new": signatures_written,
-        "rejects_new": rejects_written,
+        "programs_new": batch.rows(SILVER_PROGRAMS),
+        "signatures_new": batch.rows(SILVER_SIGNATURES),
+        "rejects_new": batch.rows(SILVER_REJECTS),
     }
     if not components.converged:
         report.notes["components"] = (
             f"not converged after {components.iterations} rounds (raise dedup.max_iterations)"
         )
-    report.seconds = time.perf_counter() - started
-    return report
 
 
 if __name__ == "__main__":

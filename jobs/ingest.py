@@ -1,9 +1,11 @@
 """Ingest: source files -> ``bronze/sources`` (+ ``bronze/ingest_rejects``).
 
 Each file is one task (``mapInArrow``); parsed rows are staged once, then split into
-programs and rejects. Programs are unique by content id; rerunning on the same input
-writes nothing. Run alone with ``spark-submit jobs/ingest.py --source codeio:PATH
---lakehouse DIR`` (the engine defaults to the submitting Spark there).
+programs and rejects, which pass the quality gate (``quality/gate.py``; e.g. a batch
+where one reject reason covers over half the lines is quarantined) before publishing.
+Programs are unique by content id; rerunning on the same input writes nothing. Run alone
+with ``spark-submit jobs/ingest.py --source codeio:PATH --lakehouse DIR`` (the engine
+defaults to the submitting Spark there).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pyspark.sql.pandas.types import from_arrow_schema
 
 from tracepile.config import TracepileConfig
 from tracepile.lakehouse import Lakehouse
+from tracepile.quality.gate import publish, stage_batch
 from tracepile.report import StageReport, step
 from tracepile.tables import BRONZE_SOURCES, INGEST_REJECTS
 from tracepile.udfs.ingest import (
@@ -87,9 +90,6 @@ def run_ingest(
 
         programs = staged.where(F.col("outcome") == "program")
         unique_programs = first_per_program(programs.select(*BRONZE_SOURCES.schema.names))
-        with step("ingest: writing bronze/sources"):
-            written = lakehouse.append_new(BRONZE_SOURCES, unique_programs)
-            distinct = unique_programs.count()
         rejects = staged.where(F.col("outcome") == "reject").select(
             "reject_id",
             "source_kind",
@@ -99,24 +99,34 @@ def run_ingest(
             F.col("reject_detail").alias("detail"),
             "raw_record",
         )
-        with step("ingest: writing bronze/ingest_rejects"):
-            rejects_written = lakehouse.append_new(INGEST_REJECTS, rejects)
+        # one outcome per non-blank line: the gate's reject-rate checks
+        outcomes = staged.where(F.col("outcome") != "blank").select(
+            F.coalesce("reject_reason", F.lit("program")).alias("outcome")
+        )
+        with step("ingest: staging new programs and rejects"):
+            batch = stage_batch(
+                lakehouse, run_id, "ingest", [(BRONZE_SOURCES, unique_programs), (INGEST_REJECTS, rejects)],
+                outcomes,
+            )  # fmt: skip
+            distinct = unique_programs.count()
+        parsed = by_outcome.get("program", 0)
+        written = batch.rows(BRONZE_SOURCES)
+        report.counts = {
+            "files": len(files),
+            "lines": sum(by_outcome.values()),
+            "blank_lines": by_outcome.get("blank", 0),
+            "rejected": by_outcome.get("reject", 0),
+            "rejects_new": batch.rows(INGEST_REJECTS),
+            "programs_parsed": parsed,
+            "duplicates_in_batch": parsed - distinct,
+            "already_present": distinct - written,
+            "programs_new": written,
+        }
+        with step("ingest: quality gate, then publishing bronze/sources, bronze/ingest_rejects"):
+            publish(lakehouse, config, batch, report)
     finally:
-        lakehouse.drop_staging("ingest", run_id)
-
-    parsed = by_outcome.get("program", 0)
-    report.counts = {
-        "files": len(files),
-        "lines": sum(by_outcome.values()),
-        "blank_lines": by_outcome.get("blank", 0),
-        "rejected": by_outcome.get("reject", 0),
-        "rejects_new": rejects_written,
-        "programs_parsed": parsed,
-        "duplicates_in_batch": parsed - distinct,
-        "already_present": distinct - written,
-        "programs_new": written,
-    }
-    report.seconds = time.perf_counter() - started
+        lakehouse.drop_staging(run_id)
+        report.seconds = time.perf_counter() - started
     return report
 
 

@@ -1,6 +1,8 @@
 """The whole pipeline, stage after stage, each reading the table the previous one wrote.
 
-Stages so far: ingest -> dedup -> trace. Run with ``tracepile run`` or ``spark-submit jobs/pipeline.py``.
+Stages so far: ingest -> dedup -> trace; each batch passes its quality gate before it is
+published, and a blocked batch stops the pipeline. Run with ``tracepile run`` or
+``spark-submit jobs/pipeline.py``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from tracepile.jobs.dedup import run_dedup
 from tracepile.jobs.ingest import run_ingest
 from tracepile.jobs.trace import run_trace
 from tracepile.lakehouse import Lakehouse
+from tracepile.quality.gate import GateBlocked
 from tracepile.report import StageReport
 
 
@@ -25,9 +28,14 @@ def run_pipeline(
     sources: Sequence[str],
     run_id: str,
 ) -> list[StageReport]:
-    reports = [run_ingest(spark, lakehouse, config, sources, run_id)]
-    reports.append(run_dedup(spark, lakehouse, config, run_id))
-    reports.append(run_trace(spark, lakehouse, config, run_id))
+    reports: list[StageReport] = []
+    try:
+        reports.append(run_ingest(spark, lakehouse, config, sources, run_id))
+        reports.append(run_dedup(spark, lakehouse, config, run_id))
+        reports.append(run_trace(spark, lakehouse, config, run_id))
+    except GateBlocked as blocked:  # the summary shows the stages that did publish, too
+        blocked.stage_reports[:0] = reports
+        raise
     return reports
 
 

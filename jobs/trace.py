@@ -2,7 +2,9 @@
 
 Each (program, input) row goes through the sandbox (``udfs/sandbox.py``): a run traced
 by snoop, then an untraced run under another hash seed, compared with each other and
-with the expected output. Resumable: rows already in ``silver/executions`` are skipped.
+with the expected output. The batch passes the quality gate (``quality/gate.py``; e.g. a
+batch with under 20% ok runs is quarantined) before it is published. Resumable: rows
+already in ``silver/executions`` are skipped.
 Run alone with ``tracepile trace`` or ``spark-submit jobs/trace.py --lakehouse DIR``.
 """
 
@@ -19,6 +21,7 @@ from pyspark.sql.types import StructType
 from tracepile.config import TracepileConfig
 from tracepile.jobs.dedup import StageInputError
 from tracepile.lakehouse import Lakehouse
+from tracepile.quality.gate import publish, stage_batch
 from tracepile.report import StageReport, step
 from tracepile.tables import SILVER_EXECUTIONS, SILVER_PROGRAMS
 from tracepile.udfs.sandbox import Limits
@@ -68,25 +71,29 @@ def run_trace(spark: SparkSession, lakehouse: Lakehouse, config: TracepileConfig
     runs = pending_runs(lakehouse)
     if settings.partitions:
         runs = runs.repartition(settings.partitions)
-    executed = runs.mapInPandas(partial(trace_batches, options=options), udf_schema)
+    executed = runs.mapInPandas(partial(trace_batches, options=options), udf_schema).withColumn(
+        "run_id", F.lit(run_id)
+    )
+    report.notes["limits"] = (
+        f"cpu {limits.cpu_seconds} s, wall {limits.wall_seconds} s, "
+        f"memory {limits.memory_bytes >> 20} MB, trace {limits.trace_lines} lines"
+    )
     try:
         with step("trace: running every input in the sandbox"):
-            staged = lakehouse.stage(executed, "trace_executions", run_id)
+            batch = stage_batch(lakehouse, run_id, STAGE, [(SILVER_EXECUTIONS, executed)])
+            staged = batch.staged(SILVER_EXECUTIONS)
+            batch.outcomes = staged.select(F.col("status").alias("outcome"))
             by_status = {row["status"]: row["count"] for row in staged.groupBy("status").count().collect()}
-        with step("trace: writing silver/executions"):
-            written = lakehouse.append_new(SILVER_EXECUTIONS, staged.withColumn("run_id", F.lit(run_id)))
+        report.counts = {
+            "runs": sum(by_status.values()),
+            **{f"status_{status}": count for status, count in sorted(by_status.items())},
+        }
+        with step("trace: quality gate, then publishing silver/executions"):
+            written = publish(lakehouse, config, batch, report)
+        report.counts["executions_new"] = written[SILVER_EXECUTIONS.qualified_name]
     finally:
-        lakehouse.drop_staging("trace_executions", run_id)
-    report.counts = {
-        "runs": sum(by_status.values()),
-        **{f"status_{status}": count for status, count in sorted(by_status.items())},
-        "executions_new": written,
-    }
-    report.notes = {
-        "limits": f"cpu {limits.cpu_seconds} s, wall {limits.wall_seconds} s, "
-        f"memory {limits.memory_bytes >> 20} MB, trace {limits.trace_lines} lines"
-    }
-    report.seconds = time.perf_counter() - started
+        lakehouse.drop_staging(run_id)
+        report.seconds = time.perf_counter() - started
     return report
 
 

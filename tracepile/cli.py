@@ -1,7 +1,8 @@
 """The ``tracepile`` command: run stages, inspect the lakehouse, show the configuration.
 
 Exit codes: 0 success; 1 the run failed (the run log says why); 2 bad usage or
-configuration; 130 interrupted.
+configuration; 3 a quality gate blocked a batch (it is in quarantine; the message names
+the failed checks); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
+import pyarrow.fs as pafs
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -25,10 +27,13 @@ from tracepile import interrupts
 from tracepile.config import ConfigError, TracepileConfig, config_to_toml, load_config
 from tracepile.engine import EngineError, spark_session
 from tracepile.lakehouse import Lakehouse
+from tracepile.quality.gate import GateBlocked
+from tracepile.quality.report import report_location
 from tracepile.report import RunReport, StageReport, console, new_run_id
-from tracepile.tables import ALL_TABLES, RUNS
+from tracepile.tables import ALL_TABLES, GATED_TABLES, RUNS, gated_table, quarantine_spec
 from tracepile.udfs.ingest import SourceError
 from tracepile.udfs.sandbox import Limits, Sandbox, SandboxStartError
+from tracepile.udfs.storage import filesystem_for
 
 app = typer.Typer(
     help="Turn Python programs into a verified Chain-of-Execution corpus, on Spark.",
@@ -53,6 +58,12 @@ LakehouseOpt = Annotated[
 ]
 TableFormat = Annotated[str | None, typer.Option("--table-format", help="delta (default) | parquet")]
 SparkConf = Annotated[list[str] | None, typer.Option("--conf", help="Spark setting KEY=VALUE (repeatable)")]
+GateMode = Annotated[
+    str | None,
+    typer.Option(
+        "--gate", help="fail (default): a failed quality check quarantines the batch; warn: publish, record"
+    ),
+]
 SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", help="any config key, e.g. ingest.max_record_bytes=1048576 (repeatable)"),
@@ -65,6 +76,7 @@ Sample = Annotated[bool, typer.Option("--sample", help="also ingest the bundled 
 
 
 StageRunner = Callable[..., list[StageReport]]
+EXIT_BLOCKED = 3
 
 
 def sample_path() -> str:
@@ -83,6 +95,7 @@ def _resolve_config(
     lakehouse: str | None,
     table_format: str | None,
     conf: list[str] | None,
+    gate: str | None,
     assignments: list[str] | None,
 ) -> TracepileConfig:
     spark_conf: dict[str, str] = {}
@@ -97,6 +110,7 @@ def _resolve_config(
         "lakehouse": lakehouse,
         "table_format": table_format,
         "spark_conf": spark_conf or None,
+        "gate.mode": gate,
     }
     try:
         return load_config(config_file, overrides=overrides, assignments=assignments)
@@ -157,6 +171,8 @@ def _execute(
             try:
                 report.stages = body(lakehouse, report.run_id)
                 report.status = "succeeded"
+            except GateBlocked as blocked:
+                report.stages, report.status, report.error = blocked.stage_reports, "blocked", str(blocked)
             except Exception as exc:  # recorded in meta/runs and shown; the exit code says failed
                 console.print_exception(max_frames=8)
                 report.status, report.error = "failed", f"{type(exc).__name__}: {exc}"
@@ -164,6 +180,7 @@ def _execute(
             report.tables = {
                 spec.qualified_name: lakehouse.count(spec) for spec in ALL_TABLES if spec != RUNS
             }
+            report.quality_report = _existing_report(lakehouse, config, report.run_id)
             _record_run(lakehouse, report, config)
     except EngineError as exc:
         _fail(str(exc), 2)
@@ -171,7 +188,16 @@ def _execute(
         _fail("interrupted; the engine was stopped and staging data removed", 130)
     report.render(Console())
     if report.status != "succeeded":
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_BLOCKED if report.status == "blocked" else 1)
+
+
+def _existing_report(lakehouse: Lakehouse, config: TracepileConfig, run_id: str) -> str | None:
+    """The run's HTML quality report, if a gate of this run wrote one."""
+    location = report_location(lakehouse, config, run_id)
+    if location is None:
+        return None
+    fs, path, _ = filesystem_for(location)
+    return location if fs.get_file_info(path).type == pafs.FileType.File else None
 
 
 _CONFIG_OPTIONS = (
@@ -181,6 +207,7 @@ _CONFIG_OPTIONS = (
     ("lakehouse", LakehouseOpt),
     ("table_format", TableFormat),
     ("conf", SparkConf),
+    ("gate", GateMode),
     ("set_", SetOpt),
 )
 _SOURCE_OPTIONS = (("source", Sources, None), ("sample", Sample, False))
@@ -189,20 +216,25 @@ _SOURCE_OPTIONS = (("source", Sources, None), ("sample", Sample, False))
 def _register_command(
     name: str,
     summary: str,
-    handler: Callable[[TracepileConfig, list[str] | None], None],
+    handler: Callable[..., None],
     with_sources: bool = False,
     target: typer.Typer = app,
+    arguments: tuple[tuple[str, Any], ...] = (),
 ) -> None:
     """A command taking the configuration options (and --source/--sample when it reads
-    sources): the option list is declared once, as the command's signature."""
+    sources, and positional ``arguments`` passed on by name): the option list is declared
+    once, as the command's signature."""
 
     def command(**options: Any) -> None:
         config = _resolve_config(*(options[name] for name, _ in _CONFIG_OPTIONS))
         sources = _source_list(options["source"], options["sample"]) if with_sources else None
-        handler(config, sources)
+        handler(config, sources, **{name: options[name] for name, _ in arguments})
 
     keyword = inspect.Parameter.KEYWORD_ONLY
-    parameters = [inspect.Parameter(n, keyword, default=None, annotation=a) for n, a in _CONFIG_OPTIONS]
+    parameters = [
+        inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=a) for n, a in arguments
+    ]
+    parameters += [inspect.Parameter(n, keyword, default=None, annotation=a) for n, a in _CONFIG_OPTIONS]
     if with_sources:
         parameters[:0] = [
             inspect.Parameter(n, keyword, default=d, annotation=a) for n, a, d in _SOURCE_OPTIONS
@@ -284,6 +316,29 @@ _register_command(
 )
 
 
+def _gate(config: TracepileConfig, _: None, table: str) -> None:
+    from tracepile.quality.gate import run_gate
+
+    try:
+        spec = gated_table(table)
+    except ValueError as exc:
+        _fail(str(exc), 2)
+    _execute("gate", config, lambda lh, run_id: [run_gate(lh, config, spec, run_id)])
+
+
+_register_command(
+    "gate",
+    """Run a table's quality checks on its published rows, on demand.
+
+    The same suite, CHECK constraints and (for silver/executions) ok rate as the gate every
+    batch passes. Results go to meta/validations and an HTML report; nothing is moved.
+    Exit code 3 when a check fails (with --gate warn only CHECK constraints count).
+    """,
+    _gate,
+    arguments=(("table", Annotated[str, typer.Argument(help="layer/name, e.g. silver/executions")]),),
+)
+
+
 def _status(config: TracepileConfig, _: None) -> None:
     from pyspark.sql import functions as F
 
@@ -294,7 +349,8 @@ def _status(config: TracepileConfig, _: None) -> None:
             tables = Table(title=f"lakehouse {lh.location}", title_justify="left")
             for column in ("table", "rows", "version", "description"):
                 tables.add_column(column, justify="right" if column in ("rows", "version") else "left")
-            for spec in ALL_TABLES:
+            quarantines = [quarantine_spec(spec) for spec in GATED_TABLES]
+            for spec in [*ALL_TABLES, *(q for q in quarantines if lh.exists(q))]:
                 rows, version = lh.count(spec), lh.version(spec)
                 tables.add_row(
                     spec.qualified_name,
@@ -315,7 +371,9 @@ def _status(config: TracepileConfig, _: None) -> None:
         _fail(str(exc), 2)
 
 
-_register_command("status", "Tables with row counts and Delta versions, and the last run.", _status)
+_register_command(
+    "status", "Tables (quarantine included) with row counts and Delta versions, and the last run.", _status
+)
 _register_command(
     "show",
     "Print the configuration as resolved from defaults, file, environment and flags (TOML).",

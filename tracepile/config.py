@@ -101,6 +101,33 @@ class TraceConfig(_Section):
     )
 
 
+class GateConfig(_Section):
+    """The quality gate every stage's batch passes before it is published (``quality/``)."""
+
+    mode: Literal["fail", "warn"] = Field(
+        "fail",
+        description="fail: a failed check quarantines the batch and the run exits 3; "
+        "warn: the batch is published and failures are recorded (CHECK constraints still block)",
+    )
+    min_ok_rate: float = Field(
+        0.2, ge=0, le=1, description="a trace batch with a smaller share of status ok is blocked"
+    )
+    max_reject_rate: float = Field(
+        0.5, ge=0, le=1, description="ingest and dedup: a larger share of any one reject reason blocks"
+    )
+    reject_rate_limits: dict[str, float] = Field(
+        default_factory=lambda: {"exact_duplicate": 1.0, "near_duplicate": 1.0},
+        description="per-reason overrides of max_reject_rate (duplicates are normal in a growing corpus)",
+    )
+    rate_min_rows: int = Field(
+        20, ge=0, description="rate checks on a smaller batch are recorded as warnings, never block"
+    )
+    report_dir: str | None = Field(
+        None, description="where the per-run HTML reports go; default <lakehouse>/reports"
+    )
+    examples: int = Field(5, ge=0, le=100, description="failing values (and their ids) kept per check")
+
+
 class TracepileConfig(_Section):
     engine: Literal["local", "spark", "connect"] = Field(
         "local", description="local = embedded Sail; spark = classic PySpark; connect = --remote"
@@ -122,6 +149,7 @@ class TracepileConfig(_Section):
     filters: FilterConfig = Field(default_factory=FilterConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     trace: TraceConfig = Field(default_factory=TraceConfig)
+    gate: GateConfig = Field(default_factory=GateConfig)
 
 
 def _parse_scalar(text: str) -> Any:

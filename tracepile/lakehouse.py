@@ -1,8 +1,8 @@
 """Reading and writing the declared tables under one root, on any engine.
 
 Only the Spark-Connect-compatible DataFrame API is used. Writes are schema-checked
-against ``tables.py`` and idempotent where the table has a content key: rows whose key
-is already present are not written again.
+against ``tables.py``; tables are created with their Delta CHECK constraints. Stages do not
+write gated tables here directly: ``quality/gate.py`` stages, audits and publishes them.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from tracepile.udfs.storage import filesystem_for
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
-    from pyspark.sql.types import DataType
+    from pyspark.sql.types import DataType, StructType
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,21 @@ def _without_nullability(data_type: DataType) -> DataType:
     return data_type
 
 
+def schema_problems(spec: TableSpec, schema: StructType) -> list[str]:
+    """How ``schema`` differs from the table's declared one (names and types; nullability is
+    the quality gate's concern)."""
+    declared = {f.name: f.dataType for f in spec.schema}
+    actual = {f.name: f.dataType for f in schema}
+    problems = [f"missing column {n}" for n in declared if n not in actual]
+    problems += [f"unexpected column {n}" for n in actual if n not in declared]
+    problems += [
+        f"{n} is {actual[n].simpleString()}, declared {declared[n].simpleString()}"
+        for n in declared
+        if n in actual and _without_nullability(actual[n]) != _without_nullability(declared[n])
+    ]
+    return problems
+
+
 class Lakehouse:
     def __init__(self, spark: SparkSession, location: str, table_format: str = "delta") -> None:
         self.spark = spark
@@ -56,6 +71,7 @@ class Lakehouse:
         else:
             self.catalog_schema = None
             self.root = location if "://" in location else os.path.abspath(location)
+        self._staged: dict[str, set[str]] = {}  # run_id -> staging names, to drop them all
 
     @property
     def location(self) -> str:
@@ -85,22 +101,39 @@ class Lakehouse:
 
     def conform(self, spec: TableSpec, df: DataFrame) -> DataFrame:
         """``df``'s columns in the declared order, or SchemaMismatchError naming each difference."""
-        declared = {f.name: f.dataType for f in spec.schema}
-        actual = {f.name: f.dataType for f in df.schema}
-        problems = [f"missing column {n}" for n in declared if n not in actual]
-        problems += [f"unexpected column {n}" for n in actual if n not in declared]
-        problems += [
-            f"{n} is {actual[n].simpleString()}, declared {declared[n].simpleString()}"
-            for n in declared
-            if n in actual and _without_nullability(actual[n]) != _without_nullability(declared[n])
-        ]
+        problems = schema_problems(spec, df.schema)
         if problems:
             raise SchemaMismatchError(f"{spec.qualified_name}: " + "; ".join(problems))
-        return df.select(*declared)
+        return df.select(*spec.schema.names)
 
-    def _create_if_missing(self, spec: TableSpec) -> None:
+    def create_if_missing(self, spec: TableSpec) -> None:
+        """Create the (empty) table, then add any of its CHECK constraints it lacks."""
         if not self.exists(spec):
             self._write(self.spark.createDataFrame([], spec.schema), spec, "append")
+        if spec.constraints and self.table_format == "delta":
+            self._add_constraints(spec)
+
+    def _add_constraints(self, spec: TableSpec) -> None:
+        """delta-rs for path tables (Sail cannot parse ALTER TABLE ... ADD CONSTRAINT);
+        SQL for catalog tables and where delta-rs cannot reach the storage."""
+        ref = self.ref(spec)
+        if not self.catalog_schema:
+            from deltalake import DeltaTable
+
+            try:
+                table = DeltaTable(ref)
+                present = table.metadata().configuration
+                missing = {n: sql for n, sql in spec.constraints if f"delta.constraints.{n}" not in present}
+                if missing:
+                    table.alter.add_constraint(missing)
+                return
+            except Exception as exc:  # storage delta-rs cannot reach: the engine's SQL may
+                log.info("delta-rs cannot add constraints to %s (%s); trying SQL", ref, exc)
+            ref = f"delta.`{ref}`"
+        present = {row[0] for row in self.spark.sql(f"SHOW TBLPROPERTIES {ref}").collect()}
+        for name, sql in spec.constraints:
+            if f"delta.constraints.{name}" not in present:
+                self.spark.sql(f"ALTER TABLE {ref} ADD CONSTRAINT {name} CHECK ({sql})")
 
     def _write(self, df: DataFrame, spec: TableSpec, mode: str) -> None:
         writer = df.write.format(self.table_format).mode(mode)
@@ -110,23 +143,18 @@ class Lakehouse:
             writer.save(self.ref(spec))
 
     def append(self, spec: TableSpec, df: DataFrame) -> None:
+        """One append (one Delta commit) of ``df``; the table is created first if missing."""
         rows = self.conform(spec, df)
-        self._create_if_missing(spec)
+        self.create_if_missing(spec)
         self._write(rows, spec, "append")
 
-    def append_new(self, spec: TableSpec, df: DataFrame) -> int:
-        """Append the rows whose key is not in the table yet; return how many were written.
-
-        ``df`` must already be unique on the key. Rerunning with the same rows writes nothing.
-        """
+    def new_rows(self, spec: TableSpec, df: DataFrame) -> DataFrame:
+        """The rows of ``df`` whose key is not in the table yet (all of them if it is absent)."""
         rows = self.conform(spec, df)
-        self._create_if_missing(spec)
+        if not self.exists(spec):
+            return rows
         existing = self.read(spec).select(*spec.key_columns)
-        new_rows = rows.join(existing, on=spec.key_columns, how="left_anti")
-        written = new_rows.count()
-        if written:
-            self._write(new_rows, spec, "append")
-        return written
+        return rows.join(existing, on=spec.key_columns, how="left_anti").select(*spec.schema.names)
 
     # Staging: one materialisation of an expensive intermediate that several writes read.
     def staging_ref(self, name: str, run_id: str) -> str:
@@ -136,6 +164,7 @@ class Lakehouse:
 
     def stage(self, df: DataFrame, name: str, run_id: str) -> DataFrame:
         ref = self.staging_ref(name, run_id)
+        self._staged.setdefault(run_id, set()).add(name)
         if self.catalog_schema:
             df.write.format(self.table_format).mode("overwrite").saveAsTable(ref)
             return self.spark.table(ref)
@@ -146,17 +175,19 @@ class Lakehouse:
             return self.spark.createDataFrame([], schema)
         return self.spark.read.schema(schema).parquet(ref)
 
-    def drop_staging(self, name: str, run_id: str) -> None:
-        ref = self.staging_ref(name, run_id)
+    def drop_staging(self, run_id: str) -> None:
+        """Remove everything ``stage`` wrote for ``run_id``."""
         if self.catalog_schema:
-            self.spark.sql(f"DROP TABLE IF EXISTS {ref}")
+            for name in sorted(self._staged.pop(run_id, set())):
+                self.spark.sql(f"DROP TABLE IF EXISTS {self.staging_ref(name, run_id)}")
             return
+        run_dir = self.staging_ref("_", run_id).rsplit("/", 1)[0]
         try:
-            fs, inner, _ = filesystem_for(ref.rsplit("/", 1)[0])
+            fs, inner, _ = filesystem_for(run_dir)
             if fs.get_file_info(inner).type == pafs.FileType.Directory:
                 fs.delete_dir(inner)
         except (OSError, pa.ArrowException) as exc:  # storage pyarrow cannot reach (e.g. dbfs:)
-            log.warning("could not remove staging data %s: %s", ref, exc)
+            log.warning("could not remove staging data %s: %s", run_dir, exc)
 
     def version(self, spec: TableSpec) -> int | None:
         """The Delta version of a path table (read with delta-rs, no Spark needed), else None."""

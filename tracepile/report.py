@@ -45,6 +45,7 @@ class RunReport:
     error: str | None = None
     stages: list[StageReport] = field(default_factory=list)
     tables: dict[str, int | None] = field(default_factory=dict)
+    quality_report: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), default=str, sort_keys=True)
@@ -52,14 +53,16 @@ class RunReport:
     def render(self, out: Console | None = None) -> None:
         out = out or Console()
         seconds = (self.finished_at - self.started_at).total_seconds() if self.finished_at else 0.0
-        colour = "green" if self.status == "succeeded" else "red"
+        colour = {"succeeded": "green", "blocked": "yellow"}.get(self.status, "red")
         out.print(
             f"[bold]tracepile {self.command}[/]: run [cyan]{self.run_id}[/] "
             f"[{colour}]{self.status}[/] in {seconds:.1f} s  "
             f"(engine {self.engine}, lakehouse {self.lakehouse})"
         )
         if self.error:
-            out.print(f"[red]error:[/] {self.error}")
+            label = "blocked" if self.status == "blocked" else "error"
+            out.print(f"[red]{label}:[/] ", end="")
+            out.print(self.error, markup=False, highlight=False)
         if self.stages:
             stages = Table(title="stages", title_justify="left")
             stages.add_column("stage")
@@ -83,6 +86,8 @@ class RunReport:
             for name, rows in self.tables.items():
                 tables.add_row(name, "-" if rows is None else f"{rows:,}")
             out.print(tables)
+        if self.quality_report:
+            out.print(f"quality report: {self.quality_report}")
 
 
 @contextmanager

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pyspark.sql.types import (
     ArrayType,
     BinaryType,
+    BooleanType,
     DoubleType,
     LongType,
     StringType,
@@ -19,6 +20,8 @@ from pyspark.sql.types import (
     StructType,
     TimestampType,
 )
+
+from tracepile.udfs.sandbox import STATUSES
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,9 @@ class TableSpec:
     key: str | tuple[str, ...]
     schema: StructType
     description: str
+    # Delta CHECK constraints (name, SQL): hard invariants the writer itself enforces. Kept to
+    # comparisons and boolean logic, which delta-rs, Sail and Delta on Spark all accept.
+    constraints: tuple[tuple[str, str], ...] = ()
 
     @property
     def qualified_name(self) -> str:
@@ -51,6 +57,7 @@ BRONZE_SOURCES = TableSpec(
     name="sources",
     key="program_id",
     description="ingested programs, normalised, one row per distinct content",
+    constraints=(("code_not_empty", "code <> ''"), ("source_line_positive", "source_line >= 1")),
     schema=StructType(
         [
             _text("program_id", False),
@@ -93,6 +100,7 @@ SILVER_PROGRAMS = TableSpec(
     name="programs",
     key="program_id",
     description="programs that passed the static filters, decontamination and dedup",
+    constraints=(("code_not_empty", "code <> ''"),),
     schema=StructType(
         [
             *BRONZE_SOURCES.schema.fields,
@@ -110,6 +118,7 @@ SILVER_REJECTS = TableSpec(
     name="rejects",
     key=("program_id", "stage"),
     description="every program a silver stage dropped, with the reason",
+    constraints=(("reason_not_empty", "reason <> ''"),),
     schema=StructType(
         [
             _text("program_id", False),
@@ -142,6 +151,12 @@ SILVER_EXECUTIONS = TableSpec(
     name="executions",
     key="execution_id",
     description="one sandboxed, traced run per program and input: status, value, trace, steps",
+    constraints=(
+        ("status_known", "status IN (" + ", ".join(f"'{status}'" for status in STATUSES) + ")"),
+        ("ok_has_return_value", "status <> 'ok' OR return_json IS NOT NULL"),
+        ("times_not_negative", "cpu_s >= 0 AND wall_s >= 0"),
+        ("counts_not_negative", "input_index >= 0 AND trace_lines >= 0"),
+    ),
     schema=StructType(
         [
             _text("execution_id", False),
@@ -182,6 +197,69 @@ RUNS = TableSpec(
     ),
 )
 
+VALIDATIONS = TableSpec(
+    layer="meta",
+    name="validations",
+    key=("run_id", "table_name", "check_name"),
+    description="every quality-gate check of every run: expectation, result, decision",
+    schema=StructType(
+        [
+            _text("run_id", False),
+            _text("stage", False),
+            _text("table_name", False),
+            _text("check_name", False),
+            _text("expectation", False),
+            _text("column_name"),
+            _text("kwargs_json", False),
+            _text("severity", False),
+            StructField("success", BooleanType(), False),
+            StructField("element_count", LongType()),
+            StructField("unexpected_count", LongType()),
+            StructField("unexpected_percent", DoubleType()),
+            _text("observed_json"),
+            _text("examples_json"),
+            _text("decision", False),
+            _text("gate_mode", False),
+            StructField("checked_at", TimestampType(), False),
+        ]
+    ),
+)
+
+# Tables written through the quality gate (write-audit-publish), in data-flow order.
+GATED_TABLES: tuple[TableSpec, ...] = (
+    BRONZE_SOURCES,
+    INGEST_REJECTS,
+    SILVER_PROGRAMS,
+    SILVER_SIGNATURES,
+    SILVER_REJECTS,
+    SILVER_EXECUTIONS,
+)
+
+QUARANTINE_RUN_ID = "quarantine_run_id"
+
+
+def quarantine_spec(spec: TableSpec) -> TableSpec:
+    """``quarantine/<layer>_<name>``: blocked batches of ``spec``, every column nullable (the
+    rows failed the gate, so they may break the published table's invariants), keyed by run."""
+    fields = [StructField(f.name, f.dataType, True) for f in spec.schema]
+    return TableSpec(
+        layer="quarantine",
+        name=f"{spec.layer}_{spec.name}",
+        key=(QUARANTINE_RUN_ID, *spec.key_columns),
+        description=f"batches of {spec.qualified_name} the quality gate blocked, by run",
+        schema=StructType([*fields, _text(QUARANTINE_RUN_ID, False)]),
+    )
+
+
+def gated_table(qualified_name: str) -> TableSpec:
+    """The gated table named ``layer/name``; ValueError listing the choices otherwise."""
+    for spec in GATED_TABLES:
+        if spec.qualified_name == qualified_name:
+            return spec
+    choices = ", ".join(spec.qualified_name for spec in GATED_TABLES)
+    raise ValueError(f"no gated table {qualified_name!r}; choose one of: {choices}")
+
+
 ALL_TABLES: tuple[TableSpec, ...] = (
     BRONZE_SOURCES,
     INGEST_REJECTS,
@@ -190,4 +268,5 @@ ALL_TABLES: tuple[TableSpec, ...] = (
     SILVER_REJECTS,
     SILVER_EXECUTIONS,
     RUNS,
+    VALIDATIONS,
 )

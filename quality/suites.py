@@ -1,0 +1,264 @@
+"""What every gated table must satisfy, written as great-expectations 1.x expectations.
+
+Each table has a suite: not-null, unique keys, value sets, ranges, and references to its
+parent table. (Its schema is compared with the declaration in ``gate.schema_result``,
+nested types included, which GX's type expectations cannot express.) Checks that need
+more than a column (sizes, references) run on derived columns the gate adds to the batch
+first (``TableRules.derived`` and ``Reference.flag``). Each stage also has batch-level rates over its outcomes (one outcome
+per input record: kept, or the reason it was dropped), e.g. the share of ok trace runs.
+
+Every expectation carries ``meta = {"check": <name people read>, "severity": ...}``:
+``block`` stops the batch in ``--gate fail`` mode; ``warn`` is recorded only. Delta CHECK
+constraints (``TableSpec.constraints``) are the third, ``hard``, kind: see ``gate.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tracepile.config import TracepileConfig
+from tracepile.tables import (
+    BRONZE_SOURCES,
+    INGEST_REJECTS,
+    SILVER_EXECUTIONS,
+    SILVER_PROGRAMS,
+    SILVER_REJECTS,
+    SILVER_SIGNATURES,
+    TableSpec,
+)
+from tracepile.udfs.codeio import DOMAINS
+from tracepile.udfs.ingest import PARSERS
+from tracepile.udfs.sandbox import STATUSES
+
+if TYPE_CHECKING:
+    from great_expectations.expectations import Expectation
+
+BLOCK, WARN, HARD = "block", "warn", "hard"
+HEX_ID = r"^[0-9a-f]{32}$"
+
+
+def expect(name: str, kind: str, severity: str = BLOCK, **kwargs: Any) -> Expectation:
+    """The great-expectations expectation class ``kind`` (e.g. ``ExpectColumnValuesToBeUnique``),
+    named for people and marked with its severity."""
+    import great_expectations as gx
+
+    return getattr(gx.expectations, kind)(**kwargs, meta={"check": name, "severity": severity})
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Every value of ``column`` must be a key of ``parent`` (published, or in the same batch)."""
+
+    column: str
+    parent: TableSpec
+
+    @property
+    def flag(self) -> str:
+        return f"{self.column}_in_{self.parent.layer}_{self.parent.name}"
+
+
+@dataclass(frozen=True)
+class TableRules:
+    spec: TableSpec
+    expectations: Callable[[TracepileConfig], list[Expectation]]
+    derived: dict[str, str] = field(default_factory=dict)  # column -> Spark SQL expression
+    references: tuple[Reference, ...] = ()
+
+
+def _not_null_and_keys(spec: TableSpec) -> list[Expectation]:
+    checks = [
+        expect(f"{f.name} is not null", "ExpectColumnValuesToNotBeNull", column=f.name)
+        for f in spec.schema
+        if not f.nullable
+    ]
+    keys = spec.key_columns
+    if len(keys) == 1:
+        checks.append(expect(f"{keys[0]} is unique", "ExpectColumnValuesToBeUnique", column=keys[0]))
+    else:
+        checks.append(
+            expect(f"({', '.join(keys)}) is unique", "ExpectCompoundColumnsToBeUnique", column_list=keys)
+        )
+    return checks
+
+
+def _ids(*columns: str) -> list[Expectation]:
+    return [
+        expect(f"{column} is 32 hex digits", "ExpectColumnValuesToMatchRegex", column=column, regex=HEX_ID)
+        for column in columns
+    ]
+
+
+def _references(references: Iterable[Reference]) -> list[Expectation]:
+    return [
+        expect(
+            f"every {ref.column} is in {ref.parent.qualified_name}",
+            "ExpectColumnValuesToBeInSet",
+            column=ref.flag,
+            value_set=[True],
+        )
+        for ref in references
+    ]
+
+
+def _program_content(config: TracepileConfig, max_code_bytes: int) -> list[Expectation]:
+    return [
+        expect("source_kind is a known kind", "ExpectColumnValuesToBeInSet", column="source_kind",
+               value_set=sorted(PARSERS)),
+        expect("domain is a known domain", "ExpectColumnValuesToBeInSet", column="domain",
+               value_set=list(DOMAINS)),
+        expect(f"code is 1..{max_code_bytes:,} bytes", "ExpectColumnValuesToBeBetween", column="code_bytes",
+               min_value=1, max_value=max_code_bytes),
+        expect("entry_point is an identifier", "ExpectColumnValuesToMatchRegex", column="entry_point",
+               regex=r"^[A-Za-z_][A-Za-z0-9_]*$"),
+    ]  # fmt: skip
+
+
+_PROGRAM_SIZES = {"code_bytes": "octet_length(code)", "n_inputs": "size(inputs)"}
+
+
+def _sources(config: TracepileConfig) -> list[Expectation]:
+    return [
+        *_not_null_and_keys(BRONZE_SOURCES),
+        *_ids("program_id"),
+        *_program_content(config, config.ingest.max_record_bytes),
+        expect("source_line >= 1", "ExpectColumnValuesToBeBetween", column="source_line", min_value=1),
+    ]
+
+
+def _ingest_rejects(config: TracepileConfig) -> list[Expectation]:
+    return [
+        *_not_null_and_keys(INGEST_REJECTS),
+        *_ids("reject_id"),
+        expect("reason is a lower_snake_case name", "ExpectColumnValuesToMatchRegex", column="reason",
+               regex=r"^[a-z][a-z0-9_]*$"),
+        expect(f"raw_record is at most {config.ingest.reject_raw_chars:,} characters",
+               "ExpectColumnValueLengthsToBeBetween", column="raw_record", min_value=0,
+               max_value=config.ingest.reject_raw_chars),
+    ]  # fmt: skip
+
+
+_PROGRAM_REFERENCE = Reference("program_id", BRONZE_SOURCES)
+
+
+def _programs(config: TracepileConfig) -> list[Expectation]:
+    filters = config.filters
+    return [
+        *_not_null_and_keys(SILVER_PROGRAMS),
+        *_ids("program_id", "exact_key"),
+        *_program_content(config, filters.max_code_bytes),
+        expect(f"{filters.min_inputs}..{filters.max_inputs} inputs per program",
+               "ExpectColumnValuesToBeBetween", column="n_inputs",
+               min_value=filters.min_inputs, max_value=filters.max_inputs),
+        *_references([_PROGRAM_REFERENCE]),
+    ]  # fmt: skip
+
+
+_SIGNATURE_REFERENCE = Reference("program_id", SILVER_PROGRAMS)
+
+
+def _signatures(config: TracepileConfig) -> list[Expectation]:
+    bands = config.dedup.bands
+    return [
+        *_not_null_and_keys(SILVER_SIGNATURES),
+        *_ids("program_id", "exact_key"),
+        expect(f"{bands} band keys per program", "ExpectColumnValuesToBeBetween", column="n_band_keys",
+               min_value=bands, max_value=bands),
+        *_references([_SIGNATURE_REFERENCE]),
+    ]  # fmt: skip
+
+
+def _rejects(config: TracepileConfig) -> list[Expectation]:
+    return [
+        *_not_null_and_keys(SILVER_REJECTS),
+        *_ids("program_id"),
+        expect("stage is dedup", "ExpectColumnValuesToBeInSet", column="stage", value_set=["dedup"]),
+        expect("reason is a lower_snake_case name", "ExpectColumnValuesToMatchRegex", column="reason",
+               regex=r"^[a-z][a-z0-9_]*$"),
+        *_references([_PROGRAM_REFERENCE]),
+    ]  # fmt: skip
+
+
+_EXECUTION_REFERENCE = Reference("program_id", SILVER_PROGRAMS)
+
+
+def _executions(config: TracepileConfig) -> list[Expectation]:
+    trace = config.trace
+    # one run's CPU can pass the limit by the kernel's tick before SIGXCPU; wall by the kill grace
+    max_cpu = int(trace.cpu_seconds + 0.999) + 2
+    max_wall = trace.wall_seconds + 5
+    return [
+        *_not_null_and_keys(SILVER_EXECUTIONS),
+        *_ids("execution_id", "program_id"),
+        expect("status is a known status", "ExpectColumnValuesToBeInSet", column="status",
+               value_set=list(STATUSES)),
+        expect(f"trace_lines is 0..{trace.trace_lines}", "ExpectColumnValuesToBeBetween",
+               column="trace_lines", min_value=0, max_value=trace.trace_lines),
+        expect(f"cpu_s is 0..{max_cpu}", "ExpectColumnValuesToBeBetween", column="cpu_s",
+               min_value=0, max_value=max_cpu),
+        expect(f"wall_s is 0..{max_wall:g}", "ExpectColumnValuesToBeBetween", column="wall_s",
+               min_value=0, max_value=max_wall),
+        expect("input_index >= 0", "ExpectColumnValuesToBeBetween", column="input_index", min_value=0),
+        *_references([_EXECUTION_REFERENCE]),
+    ]  # fmt: skip
+
+
+TABLE_RULES: dict[str, TableRules] = {
+    rules.spec.qualified_name: rules
+    for rules in (
+        TableRules(BRONZE_SOURCES, _sources, derived=_PROGRAM_SIZES),
+        TableRules(INGEST_REJECTS, _ingest_rejects),
+        TableRules(SILVER_PROGRAMS, _programs, derived=_PROGRAM_SIZES, references=(_PROGRAM_REFERENCE,)),
+        TableRules(
+            SILVER_SIGNATURES,
+            _signatures,
+            derived={"n_band_keys": "size(band_keys)"},
+            references=(_SIGNATURE_REFERENCE,),
+        ),
+        TableRules(SILVER_REJECTS, _rejects, references=(_PROGRAM_REFERENCE,)),
+        TableRules(SILVER_EXECUTIONS, _executions, references=(_EXECUTION_REFERENCE,)),
+    )
+}
+
+
+@dataclass(frozen=True)
+class RateRule:
+    """Batch-level rates over a stage's outcomes (a column ``outcome``: ``kept`` or a reason)."""
+
+    stage: str
+    kept: str
+    min_kept_rate: Callable[[TracepileConfig], float | None]
+    limit_reasons: bool  # whether each reason's share is capped (gate.max_reject_rate)
+
+    def expectations(self, config: TracepileConfig, reasons: Iterable[str], rows: int) -> list[Expectation]:
+        """Rate checks for a batch of ``rows`` outcomes whose reasons are ``reasons``. Below
+        ``gate.rate_min_rows`` they only warn: a share of three rows says little."""
+        gate = config.gate
+        severity = BLOCK if rows >= gate.rate_min_rows else WARN
+        checks = []
+        min_rate = self.min_kept_rate(config)
+        if min_rate is not None:
+            checks.append(
+                expect(f"{self.kept} rate >= {min_rate:.0%}", "ExpectColumnValuesToBeInSet", severity,
+                       column="outcome", value_set=[self.kept], mostly=min_rate)
+            )  # fmt: skip
+        if self.limit_reasons:
+            for reason in sorted(set(reasons) - {self.kept}):
+                limit = gate.reject_rate_limits.get(reason, gate.max_reject_rate)
+                if limit < 1:
+                    checks.append(
+                        expect(f"{reason} rate <= {limit:.0%}", "ExpectColumnValuesToNotBeInSet", severity,
+                               column="outcome", value_set=[reason], mostly=1 - limit)
+                    )  # fmt: skip
+        return checks
+
+
+STAGE_RATES: dict[str, RateRule] = {
+    rule.stage: rule
+    for rule in (
+        RateRule("ingest", kept="program", min_kept_rate=lambda _: None, limit_reasons=True),
+        RateRule("dedup", kept="kept", min_kept_rate=lambda _: None, limit_reasons=True),
+        RateRule("trace", kept="ok", min_kept_rate=lambda c: c.gate.min_ok_rate, limit_reasons=False),
+    )
+}
