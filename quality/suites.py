@@ -4,8 +4,9 @@ Each table has a suite: not-null, unique keys, value sets, ranges, and reference
 parent table. (Its schema is compared with the declaration in ``gate.schema_result``,
 nested types included, which GX's type expectations cannot express.) Checks that need
 more than a column (sizes, references) run on derived columns the gate adds to the batch
-first (``TableRules.derived`` and ``Reference.flag``). Each stage also has batch-level rates over its outcomes (one outcome
-per input record: kept, or the reason it was dropped), e.g. the share of ok trace runs.
+first (``TableRules.derived`` and ``Reference.flag``). Each stage also has batch-level
+rates over its outcomes (one outcome per input record: kept, or the reason it was
+dropped), e.g. the share of ok trace runs.
 
 Every expectation carries ``meta = {"check": <name people read>, "severity": ...}``:
 ``block`` stops the batch in ``--gate fail`` mode; ``warn`` is recorded only. Delta CHECK
