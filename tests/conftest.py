@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,3 +39,17 @@ def read_delta(path: Path | str) -> pa.Table:
     interpreter at exit now and then (delta-rs #2184); reading the files it lists does not.
     """
     return pq.read_table(DeltaTable(str(path)).file_uris())
+
+
+def run_tracepile(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The ``tracepile`` command as a user runs it: a new process, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "tracepile", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "COLUMNS": "120", **(env or {})},
+        timeout=300,
+    )

@@ -11,21 +11,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, read_delta
+from tests.conftest import run_tracepile as _run
 from tracepile.cli import sample_path
 from tracepile.udfs.outputs import json_equal
-
-TRACEPILE = [sys.executable, "-m", "tracepile"]
-
-
-def _run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None):
-    return subprocess.run(
-        [*TRACEPILE, *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, "COLUMNS": "120", **(env or {})},
-        timeout=300,
-    )
 
 
 def test_bundled_sample_spans_three_domains_and_its_outputs_are_right() -> None:

@@ -117,13 +117,16 @@ def test_second_batch_is_deduplicated_against_the_first_without_its_code(spark, 
     lakehouse, first = _run(spark, root, _write(tmp_path / "one.jsonl", sample[:20]), "batch-1")
     assert first.counts["programs_new"] == 20
 
-    # Blank the first batch's code everywhere: the second run must not need it.
+    # Replace the first batch's code everywhere: the second run must not need it. (Not with
+    # "": the tables' CHECK constraint code_not_empty refuses that.)
     for spec in (BRONZE_SOURCES, SILVER_PROGRAMS):
         table = read_delta(lakehouse.ref(spec))
         column = table.schema.get_field_index("code")
-        blanked = table.set_column(column, table.schema.field(column), pa.array([""] * table.num_rows))
+        blanked = table.set_column(
+            column, table.schema.field(column), pa.array(["# removed"] * table.num_rows)
+        )
         write_deltalake(lakehouse.ref(spec), blanked, mode="overwrite")
-    assert set(read_delta(lakehouse.ref(BRONZE_SOURCES)).column("code").to_pylist()) == {""}
+    assert set(read_delta(lakehouse.ref(BRONZE_SOURCES)).column("code").to_pylist()) == {"# removed"}
 
     renamed = _copy(sample[3], sample[3]["refcode"].replace("total", "digit_sum"), "renamed")
     exact = _copy(sample[7], sample[7]["refcode"], "exact")
