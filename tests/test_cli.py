@@ -173,6 +173,17 @@ def test_spark_submit_runs_the_ingest_dedup_and_trace_jobs(tmp_path) -> None:
     ok = [row for row in executions if row["status"] == "ok"]
     assert {row["status"] for row in executions} <= {"ok", "too_long"} and len(ok) > len(executions) / 2
     assert all(json_equal(row["return_json"], row["expected_output_json"]) for row in ok)
+    # each job's batch passed its quality gate on classic DataFrames before it was published
+    checks = pq.read_table(lake / "meta" / "validations").to_pylist()
+    assert {r["stage"] for r in checks} == {"ingest", "dedup", "trace"}
+    assert all(r["success"] and r["decision"] == "published" for r in checks)
+    # and a failing check on classic Spark exits 3 naming it
+    strict = _run(
+        "gate", "silver/executions", "--engine", "spark", "--table-format", "parquet",
+        "--lakehouse", str(lake), "--set", "gate.min_ok_rate=1",
+    )  # fmt: skip
+    assert strict.returncode == 3, strict.stderr[-3000:]
+    assert "ok rate >= 100%" in strict.stdout
     assert all(row["trace_text"].startswith(" >>> Call to") for row in ok)
 
 
