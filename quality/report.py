@@ -7,7 +7,6 @@ gate of the run, so a run stopped at its second stage still shows its first.
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -94,13 +93,3 @@ def write_run_report(lakehouse: Lakehouse, config: TracepileConfig, run_id: str)
     with fs.open_output_stream(path) as out:
         out.write(render_html(run_id, rows).encode("utf-8"))
     return location
-
-
-def summary_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
-    """Plain-text lines for a terminal: one per failed check."""
-    return [
-        f"{r['table_name']}: {r['check_name']} ({r['severity']}) "
-        f"{_count(r)} {json.loads(r['examples_json'])[:3] if r['examples_json'] else ''}".rstrip()
-        for r in rows
-        if not r["success"]
-    ]
