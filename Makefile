@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-fast lint bench bench-dedup bench-trace
+.PHONY: demo test test-fast lint bench bench-dedup bench-trace bench-gate
 
 $(BIN)/tracepile: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,3 +33,6 @@ bench-trace: $(BIN)/tracepile  ## tracing vs the published method, trace fidelit
 	$(BIN)/python bench/bench_trace.py
 	$(BIN)/python bench/check_trace_fidelity.py
 	$(BIN)/python bench/bench_trace_memory.py
+
+bench-gate: $(BIN)/tracepile  ## quality-gate overhead on 100k execution rows vs publishing without it (~3 min)
+	$(BIN)/python bench/bench_gate.py

@@ -51,11 +51,14 @@ def _executions(lake: Path) -> pa.Table:
 
 
 def build_batch(lake: Path, rows: int, out: Path) -> None:
-    """``rows`` executions: the real ones repeated, each under a new 32-hex id."""
+    """``rows`` executions: the real ones repeated, each under a new 32-hex id, with the id
+    appended to its trace text (so that Parquet cannot store 141 distinct texts once)."""
     real = _executions(lake)
-    repeated = real.take(pa.array([i % real.num_rows for i in range(rows)]))
+    batch = real.take(pa.array([i % real.num_rows for i in range(rows)]))
     ids = pa.array([f"{i:032x}" for i in range(rows)], pa.string())
-    batch = repeated.set_column(repeated.schema.get_field_index("execution_id"), "execution_id", ids)
+    batch = batch.set_column(batch.schema.get_field_index("execution_id"), "execution_id", ids)
+    text = pc.binary_join_element_wise(pc.fill_null(batch["trace_text"], ""), ids, "\n# run ")
+    batch = batch.set_column(batch.schema.get_field_index("trace_text"), "trace_text", text)
     assert pc.count_distinct(batch["execution_id"]).as_py() == rows
     pq.write_table(batch, out)
 

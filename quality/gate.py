@@ -180,7 +180,7 @@ def check_rates(config: TracepileConfig, stage: str, outcomes: DataFrame) -> lis
     """The stage's batch-level rates over ``outcomes`` (column ``outcome``)."""
     counts = {row["outcome"]: row["count"] for row in outcomes.groupBy("outcome").count().collect()}
     expectations = STAGE_RATES[stage].expectations(config, counts, sum(counts.values()))
-    return run_expectations(outcomes, f"{stage} outcomes", expectations, [], config.gate.examples)
+    return run_expectations(outcomes, f"{stage} batch", expectations, [], config.gate.examples)
 
 
 def blocking(results: list[CheckResult], mode: str) -> list[CheckResult]:

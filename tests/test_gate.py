@@ -22,12 +22,14 @@ from pyspark.sql import functions as F
 from tests.conftest import read_delta, run_tracepile
 from tracepile.cli import sample_path
 from tracepile.config import load_config
+from tracepile.jobs.ingest import run_ingest
 from tracepile.jobs.pipeline import run_pipeline
 from tracepile.lakehouse import Lakehouse
 from tracepile.quality.gate import Batch, GateBlocked, publish, stage_batch
 from tracepile.quality.report import report_location
 from tracepile.report import StageReport
 from tracepile.tables import (
+    INGEST_REJECTS,
     QUARANTINE_RUN_ID,
     SILVER_EXECUTIONS,
     SILVER_PROGRAMS,
@@ -255,3 +257,27 @@ def test_cli_quarantines_an_all_timeout_trace_batch_then_a_fixed_rerun_publishes
     failed = run_tracepile(*strict)
     assert failed.returncode == 3 and "ok rate >= 100%" in failed.stdout
     assert run_tracepile(*strict, "--gate", "warn").returncode == 0
+
+
+def test_a_source_whose_fields_shifted_is_blocked_at_ingest(spark, tmp_path) -> None:
+    lake = tmp_path / "lake"
+    config = load_config(overrides={"lakehouse": str(lake)}, environ={})
+    lakehouse = Lakehouse(spark, str(lake))
+    run_ingest(spark, lakehouse, config, [f"codeio:{sample_path()}"], "good")
+    sources = lake / "bronze" / "sources"
+    version, count = DeltaTable(str(sources)).version(), read_delta(sources).num_rows
+
+    # the same kind of records, but the source renamed refcode to code: every line is rejected
+    shifted = tmp_path / "shifted.jsonl"
+    records = [json.loads(line) for line in Path(sample_path()).read_text(encoding="utf-8").splitlines()]
+    renamed = [{("code" if k == "refcode" else k): v for k, v in r.items()} for r in records]
+    shifted.write_text("".join(json.dumps(r) + "\n" for r in renamed), encoding="utf-8")
+    with pytest.raises(GateBlocked, match=r"missing_field rate <= 50%") as blocked:
+        run_ingest(spark, lakehouse, config, [f"codeio:{shifted}"], "shifted")
+    assert blocked.value.stage_reports[0].reasons == {"missing_field": len(records)}
+    assert DeltaTable(str(sources)).version() == version and read_delta(sources).num_rows == count
+    assert (
+        not lakehouse.exists(INGEST_REJECTS) or read_delta(lake / "bronze" / "ingest_rejects").num_rows == 0
+    )
+    quarantined = read_delta(lake / "quarantine" / "bronze_ingest_rejects").to_pylist()
+    assert len(quarantined) == len(records) and {r["reason"] for r in quarantined} == {"missing_field"}
