@@ -1,6 +1,6 @@
 """The whole pipeline, stage after stage, each reading the table the previous one wrote.
 
-Stages so far: ingest -> dedup -> trace; each batch passes its quality gate before it is
+Stages: ingest -> dedup -> trace -> generate; each batch passes its quality gate before it is
 published, and a blocked batch stops the pipeline. Run with ``tracepile run`` or
 ``spark-submit jobs/pipeline.py``.
 """
@@ -14,6 +14,7 @@ from pyspark.sql import SparkSession
 
 from tracepile.config import TracepileConfig
 from tracepile.jobs.dedup import run_dedup
+from tracepile.jobs.generate import run_generate
 from tracepile.jobs.ingest import run_ingest
 from tracepile.jobs.trace import run_trace
 from tracepile.lakehouse import Lakehouse
@@ -33,6 +34,7 @@ def run_pipeline(
         reports.append(run_ingest(spark, lakehouse, config, sources, run_id))
         reports.append(run_dedup(spark, lakehouse, config, run_id))
         reports.append(run_trace(spark, lakehouse, config, run_id))
+        reports.append(run_generate(spark, lakehouse, config, run_id))
     except GateBlocked as blocked:  # the summary shows the stages that did publish, too
         blocked.stage_reports[:0] = reports
         raise

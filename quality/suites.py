@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 from tracepile.config import TracepileConfig
 from tracepile.tables import (
     BRONZE_SOURCES,
+    GOLD_COE,
+    GOLD_REJECTS,
     INGEST_REJECTS,
     SILVER_EXECUTIONS,
     SILVER_PROGRAMS,
@@ -103,12 +105,17 @@ def _references(references: Iterable[Reference]) -> list[Expectation]:
     ]
 
 
+def _known_domain() -> Expectation:
+    return expect(
+        "domain is a known domain", "ExpectColumnValuesToBeInSet", column="domain", value_set=list(DOMAINS)
+    )
+
+
 def _program_content(config: TracepileConfig, max_code_bytes: int) -> list[Expectation]:
     return [
         expect("source_kind is a known kind", "ExpectColumnValuesToBeInSet", column="source_kind",
                value_set=sorted(PARSERS)),
-        expect("domain is a known domain", "ExpectColumnValuesToBeInSet", column="domain",
-               value_set=list(DOMAINS)),
+        _known_domain(),
         expect(f"code is 1..{max_code_bytes:,} bytes", "ExpectColumnValuesToBeBetween", column="code_bytes",
                min_value=1, max_value=max_code_bytes),
         expect("entry_point is an identifier", "ExpectColumnValuesToMatchRegex", column="entry_point",
@@ -205,6 +212,41 @@ def _executions(config: TracepileConfig) -> list[Expectation]:
     ]  # fmt: skip
 
 
+_COE_REFERENCE = Reference("execution_id", SILVER_EXECUTIONS)
+_BACKENDS = ["template", "vllm", "openai"]
+
+
+def _generation_key(spec: TableSpec) -> list[Expectation]:
+    return [
+        *_not_null_and_keys(spec),
+        *_ids("coe_id", "execution_id", "program_id", "prompt_hash"),
+        expect(
+            "backend is a known backend", "ExpectColumnValuesToBeInSet", column="backend", value_set=_BACKENDS
+        ),
+        *_references([_COE_REFERENCE]),
+    ]
+
+
+def _coe(config: TracepileConfig) -> list[Expectation]:
+    return [
+        *_generation_key(GOLD_COE),
+        _known_domain(),
+        expect("response has a final answer line", "ExpectColumnValuesToMatchRegex", column="response",
+               regex=r"(?im)^\W*final answer:"),
+        expect("claims_checked >= 0", "ExpectColumnValuesToBeBetween", column="claims_checked", min_value=0),
+        expect(f"prompt_tokens <= {config.generate.max_prompt_tokens}", "ExpectColumnValuesToBeBetween",
+               column="prompt_tokens", min_value=1, max_value=config.generate.max_prompt_tokens),
+    ]  # fmt: skip
+
+
+def _coe_rejects(config: TracepileConfig) -> list[Expectation]:
+    return [
+        *_generation_key(GOLD_REJECTS),
+        expect("reason is a lower_snake_case name", "ExpectColumnValuesToMatchRegex", column="reason",
+               regex=r"^[a-z][a-z0-9_]*$"),
+    ]  # fmt: skip
+
+
 TABLE_RULES: dict[str, TableRules] = {
     rules.spec.qualified_name: rules
     for rules in (
@@ -219,6 +261,8 @@ TABLE_RULES: dict[str, TableRules] = {
         ),
         TableRules(SILVER_REJECTS, _rejects, references=(_PROGRAM_REFERENCE,)),
         TableRules(SILVER_EXECUTIONS, _executions, references=(_EXECUTION_REFERENCE,)),
+        TableRules(GOLD_COE, _coe, references=(_COE_REFERENCE,)),
+        TableRules(GOLD_REJECTS, _coe_rejects, references=(_COE_REFERENCE,)),
     )
 }
 
@@ -261,5 +305,8 @@ STAGE_RATES: dict[str, RateRule] = {
         RateRule("ingest", kept="program", min_kept_rate=lambda _: None, limit_reasons=True),
         RateRule("dedup", kept="kept", min_kept_rate=lambda _: None, limit_reasons=True),
         RateRule("trace", kept="ok", min_kept_rate=lambda c: c.gate.min_ok_rate, limit_reasons=False),
+        RateRule(
+            "generate", kept="verified", min_kept_rate=lambda c: c.gate.min_verified_rate, limit_reasons=False
+        ),
     )
 }

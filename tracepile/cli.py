@@ -265,7 +265,7 @@ def _whole_pipeline(*args: Any) -> list[StageReport]:
 
 _register_command(
     "run",
-    "Run every stage in order (so far: ingest -> dedup -> trace) and print a summary.",
+    "Run every stage in order (ingest -> dedup -> trace -> generate) and print a summary.",
     _stage_runner("run", _whole_pipeline),
     with_sources=True,
 )
@@ -313,6 +313,26 @@ _register_command(
     Resumable: inputs already in silver/executions are skipped.
     """,
     _stage_runner("trace", _trace_only),
+)
+
+
+def _generate_only(*args: Any) -> list[StageReport]:
+    from tracepile.jobs.generate import run_generate
+
+    spark, lakehouse, config, _, run_id = args  # no sources: generate reads silver/executions
+    return [run_generate(spark, lakehouse, config, run_id)]
+
+
+_register_command(
+    "generate",
+    """Write a Chain-of-Execution text for every ok execution into gold/coe, verified against it.
+
+    Backend: --set generate.backend=template (default, CPU) | vllm | openai, with
+    generate.model and the [generate] section. Texts whose final answer or stated values
+    disagree with the execution go to gold/coe_rejects. Resumable: done generations
+    (same execution, backend, model and prompt) are skipped.
+    """,
+    _stage_runner("generate", _generate_only),
 )
 
 

@@ -101,6 +101,38 @@ class TraceConfig(_Section):
     )
 
 
+class GenerateConfig(_Section):
+    """CoE generation (``tracepile generate``): the backend, its model and sampling."""
+
+    backend: Literal["template", "vllm", "openai"] = Field(
+        "template", description="template: rendered from the steps (CPU); vllm: offline engine; openai: HTTP"
+    )
+    model: str | None = Field(None, description="vllm: model name or local path; openai: the served model")
+    max_prompt_tokens: int = Field(8192, gt=0, description="a longer translation prompt is dropped")
+    max_tokens: int = Field(4096, gt=0, description="tokens per generation; hitting it drops the text")
+    temperature: float = Field(0.6, ge=0, description="sampling temperature")
+    top_p: float = Field(0.95, gt=0, le=1, description="nucleus sampling")
+    seed: int = Field(0, ge=0, description="sampling seed")
+    tensor_parallel_size: int = Field(1, gt=0, description="vllm: GPUs per engine")
+    data_parallel: int = Field(
+        0, ge=0, description="vllm: engines (one per task/GPU); 0 = as the data is read"
+    )
+    gpu_memory_utilization: float = Field(0.9, gt=0, le=1, description="vllm: share of GPU memory")
+    max_model_len: int | None = Field(None, description="vllm: context length (default: the model's)")
+    enable_prefix_caching: bool = Field(True, description="vllm: reuse the shared instructions' KV cache")
+    base_url: str = Field("http://localhost:8000/v1", description="openai: the endpoint")
+    api_key_env: str = Field("OPENAI_API_KEY", description="openai: environment variable holding the key")
+    max_concurrency: int = Field(8, gt=0, description="openai: requests in flight per task")
+    max_retries: int = Field(4, ge=0, description="openai: retries per request (backoff doubles)")
+    request_timeout: float = Field(600.0, gt=0, description="openai: seconds per request")
+    retry_with_feedback: bool = Field(
+        False, description="model backends: regenerate a failed text once, with the error as feedback"
+    )
+    batch_rows: int = Field(
+        10_000, gt=0, description="executions per published batch: a crash loses at most one batch"
+    )
+
+
 class GateConfig(_Section):
     """The quality gate every stage's batch passes before it is published (``quality/``)."""
 
@@ -118,6 +150,9 @@ class GateConfig(_Section):
     reject_rate_limits: dict[str, float] = Field(
         default_factory=lambda: {"exact_duplicate": 1.0, "near_duplicate": 1.0},
         description="per-reason overrides of max_reject_rate (duplicates are normal in a growing corpus)",
+    )
+    min_verified_rate: float = Field(
+        0.5, ge=0, le=1, description="a generate batch with a smaller share of verified texts is blocked"
     )
     rate_min_rows: int = Field(
         20, ge=0, description="rate checks on a smaller batch are recorded as warnings, never block"
@@ -149,6 +184,7 @@ class TracepileConfig(_Section):
     filters: FilterConfig = Field(default_factory=FilterConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     trace: TraceConfig = Field(default_factory=TraceConfig)
+    generate: GenerateConfig = Field(default_factory=GenerateConfig)
     gate: GateConfig = Field(default_factory=GateConfig)
 
 

@@ -178,6 +178,55 @@ SILVER_EXECUTIONS = TableSpec(
     ),
 )
 
+_GENERATION_KEY = [
+    _text("coe_id", False),
+    _text("execution_id", False),
+    _text("program_id", False),
+    _text("backend", False),
+    _text("model", False),
+    _text("prompt_hash", False),
+]
+
+GOLD_COE = TableSpec(
+    layer="gold",
+    name="coe",
+    key="coe_id",
+    description="verified Chain-of-Execution samples: training prompt, response, execution metadata",
+    schema=StructType(
+        [
+            *_GENERATION_KEY,
+            _text("prompt", False),
+            _text("response", False),
+            _text("input_json", False),
+            _text("output_json", False),
+            _text("source", False),
+            _text("domain", False),
+            StructField("claims_checked", LongType(), False),
+            StructField("prompt_tokens", LongType()),
+            StructField("completion_tokens", LongType()),
+            _text("run_id", False),
+        ]
+    ),
+    constraints=(("response_not_empty", "response <> ''"),),
+)
+
+GOLD_REJECTS = TableSpec(
+    layer="gold",
+    name="coe_rejects",
+    key="coe_id",
+    description="generations that failed cleaning or verification, with the reason and the text",
+    schema=StructType(
+        [
+            *_GENERATION_KEY,
+            _text("reason", False),
+            _text("detail", False),
+            _text("response"),
+            _text("run_id", False),
+        ]
+    ),
+    constraints=(("reason_not_empty", "reason <> ''"),),
+)
+
 RUNS = TableSpec(
     layer="meta",
     name="runs",
@@ -233,6 +282,8 @@ GATED_TABLES: tuple[TableSpec, ...] = (
     SILVER_SIGNATURES,
     SILVER_REJECTS,
     SILVER_EXECUTIONS,
+    GOLD_COE,
+    GOLD_REJECTS,
 )
 
 QUARANTINE_RUN_ID = "quarantine_run_id"
@@ -267,6 +318,8 @@ ALL_TABLES: tuple[TableSpec, ...] = (
     SILVER_SIGNATURES,
     SILVER_REJECTS,
     SILVER_EXECUTIONS,
+    GOLD_COE,
+    GOLD_REJECTS,
     RUNS,
     VALIDATIONS,
 )
