@@ -247,6 +247,29 @@ def _coe_rejects(config: TracepileConfig) -> list[Expectation]:
     ]  # fmt: skip
 
 
+def export_expectations() -> list[Expectation]:
+    """The rows about to be written as training files (``jobs/export.py``)."""
+    columns = (
+        "coe_id",
+        "prompt",
+        "response",
+        "program_id",
+        "execution_id",
+        "input",
+        "output",
+        "source",
+        "domain",
+    )
+    return [
+        *(expect(f"{c} is not null", "ExpectColumnValuesToNotBeNull", column=c) for c in columns),
+        expect("coe_id is unique", "ExpectColumnValuesToBeUnique", column="coe_id"),
+        expect("texts are unique", "ExpectColumnValuesToBeUnique", column="text_key"),
+        expect("split is train or validation", "ExpectColumnValuesToBeInSet", column="split",
+               value_set=["train", "validation"]),
+        _known_domain(),
+    ]  # fmt: skip
+
+
 TABLE_RULES: dict[str, TableRules] = {
     rules.spec.qualified_name: rules
     for rules in (

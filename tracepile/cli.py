@@ -336,6 +336,37 @@ _register_command(
 )
 
 
+def _export(config: TracepileConfig, _: None, export_format: str, out: str) -> None:
+    from tracepile.jobs.export import FORMATS, run_export
+
+    if export_format not in FORMATS:
+        _fail(f"--format must be one of {', '.join(FORMATS)}, got {export_format!r}", 2)
+    _execute(
+        "export", config, lambda lh, run_id: [run_export(lh.spark, lh, config, export_format, out, run_id)]
+    )
+
+
+_register_command(
+    "export",
+    """Write gold/coe as training files: deduplicated on text, shuffled and split with a seed.
+
+    Formats: llamafactory (messages JSONL + dataset_info.json), sharegpt, alpaca, pretrain
+    (text JSONL), parquet. Every row carries meta (program_id, execution_id, input, output,
+    source, domain). Options: the [export] section (seed, validation_fraction, shard_rows).
+    """,
+    _export,
+    arguments=(
+        (
+            "export_format",
+            Annotated[
+                str, typer.Option("--format", help="llamafactory | sharegpt | alpaca | pretrain | parquet")
+            ],
+        ),
+        ("out", Annotated[str, typer.Option("--out", help="a new or empty folder for the files")]),
+    ),
+)
+
+
 def _gate(config: TracepileConfig, _: None, table: str) -> None:
     from tracepile.quality.gate import run_gate
 

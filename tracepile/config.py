@@ -133,6 +133,14 @@ class GenerateConfig(_Section):
     )
 
 
+class ExportConfig(_Section):
+    """Training files from gold/coe (``tracepile export``)."""
+
+    seed: int = Field(0, ge=0, description="seeds the shuffle and the train/validation split")
+    validation_fraction: float = Field(0.02, ge=0, lt=1, description="share of rows in the validation split")
+    shard_rows: int = Field(100_000, gt=0, description="rows per JSONL file")
+
+
 class GateConfig(_Section):
     """The quality gate every stage's batch passes before it is published (``quality/``)."""
 
@@ -185,6 +193,7 @@ class TracepileConfig(_Section):
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     trace: TraceConfig = Field(default_factory=TraceConfig)
     generate: GenerateConfig = Field(default_factory=GenerateConfig)
+    export: ExportConfig = Field(default_factory=ExportConfig)
     gate: GateConfig = Field(default_factory=GateConfig)
 
 
