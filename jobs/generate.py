@@ -29,7 +29,7 @@ from tracepile.lakehouse import Lakehouse
 from tracepile.quality.gate import publish, stage_batch
 from tracepile.report import StageReport, step
 from tracepile.tables import GOLD_COE, GOLD_REJECTS, SILVER_EXECUTIONS, SILVER_PROGRAMS
-from tracepile.translation.backends import BackendSettings, backend_for
+from tracepile.translation.backends import BACKEND_ERROR, BackendSettings, backend_for
 from tracepile.udfs.generate import (
     OUTCOME_COLUMNS,
     VERIFIED,
@@ -85,9 +85,11 @@ def _outcome_schema() -> StructType:
 
 
 def _split(outcomes: DataFrame, run_id: str) -> tuple[DataFrame, DataFrame]:
+    """gold/coe rows and gold/coe_rejects rows. Backend errors are neither: those rows stay
+    pending, so the next run retries them (a server that was down is not a bad text)."""
     verified = outcomes.where(F.col("outcome") == VERIFIED).withColumn("run_id", F.lit(run_id))
     rejected = (
-        outcomes.where(F.col("outcome") != VERIFIED)
+        outcomes.where(~F.col("outcome").isin(VERIFIED, BACKEND_ERROR))
         .withColumnRenamed("outcome", "reason")
         .withColumn("run_id", F.lit(run_id))
     )
@@ -115,7 +117,8 @@ def run_generate(
             )
             total = pending.count()
         batches = max(1, math.ceil(total / config.generate.batch_rows))
-        report.counts = {"pending": total, "batches": batches if total else 0, "verified": 0, "rejected": 0}
+        report.counts = dict.fromkeys(("verified", "rejected", "retry_next_run"), 0)
+        report.counts = {"pending": total, "batches": batches if total else 0, **report.counts}
         for number in range(batches if total else 0):
             rows = pending.where(F.pmod(F.xxhash64("coe_id"), F.lit(batches)) == number)
             if config.generate.data_parallel:
@@ -124,14 +127,15 @@ def run_generate(
             with step(f"generate: batch {number + 1} of {batches}, {settings.backend} backend"):
                 outcomes = lakehouse.stage(outcomes, f"generate_outcomes_{number}", run_id)
                 for row in outcomes.groupBy("outcome").count().collect():
-                    name = "verified" if row["outcome"] == VERIFIED else "rejected"
-                    report.counts[name] += row["count"]
-                    if row["outcome"] != VERIFIED:
-                        report.reasons[row["outcome"]] = report.reasons.get(row["outcome"], 0) + row["count"]
+                    outcome, count = row["outcome"], row["count"]
+                    name = {VERIFIED: "verified", BACKEND_ERROR: "retry_next_run"}.get(outcome, "rejected")
+                    report.counts[name] += count
+                    if name == "rejected":
+                        report.reasons[outcome] = report.reasons.get(outcome, 0) + count
                 verified, rejected = _split(outcomes, run_id)
                 batch = stage_batch(
                     lakehouse, run_id, STAGE, [(GOLD_COE, verified), (GOLD_REJECTS, rejected)],
-                    outcomes.select("outcome"),
+                    outcomes.where(F.col("outcome") != BACKEND_ERROR).select("outcome"),
                 )  # fmt: skip
                 publish(lakehouse, config, batch, report)
     finally:

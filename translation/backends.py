@@ -32,6 +32,7 @@ from typing import Any, Protocol
 from tracepile.translation.prompts import count_tokens
 from tracepile.translation.template import Execution, render_coe
 
+BACKEND_ERROR = "backend_error"  # not the text's fault: the stage leaves such rows pending
 TEMPLATE_VERSION = "template-v1"  # enters the prompt hash: change it when the renderer changes
 
 
@@ -94,6 +95,17 @@ class TemplateBackend:
 EngineFactory = Callable[[BackendSettings], Any]
 
 
+def _vllm_sampling(settings: BackendSettings) -> Any:
+    from vllm import SamplingParams
+
+    return SamplingParams(
+        temperature=settings.temperature,
+        top_p=settings.top_p,
+        max_tokens=settings.max_tokens,
+        seed=settings.seed,
+    )
+
+
 def _vllm_engine(settings: BackendSettings) -> Any:
     os.environ.setdefault("VLLM_WORKER_MULTIPROC_METHOD", "spawn")  # forking under Spark breaks CUDA
     from vllm import LLM
@@ -109,16 +121,22 @@ def _vllm_engine(settings: BackendSettings) -> Any:
 
 
 class VllmBackend:
-    """``vllm.LLM`` behind the interface. ``engine_factory`` builds the engine (tests pass a
-    stand-in, since vLLM needs a GPU and model weights)."""
+    """``vllm.LLM`` behind the interface. ``engine_factory`` and ``sampling_factory`` build
+    the engine and its sampling parameters (tests pass stand-ins: vLLM needs a GPU and
+    model weights)."""
 
     name, version = "vllm", "vllm"
 
-    def __init__(self, settings: BackendSettings, engine_factory: EngineFactory = _vllm_engine) -> None:
+    def __init__(
+        self,
+        settings: BackendSettings,
+        engine_factory: EngineFactory = _vllm_engine,
+        sampling_factory: EngineFactory = _vllm_sampling,
+    ) -> None:
         if not settings.model:
             raise ValueError("the vllm backend needs generate.model (a model name or local path)")
         self.settings, self.model = settings, settings.model
-        self._engine_factory = engine_factory
+        self._engine_factory, self._sampling_factory = engine_factory, sampling_factory
         self._engine: Any | None = None
 
     @property
@@ -133,20 +151,12 @@ class VllmBackend:
     def generate(self, requests: Sequence[Request]) -> list[Generation]:
         if not requests:
             return []
-        from vllm import SamplingParams
-
         tokenizer = self.engine.get_tokenizer()
         prompts = [
             tokenizer.apply_chat_template(r.messages, tokenize=False, add_generation_prompt=True)
             for r in requests
         ]
-        params = SamplingParams(
-            temperature=self.settings.temperature,
-            top_p=self.settings.top_p,
-            max_tokens=self.settings.max_tokens,
-            seed=self.settings.seed,
-        )
-        outputs = self.engine.generate(prompts, params, use_tqdm=False)
+        outputs = self.engine.generate(prompts, self._sampling_factory(self.settings), use_tqdm=False)
         return [
             Generation(
                 out.outputs[0].text,
@@ -227,7 +237,7 @@ _THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
 def finish(generation: Generation) -> tuple[str | None, str | None, str]:
     """(clean text, or None with the reason and detail to drop it)."""
     if generation.finish_reason == "error" or generation.text is None:
-        return None, "backend_error", generation.error or "no text"
+        return None, BACKEND_ERROR, generation.error or "no text"
     if generation.finish_reason == "length":
         return None, "token_limit", f"stopped at the token limit ({generation.completion_tokens} tokens)"
     text = _THINK.sub("", generation.text)

@@ -15,7 +15,13 @@ from typing import Any
 
 import pandas as pd
 
-from tracepile.translation.backends import Backend, BackendSettings, Request, backend_for, finish
+from tracepile.translation.backends import (
+    Backend,
+    BackendSettings,
+    Request,
+    backend_for,
+    finish,
+)
 from tracepile.translation.prompts import ProgramRun, prompt_hash, training_prompt, translation_messages
 from tracepile.translation.template import Execution
 from tracepile.translation.verify import verify
