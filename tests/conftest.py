@@ -11,6 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
 
+pytest_plugins = ["tests.openai_standin"]  # the `server` fixture: an OpenAI-compatible stand-in
+
 REPO = Path(__file__).resolve().parents[1]
 PYEDU_TOY = REPO.parent / "shared" / "data" / "pyedu_toy.jsonl"
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -131,68 +129,6 @@ def test_thinking_is_stripped_and_unfinished_or_cut_texts_are_dropped(generation
 
 def _run(code: str = LOOP) -> ProgramRun:
     return ProgramRun("Sum of squares below n?", code, "main_solution", '{"n": 3}', "trace text")
-
-
-class _Server(ThreadingHTTPServer):
-    """Answers /chat/completions like ``vllm serve``: a stand-in for the GPU server that cannot
-    run here. The first ``failures`` requests get 503; replies come from ``answer``."""
-
-    def __init__(self, answer, failures: int = 0) -> None:
-        self.answer, self.failures, self.requests, self.in_flight, self.most_in_flight = (
-            answer,
-            failures,
-            [],
-            0,
-            0,
-        )
-        self.lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def log_message(self, *_: object) -> None:
-        pass
-
-    def do_POST(self) -> None:
-        server: _Server = self.server  # type: ignore[assignment]
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        with server.lock:
-            server.requests.append((self.path, body))
-            server.in_flight += 1
-            server.most_in_flight = max(server.most_in_flight, server.in_flight)
-            failing = server.failures > 0
-            server.failures -= failing
-        threading.Event().wait(0.05)
-        with server.lock:
-            server.in_flight -= 1
-        if failing:
-            self.send_response(503)
-            self.end_headers()
-            return
-        reply = {
-            "choices": [{"message": {"content": server.answer(body)}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 11, "completion_tokens": 7},
-        }
-        payload = json.dumps(reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-
-@pytest.fixture
-def server():
-    servers = []
-
-    def start(answer, failures: int = 0) -> _Server:
-        srv = _Server(answer, failures)
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
-        servers.append(srv)
-        return srv
-
-    yield start
-    for srv in servers:
-        srv.shutdown()
 
 
 def test_openai_backend_bounds_concurrency_retries_and_keeps_order(server) -> None:

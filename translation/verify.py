@@ -49,7 +49,10 @@ def literal(text: str) -> Any:
 
 
 def _as_json_data(value: Any) -> Any:
-    """Tuples as lists, sets as sorted lists: the forms a return value takes in JSON."""
+    """Tuples as lists, sets as sorted lists: the forms a return value takes in JSON. A value
+    holding ``...`` is one snoop truncated: ValueError, it says nothing checkable."""
+    if value is Ellipsis:
+        raise ValueError("truncated value")
     if isinstance(value, tuple | list):
         return [_as_json_data(v) for v in value]
     if isinstance(value, set | frozenset):
