@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-fast lint bench bench-dedup bench-trace bench-gate
+.PHONY: demo test test-fast lint bench bench-dedup bench-trace bench-gate bench-generate
 
 $(BIN)/tracepile: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,3 +36,6 @@ bench-trace: $(BIN)/tracepile  ## tracing vs the published method, trace fidelit
 
 bench-gate: $(BIN)/tracepile  ## quality-gate overhead on 100k execution rows vs publishing without it (~3 min)
 	$(BIN)/python bench/bench_gate.py
+
+bench-generate: $(BIN)/tracepile  ## CoE generation rows/s and verified share per backend (template here; vllm with VLLM_MODEL=PATH on a GPU)
+	$(BIN)/python bench/bench_generate.py $(if $(VLLM_MODEL),--vllm-model $(VLLM_MODEL))

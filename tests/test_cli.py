@@ -108,10 +108,13 @@ def test_dedup_before_ingest_fails_and_says_what_to_run(tmp_path) -> None:
 
 
 def test_help_documents_every_command() -> None:
-    for command in ("run", "ingest", "dedup", "status", "config", "sandbox-run"):
+    stages = ("run", "ingest", "dedup", "trace", "generate", "export")
+    for command in (*stages, "gate", "status", "config", "sandbox-run"):
         done = _run(command, "--help")
         assert done.returncode == 0 and "Usage" in done.stdout, command
     assert "--lakehouse" in _run("ingest", "--help").stdout
+    export = _run("export", "--help").stdout
+    assert "--format" in export and "--out" in export and "llamafactory" in export
 
 
 @pytest.mark.classic
@@ -125,12 +128,13 @@ def test_classic_engine_offline_without_delta_fails_with_the_fix(tmp_path) -> No
 
 @pytest.mark.classic
 @pytest.mark.slow
-def test_spark_submit_runs_the_ingest_dedup_and_trace_jobs(tmp_path) -> None:
+def test_spark_submit_runs_the_ingest_dedup_trace_and_generate_jobs(tmp_path) -> None:
     import pyarrow.parquet as pq
 
     lake = tmp_path / "lake"
     spark_submit = Path(sys.executable).parent / "spark-submit"
-    for job, extra in (("ingest.py", ["--sample"]), ("dedup.py", []), ("trace.py", [])):
+    jobs = (("ingest.py", ["--sample"]), ("dedup.py", []), ("trace.py", []), ("generate.py", []))
+    for job, extra in jobs:
         done = subprocess.run(
             [
                 str(spark_submit),
@@ -173,9 +177,12 @@ def test_spark_submit_runs_the_ingest_dedup_and_trace_jobs(tmp_path) -> None:
     ok = [row for row in executions if row["status"] == "ok"]
     assert {row["status"] for row in executions} <= {"ok", "too_long"} and len(ok) > len(executions) / 2
     assert all(json_equal(row["return_json"], row["expected_output_json"]) for row in ok)
+    # the template backend on classic Spark: every ok execution has a verified text
+    coe = pq.read_table(lake / "gold" / "coe").to_pylist()
+    assert sorted(r["execution_id"] for r in coe) == sorted(r["execution_id"] for r in ok)
     # each job's batch passed its quality gate on classic DataFrames before it was published
     checks = pq.read_table(lake / "meta" / "validations").to_pylist()
-    assert {r["stage"] for r in checks} == {"ingest", "dedup", "trace"}
+    assert {r["stage"] for r in checks} == {"ingest", "dedup", "trace", "generate"}
     assert all(r["success"] and r["decision"] == "published" for r in checks)
     # and a failing check on classic Spark exits 3 naming it
     strict = _run(

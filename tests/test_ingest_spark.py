@@ -96,7 +96,7 @@ def test_databricks_notebook_runs_with_a_given_session(spark, tmp_path) -> None:
         "lakehouse_location": str(tmp_path / "lake"),
     }
     exec(compile(notebook.read_text(), str(notebook), "exec"), scope)
-    ingest, dedup, trace = scope["stages"]
+    ingest, dedup, trace, generate = scope["stages"]
     assert ingest.counts["programs_new"] == ingest.counts["lines"] > 30
     assert read_delta(str(tmp_path / "lake" / "bronze" / "sources")).num_rows > 30
     kept = read_delta(str(tmp_path / "lake" / "silver" / "programs")).num_rows
@@ -106,3 +106,5 @@ def test_databricks_notebook_runs_with_a_given_session(spark, tmp_path) -> None:
     )
     executions = read_delta(str(tmp_path / "lake" / "silver" / "executions")).num_rows
     assert trace.counts["runs"] == trace.counts["executions_new"] == executions > kept
+    coe = read_delta(str(tmp_path / "lake" / "gold" / "coe")).num_rows
+    assert generate.counts["verified"] == coe == trace.counts["status_ok"] > kept
