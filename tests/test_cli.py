@@ -92,6 +92,8 @@ def test_config_show_resolves_file_env_and_flags_in_order(tmp_path) -> None:
         (["config", "show", "--set", "ingest.batch_rows=0"], "ingest.batch_rows"),
         (["config", "show", "--set", "no_such_key=1"], "no_such_key"),
         (["config", "show", "--set", "dedup.bands=20"], "exceeds num_perm"),
+        (["generate", "--set", "generate.backend=vllm"], "needs generate.model"),
+        (["export", "--format", "csv", "--out", "x"], "--format must be one of"),
     ],
 )
 def test_usage_errors_exit_2_with_a_clear_message(args: list[str], message: str) -> None:

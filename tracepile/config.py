@@ -132,6 +132,12 @@ class GenerateConfig(_Section):
         10_000, gt=0, description="executions per published batch: a crash loses at most one batch"
     )
 
+    @model_validator(mode="after")
+    def _model_given(self) -> GenerateConfig:
+        if self.backend != "template" and not self.model:
+            raise ValueError(f"backend {self.backend} needs generate.model (a model name or local path)")
+        return self
+
 
 class ExportConfig(_Section):
     """Training files from gold/coe (``tracepile export``)."""

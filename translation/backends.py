@@ -108,7 +108,10 @@ def _vllm_sampling(settings: BackendSettings) -> Any:
 
 def _vllm_engine(settings: BackendSettings) -> Any:
     os.environ.setdefault("VLLM_WORKER_MULTIPROC_METHOD", "spawn")  # forking under Spark breaks CUDA
-    from vllm import LLM
+    try:
+        from vllm import LLM
+    except ImportError as exc:
+        raise RuntimeError("the vllm backend needs vLLM on the executors: pip install -e '.[gpu]'") from exc
 
     return LLM(
         model=settings.model,
