@@ -1,7 +1,7 @@
 """Generation throughput and verification pass rate, per backend, on real executions.
 
 Traces the first ``--problems`` PyEdu problems (or the bundled sample) once, then runs
-the generate stage's per-partition work (``udfs/generate._outcomes``: prompts, backend,
+the generate stage's per-partition work (``udfs/generate.generate_rows``: prompts, backend,
 cleaning, verification) on the ok executions, ``--repeats`` times per backend, and prints
 rows/s, completion tokens/s and the share of texts verified.
 
@@ -25,7 +25,7 @@ from rich.table import Table
 from tracepile.cli import sample_path
 from tracepile.translation.backends import BackendSettings, TemplateBackend, VllmBackend
 from tracepile.udfs.codeio import parse_codeio_record
-from tracepile.udfs.generate import VERIFIED, GenerateOptions, _outcomes
+from tracepile.udfs.generate import VERIFIED, GenerateOptions, generate_rows
 from tracepile.udfs.sandbox import Sandbox
 
 PYEDU = Path(__file__).resolve().parents[2] / "shared" / "data" / "pyedu_toy.jsonl"
@@ -78,7 +78,7 @@ def main() -> None:
         timings, outcomes = [], []
         for _ in range(args.repeats):
             started = time.perf_counter()
-            outcomes = _outcomes(rows, backend, options)
+            outcomes = generate_rows(rows, backend, options)
             timings.append(time.perf_counter() - started)
         seconds = statistics.median(timings)
         tokens = sum(o["completion_tokens"] or 0 for o in outcomes)

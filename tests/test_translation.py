@@ -29,7 +29,7 @@ from tracepile.translation.backends import (
 from tracepile.translation.prompts import TRANSLATION_INSTRUCTIONS, ProgramRun, translation_messages
 from tracepile.translation.template import DETAIL_STEPS, Execution, render_coe
 from tracepile.translation.verify import verify
-from tracepile.udfs.generate import GenerateOptions, _outcomes
+from tracepile.udfs.generate import GenerateOptions, generate_rows
 from tracepile.udfs.sandbox import Sandbox
 
 LOOP = (
@@ -202,7 +202,9 @@ def test_vllm_backend_batches_the_partition_with_shared_instructions_first_engin
     backend = VllmBackend(BackendSettings(backend="vllm", model="m"), lambda s: made.append(s) or engine,
                           lambda s: ("sampling", s.max_tokens))  # fmt: skip
     rows = [_row(execution, execution_id=f"{i:032x}") for i in range(5)]
-    outcomes = _outcomes(rows, backend, GenerateOptions(backend.settings, 10_000, retry_with_feedback=False))
+    outcomes = generate_rows(
+        rows, backend, GenerateOptions(backend.settings, 10_000, retry_with_feedback=False)
+    )
     assert [o["outcome"] for o in outcomes] == ["verified"] * 5
     assert outcomes[0]["response"] == right and outcomes[0]["completion_tokens"] == 3
     assert len(made) == 1 and len(engine.calls) == 1  # one engine, one generate call for the partition
@@ -220,9 +222,9 @@ def test_a_wrong_text_is_regenerated_once_with_the_error_as_feedback_engine_repl
     )
     backend = VllmBackend(BackendSettings(backend="vllm", model="m"), lambda s: engine, lambda s: None)
     row = _row(execution)
-    once = _outcomes([row], backend, GenerateOptions(backend.settings, 10_000, retry_with_feedback=False))
+    once = generate_rows([row], backend, GenerateOptions(backend.settings, 10_000, retry_with_feedback=False))
     assert once[0]["outcome"] == "wrong_final_answer"
-    again = _outcomes([row], backend, GenerateOptions(backend.settings, 10_000, retry_with_feedback=True))
+    again = generate_rows([row], backend, GenerateOptions(backend.settings, 10_000, retry_with_feedback=True))
     assert again[0]["outcome"] == "verified" and again[0]["detail"].startswith("regenerated once")
     assert "the program returned 5" in engine.calls[-1][0][0]
 
@@ -232,7 +234,7 @@ def test_prompts_over_the_token_limit_are_dropped_before_generation() -> None:
     backend = TemplateBackend()
     assert backend.prompt_tokens(messages) > 1000
     row = _row(Execution("f", "{}", "1", []), code="x = 1\n" * 2000)
-    (outcome,) = _outcomes(
+    (outcome,) = generate_rows(
         [row], backend, GenerateOptions(BackendSettings(), 1000, retry_with_feedback=False)
     )
     assert outcome["outcome"] == "prompt_too_long" and outcome["response"] is None

@@ -65,7 +65,11 @@ def _feedback(messages: list[dict[str, str]], text: str, detail: str) -> list[di
     ]  # fmt: skip
 
 
-def _outcomes(rows: list[dict[str, Any]], backend: Backend, options: GenerateOptions) -> list[dict[str, Any]]:
+def generate_rows(
+    rows: list[dict[str, Any]], backend: Backend, options: GenerateOptions
+) -> list[dict[str, Any]]:
+    """One outcome per input row: prompts checked for length, texts generated (all in one
+    backend call), cleaned and verified; with ``retry_with_feedback``, failures once more."""
     runs = [_program_run(row) for row in rows]
     requests = [
         Request(translation_messages(run), Execution.from_row(row))
@@ -120,7 +124,7 @@ def generate_partition(batches: Iterator[pd.DataFrame], options: GenerateOptions
     """All of the partition's rows in one backend call (continuous batching sees them all)."""
     rows = [row for frame in batches for row in frame.to_dict("records")]
     if rows:
-        outcomes = _outcomes(rows, backend_for(options.settings), options)
+        outcomes = generate_rows(rows, backend_for(options.settings), options)
         yield pd.DataFrame(outcomes, columns=list(OUTCOME_COLUMNS)).astype(
             {"claims_checked": "int64", "prompt_tokens": "Int64", "completion_tokens": "Int64"}
         )
