@@ -32,8 +32,7 @@ from tracepile.quality.suites import export_expectations
 from tracepile.quality.validate import run_expectations
 from tracepile.report import StageReport, step
 from tracepile.tables import GOLD_COE
-from tracepile.translation.verify import final_answer, literal
-from tracepile.udfs.outputs import values_equal
+from tracepile.translation.verify import answer_problem
 
 FORMATS = ("llamafactory", "sharegpt", "alpaca", "pretrain", "parquet")
 SPLITS = ("train", "validation")
@@ -68,12 +67,7 @@ def export_rows(gold: DataFrame, seed: int, validation_fraction: float) -> DataF
 
 def answer_mismatches(rows: Iterable[dict[str, Any]]) -> list[str]:
     """coe_ids whose response's final answer is not the executed output."""
-    bad = []
-    for row in rows:
-        stated = final_answer(row["response"])
-        if stated is None or not values_equal(literal(stated), json.loads(row["output"])):
-            bad.append(row["coe_id"])
-    return bad
+    return [row["coe_id"] for row in rows if answer_problem(row["response"], row["output"])]
 
 
 def _meta(row: dict[str, Any]) -> dict[str, Any]:

@@ -77,14 +77,20 @@ def final_answer(text: str) -> str | None:
     return found[-1] if found else None
 
 
-def verify(text: str, execution: Execution) -> Verdict:
+def answer_problem(text: str, return_json: str) -> tuple[str, str] | None:
+    """(reason, detail) when the text's final answer is missing or is not ``return_json``."""
     stated = final_answer(text)
     if stated is None:
-        return Verdict(False, "no_final_answer", "no line starting 'Final answer:'", 0, 0)
+        return "no_final_answer", "no line starting 'Final answer:'"
     answer = literal(stated)
-    if answer is _UNPARSED or not values_equal(answer, json.loads(execution.return_json)):
-        detail = f"states {stated[:200]!r}, the program returned {execution.return_json[:200]}"
-        return Verdict(False, "wrong_final_answer", detail, 0, 0)
+    if answer is _UNPARSED or not values_equal(answer, json.loads(return_json)):
+        return "wrong_final_answer", f"states {stated[:200]!r}, the program returned {return_json[:200]}"
+    return None
+
+
+def verify(text: str, execution: Execution) -> Verdict:
+    if problem := answer_problem(text, execution.return_json):
+        return Verdict(False, *problem, 0, 0)
     held = traced_values(execution)
     checked = unverifiable = 0
     for name, shown in _CLAIM.findall(text):
