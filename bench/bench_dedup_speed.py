@@ -46,8 +46,8 @@ SETTINGS = ["dedup.verify_candidates=false"]
 
 def build_programs(size: int, seed: int) -> Path:
     """``size`` mutants of the sample (cached under bench/.cache), every one passing the filters."""
-    from tracepile.udfs.codeio import parse_codeio_record
-    from tracepile.udfs.filters import FilterLimits, check_program, parse_program
+    from tracepile.analysis.filters import FilterLimits, check_program, parse_program
+    from tracepile.sources.codeio import parse_codeio_record
 
     path = CACHE / f"mutants-{size}-{seed}.jsonl"
     if path.exists():
@@ -133,10 +133,10 @@ def run_datasketch(path: Path, out: Path) -> None:
     from datasketch import MinHash, MinHashLSH
     from xxhash import xxh32_intdigest
 
+    from tracepile.analysis.minhash import shingle_hashes
+    from tracepile.analysis.normalize import normalised_tokens, shingle_tokens
     from tracepile.config import load_config
-    from tracepile.udfs.codeio import parse_codeio_record
-    from tracepile.udfs.minhash import shingle_hashes
-    from tracepile.udfs.normalize import normalised_tokens, shingle_tokens
+    from tracepile.sources.codeio import parse_codeio_record
 
     settings = load_config(assignments=SETTINGS, environ={}).dedup
     programs = [parse_codeio_record(line) for line in path.read_bytes().splitlines()]

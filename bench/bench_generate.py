@@ -23,10 +23,10 @@ from rich.console import Console
 from rich.table import Table
 
 from tracepile.cli import sample_path
+from tracepile.sources.codeio import parse_codeio_record
 from tracepile.translation.backends import BackendSettings, TemplateBackend, VllmBackend
-from tracepile.udfs.codeio import parse_codeio_record
-from tracepile.udfs.generate import VERIFIED, GenerateOptions, generate_rows
 from tracepile.udfs.sandbox import Sandbox
+from tracepile.udfs.write_coe import VERIFIED, GenerateOptions, generate_rows
 
 PYEDU = Path(__file__).resolve().parents[2] / "shared" / "data" / "pyedu_toy.jsonl"
 

@@ -27,7 +27,7 @@ from tracepile.config import TracepileConfig
 from tracepile.engine import spark_session
 from tracepile.jobs.ingest import run_ingest
 from tracepile.lakehouse import Lakehouse
-from tracepile.udfs.ingest import IngestOptions, parse_file
+from tracepile.sources.files import IngestOptions, parse_file
 
 DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "pyedu_toy.jsonl"
 

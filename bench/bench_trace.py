@@ -35,8 +35,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from tracepile.udfs.codeio import parse_codeio_record
-from tracepile.udfs.filters import FilterLimits, check_program, parse_program
+from tracepile.analysis.filters import FilterLimits, check_program, parse_program
+from tracepile.sources.codeio import parse_codeio_record
 from tracepile.udfs.sandbox import Limits, Sandbox
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "pyedu_toy.jsonl"

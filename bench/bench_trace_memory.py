@@ -26,7 +26,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from tracepile.udfs.codeio import parse_codeio_record
+from tracepile.sources.codeio import parse_codeio_record
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "pyedu_toy.jsonl"
 PAGE = os.sysconf("SC_PAGE_SIZE")

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from tracepile.udfs.filters import FilterLimits, check_program, parse_program
+from tracepile.analysis.filters import FilterLimits, check_program, parse_program
 
 _BUILTINS = frozenset(dir(builtins))
 _OPERATOR_SWAPS = (
@@ -34,7 +34,7 @@ _OPERATOR_SWAPS = (
 
 def load_programs(path: Path) -> list[dict[str, Any]]:
     """The CodeI/O records of ``path`` whose programs pass the static filters."""
-    from tracepile.udfs.codeio import parse_codeio_record
+    from tracepile.sources.codeio import parse_codeio_record
 
     records = []
     for line in path.read_text(encoding="utf-8").splitlines():

@@ -32,13 +32,15 @@ from pyspark.sql import Column, DataFrame, Row, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 
+from tracepile.analysis.decontam import BenchmarkIndex
+from tracepile.analysis.filters import FilterLimits
+from tracepile.analysis.minhash import lsh_threshold
 from tracepile.config import TracepileConfig
 from tracepile.lakehouse import Lakehouse
 from tracepile.quality.gate import Batch, publish, stage_batch
 from tracepile.report import StageReport, step
 from tracepile.tables import BRONZE_SOURCES, SILVER_PROGRAMS, SILVER_REJECTS, SILVER_SIGNATURES
-from tracepile.udfs.decontam import BenchmarkIndex
-from tracepile.udfs.dedup import (
+from tracepile.udfs.analyse_programs import (
     ANALYSED_ARROW_SCHEMA,
     ANALYSIS_COLUMNS,
     EDGE_ARROW_SCHEMA,
@@ -47,8 +49,6 @@ from tracepile.udfs.dedup import (
     analyse_batches,
     edge_similarities,
 )
-from tracepile.udfs.filters import FilterLimits
-from tracepile.udfs.minhash import lsh_threshold
 
 STAGE = "dedup"
 

@@ -30,7 +30,7 @@ from tracepile.quality.gate import publish, stage_batch
 from tracepile.report import StageReport, step
 from tracepile.tables import GOLD_COE, GOLD_REJECTS, SILVER_EXECUTIONS, SILVER_PROGRAMS
 from tracepile.translation.backends import BACKEND_ERROR, BackendSettings, backend_for
-from tracepile.udfs.generate import (
+from tracepile.udfs.write_coe import (
     OUTCOME_COLUMNS,
     VERIFIED,
     GenerateOptions,

@@ -23,15 +23,9 @@ from tracepile.config import TracepileConfig
 from tracepile.lakehouse import Lakehouse
 from tracepile.quality.gate import publish, stage_batch
 from tracepile.report import StageReport, step
+from tracepile.sources.files import IngestOptions, expand_paths, parse_source_spec
 from tracepile.tables import BRONZE_SOURCES, INGEST_REJECTS
-from tracepile.udfs.ingest import (
-    FILES_SCHEMA_DDL,
-    PARSED_ARROW_SCHEMA,
-    IngestOptions,
-    expand_paths,
-    parse_files_arrow,
-    parse_source_spec,
-)
+from tracepile.udfs.read_files import FILES_SCHEMA_DDL, PARSED_ARROW_SCHEMA, parse_files_arrow
 
 
 def list_source_files(sources: Sequence[str]) -> list[tuple[str, str]]:

@@ -24,8 +24,8 @@ from tracepile.lakehouse import Lakehouse
 from tracepile.quality.gate import publish, stage_batch
 from tracepile.report import StageReport, step
 from tracepile.tables import SILVER_EXECUTIONS, SILVER_PROGRAMS
+from tracepile.udfs.run_programs import TraceOptions, trace_batches
 from tracepile.udfs.sandbox import Limits
-from tracepile.udfs.trace import TraceOptions, trace_batches
 
 STAGE = "trace"
 

@@ -30,7 +30,7 @@ from pyspark.sql import functions as F
 
 from tracepile.config import TracepileConfig
 from tracepile.lakehouse import Lakehouse, schema_problems
-from tracepile.quality.report import write_run_report
+from tracepile.quality.html_report import write_run_report
 from tracepile.quality.suites import HARD, STAGE_RATES, TABLE_RULES, TableRules
 from tracepile.quality.validate import CheckResult, run_expectations
 from tracepile.report import StageReport

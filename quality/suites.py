@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tracepile.config import TracepileConfig
+from tracepile.sources.codeio import DOMAINS
+from tracepile.sources.files import PARSERS
 from tracepile.tables import (
     BRONZE_SOURCES,
     GOLD_COE,
@@ -31,8 +33,6 @@ from tracepile.tables import (
     SILVER_SIGNATURES,
     TableSpec,
 )
-from tracepile.udfs.codeio import DOMAINS
-from tracepile.udfs.ingest import PARSERS
 from tracepile.udfs.sandbox import STATUSES
 
 if TYPE_CHECKING:

@@ -8,11 +8,11 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from tracepile.analysis.filters import FilterLimits
 from tracepile.cli import sample_path
-from tracepile.udfs import dedup as analysis
-from tracepile.udfs.codeio import parse_codeio_record
-from tracepile.udfs.dedup import DedupOptions, analyse_table
-from tracepile.udfs.filters import FilterLimits
+from tracepile.sources.codeio import parse_codeio_record
+from tracepile.udfs import analyse_programs as analysis
+from tracepile.udfs.analyse_programs import DedupOptions, analyse_table
 
 OPTIONS = DedupOptions(FilterLimits(), shingle_size=5, num_perm=128, seed=1, bands=16, rows=8)
 

@@ -12,8 +12,8 @@ import pytest
 
 from tests.conftest import REPO, read_delta
 from tests.conftest import run_tracepile as _run
+from tracepile.analysis.values import json_equal
 from tracepile.cli import sample_path
-from tracepile.udfs.outputs import json_equal
 
 
 def test_bundled_sample_spans_three_domains_and_its_outputs_are_right() -> None:

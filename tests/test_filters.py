@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tracepile.udfs.decontam import BenchmarkError, BenchmarkIndex
-from tracepile.udfs.filters import FilterLimits, check_program, parse_program
+from tracepile.analysis.decontam import BenchmarkError, BenchmarkIndex
+from tracepile.analysis.filters import FilterLimits, check_program, parse_program
 
 FIXTURE = Path(__file__).parent / "fixtures" / "benchmark_fixture.jsonl"
 

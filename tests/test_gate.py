@@ -26,7 +26,7 @@ from tracepile.jobs.ingest import run_ingest
 from tracepile.jobs.pipeline import run_pipeline
 from tracepile.lakehouse import Lakehouse
 from tracepile.quality.gate import Batch, GateBlocked, publish, stage_batch
-from tracepile.quality.report import report_location
+from tracepile.quality.html_report import report_location
 from tracepile.report import StageReport
 from tracepile.tables import (
     INGEST_REJECTS,

@@ -12,6 +12,7 @@ import pytest
 from deltalake import DeltaTable
 
 from tests.conftest import read_delta
+from tracepile.analysis.values import values_equal
 from tracepile.cli import sample_path
 from tracepile.config import load_config
 from tracepile.jobs.dedup import run_dedup
@@ -22,7 +23,6 @@ from tracepile.jobs.trace import run_trace
 from tracepile.lakehouse import Lakehouse
 from tracepile.quality.gate import GateBlocked
 from tracepile.translation.verify import _UNPARSED, final_answer, literal
-from tracepile.udfs.outputs import values_equal
 
 pytestmark = pytest.mark.spark
 

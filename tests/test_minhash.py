@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from datasketch import MinHash
 
-from tracepile.udfs.minhash import band_keys, lsh_threshold, shingle_hashes, signatures, token_hashes
+from tracepile.analysis.minhash import band_keys, lsh_threshold, shingle_hashes, signatures, token_hashes
 
 PROGRAMS = [
     ["def", "f", "(", "x", ")", ":", "return", "x", "+", "1"],
@@ -43,7 +43,7 @@ def test_windows_stay_inside_their_program() -> None:
 def test_chunked_signatures_equal_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
     shingles, counts = _batch()
     whole = signatures(shingles, counts, 64, 7)
-    monkeypatch.setattr("tracepile.udfs.minhash._MAX_CHUNK_CELLS", 64)  # one program per chunk
+    monkeypatch.setattr("tracepile.analysis.minhash._MAX_CHUNK_CELLS", 64)  # one program per chunk
     assert np.array_equal(signatures(shingles, counts, 64, 7), whole)
 
 

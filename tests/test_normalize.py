@@ -9,8 +9,8 @@ import tokenize
 
 import pytest
 
+from tracepile.analysis.normalize import exact_key, normalised_tokens, python_tokens, shingle_tokens
 from tracepile.cli import sample_path
-from tracepile.udfs.normalize import exact_key, normalised_tokens, python_tokens, shingle_tokens
 
 ORIGINAL = '''
 import math

@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 
 from tests.corruption import GOOD, write_corrupted_copy
-from tracepile.udfs.ingest import (
+from tracepile.sources.files import (
     IngestOptions,
     SourceError,
     expand_paths,

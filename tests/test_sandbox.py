@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tracepile.udfs.outputs import values_equal
+from tracepile.analysis.values import values_equal
 from tracepile.udfs.sandbox import Limits, Sandbox, SandboxStartError
 
 LOOP = """def helper(x):

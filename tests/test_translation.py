@@ -29,8 +29,8 @@ from tracepile.translation.backends import (
 from tracepile.translation.prompts import TRANSLATION_INSTRUCTIONS, ProgramRun, translation_messages
 from tracepile.translation.template import DETAIL_STEPS, Execution, render_coe
 from tracepile.translation.verify import verify
-from tracepile.udfs.generate import GenerateOptions, generate_rows
 from tracepile.udfs.sandbox import Sandbox
+from tracepile.udfs.write_coe import GenerateOptions, generate_rows
 
 LOOP = (
     "def main_solution(n):\n    total = 0\n    for i in range(n):\n        total += i * i\n    return total\n"

@@ -28,12 +28,12 @@ from tracepile.config import ConfigError, TracepileConfig, config_to_toml, load_
 from tracepile.engine import EngineError, spark_session
 from tracepile.lakehouse import Lakehouse
 from tracepile.quality.gate import GateBlocked
-from tracepile.quality.report import report_location
+from tracepile.quality.html_report import report_location
 from tracepile.report import RunReport, StageReport, console, new_run_id
+from tracepile.sources.files import SourceError
+from tracepile.storage import filesystem_for
 from tracepile.tables import ALL_TABLES, GATED_TABLES, RUNS, gated_table, quarantine_spec
-from tracepile.udfs.ingest import SourceError
 from tracepile.udfs.sandbox import Limits, Sandbox, SandboxStartError
-from tracepile.udfs.storage import filesystem_for
 
 app = typer.Typer(
     help="Turn Python programs into a verified Chain-of-Execution corpus, on Spark.",

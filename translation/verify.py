@@ -20,8 +20,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from tracepile.analysis.values import values_equal
 from tracepile.translation.template import FINAL_ANSWER, Execution
-from tracepile.udfs.outputs import values_equal
 
 _FINAL = re.compile(rf"^\W*{re.escape(FINAL_ANSWER)}\**\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
 _CLAIM = re.compile(r"`\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*([^`=][^`]*?)\s*`")

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from typing import IO, Any
 
-from tracepile.udfs.outputs import json_equal
+from tracepile.analysis.values import json_equal
 
 STATUSES = (
     "ok", "error", "timeout", "memory", "output_limit", "too_long", "nondeterministic", "mismatch",

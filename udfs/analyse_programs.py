@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from tracepile.udfs.decontam import BenchmarkIndex
-from tracepile.udfs.filters import FilterLimits, FilterOutcome, check_program, parse_program
-from tracepile.udfs.minhash import band_keys, estimated_jaccard, shingle_hashes, signatures, token_hashes
-from tracepile.udfs.normalize import exact_key, normalised_tokens, python_tokens, shingle_tokens
+from tracepile.analysis.decontam import BenchmarkIndex
+from tracepile.analysis.filters import FilterLimits, FilterOutcome, check_program, parse_program
+from tracepile.analysis.minhash import band_keys, estimated_jaccard, shingle_hashes, signatures, token_hashes
+from tracepile.analysis.normalize import exact_key, normalised_tokens, python_tokens, shingle_tokens
 from tracepile.udfs.workers import map_batches
 
 INPUT_ARROW_TYPE = pa.list_(

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from tracepile.udfs.hashing import canonical_json, content_id
+from tracepile.analysis.hashing import canonical_json, content_id
 
 SOURCE_KIND = "codeio"
 

@@ -13,16 +13,15 @@ import gzip
 import io
 import re
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
-import pyarrow as pa
 import pyarrow.fs as pafs
 
-from tracepile.udfs import codeio
-from tracepile.udfs.hashing import content_id
-from tracepile.udfs.storage import filesystem_for
+from tracepile.analysis.hashing import content_id
+from tracepile.sources import codeio
+from tracepile.storage import filesystem_for
 
 RecordParser = Callable[[bytes], "dict[str, Any] | codeio.Rejection"]
 PARSERS: dict[str, RecordParser] = {codeio.SOURCE_KIND: codeio.parse_codeio_record}
@@ -31,31 +30,6 @@ PARSERS: dict[str, RecordParser] = {codeio.SOURCE_KIND: codeio.parse_codeio_reco
 DATA_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".json", ".json.gz")
 _GLOB_CHARS = frozenset("*?[")
 _GZIP_MAGIC = b"\x1f\x8b"
-
-FILES_SCHEMA_DDL = "source_kind string, path string"
-INPUTS_TYPE = pa.list_(pa.struct([("input_json", pa.string()), ("expected_output_json", pa.string())]))
-PARSED_ARROW_SCHEMA = pa.schema(
-    [
-        ("outcome", pa.string()),  # program | reject | blank
-        ("program_id", pa.string()),
-        ("source_kind", pa.string()),
-        ("source", pa.string()),
-        ("domain", pa.string()),
-        ("category", pa.string()),
-        ("problem", pa.string()),
-        ("io_requirements", pa.string()),
-        ("code", pa.string()),
-        ("entry_point", pa.string()),
-        ("inputs", INPUTS_TYPE),
-        ("meta_json", pa.string()),
-        ("source_file", pa.string()),
-        ("source_line", pa.int64()),
-        ("reject_id", pa.string()),
-        ("reject_reason", pa.string()),
-        ("reject_detail", pa.string()),
-        ("raw_record", pa.string()),
-    ]
-)
 
 
 class SourceError(ValueError):
@@ -212,23 +186,3 @@ def parse_file(kind: str, path: str, options: IngestOptions) -> Iterator[dict[st
         # Truncated gzip, unreadable or vanished file: the rows read so far stand.
         detail = f"after line {line_no}: {type(exc).__name__}: {exc}"
         yield _reject_row(kind, path, line_no + 1, "unreadable_file", detail, b"", options)
-
-
-def _batched(rows: Iterable[dict[str, Any]], size: int) -> Iterator[pa.RecordBatch]:
-    batch: list[dict[str, Any]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= size:
-            yield pa.RecordBatch.from_pylist(batch, schema=PARSED_ARROW_SCHEMA)
-            batch = []
-    if batch:
-        yield pa.RecordBatch.from_pylist(batch, schema=PARSED_ARROW_SCHEMA)
-
-
-def parse_files_arrow(batches: Iterable[pa.RecordBatch], options: IngestOptions) -> Iterator[pa.RecordBatch]:
-    """``mapInArrow`` body: (source_kind, path) rows in, parsed rows out, in bounded batches."""
-    for files in batches:
-        for kind, path in zip(
-            files.column("source_kind").to_pylist(), files.column("path").to_pylist(), strict=True
-        ):
-            yield from _batched(parse_file(kind, path, options), options.batch_rows)

@@ -14,8 +14,8 @@ from pyspark.sql import functions as F
 
 from tracepile.config import TracepileConfig
 from tracepile.lakehouse import Lakehouse
+from tracepile.storage import filesystem_for
 from tracepile.tables import VALIDATIONS
-from tracepile.udfs.storage import filesystem_for
 
 _STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }

@@ -1,0 +1,1 @@
+"""Pure analysis of program text: filters, normalisation, MinHash, decontamination, ids, value comparison."""

@@ -1,0 +1,1 @@
+"""Source kinds: files of records -> normalised programs (pure parsing; no Spark)."""
