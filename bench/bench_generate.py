@@ -23,8 +23,9 @@ from rich.console import Console
 from rich.table import Table
 
 from tracepile.cli import sample_path
+from tracepile.config import GenerateConfig
 from tracepile.sources.codeio import parse_codeio_record
-from tracepile.translation.backends import BackendSettings, TemplateBackend, VllmBackend
+from tracepile.translation.backends import TemplateBackend, VllmBackend
 from tracepile.udfs.sandbox import Sandbox
 from tracepile.udfs.write_coe import VERIFIED, GenerateOptions, generate_rows
 
@@ -66,9 +67,9 @@ def main() -> None:
     parser.add_argument("--vllm-model", default=None)
     args = parser.parse_args()
     rows = ok_rows(args.problems)
-    backends = [("template", TemplateBackend(), BackendSettings())]
+    backends = [("template", TemplateBackend(), GenerateConfig())]
     if args.vllm_model:
-        settings = BackendSettings(backend="vllm", model=args.vllm_model)
+        settings = GenerateConfig(backend="vllm", model=args.vllm_model)
         backends.append(("vllm", VllmBackend(settings), settings))
     table = Table(title=f"generation on {len(rows):,} ok executions (median of {args.repeats})")
     for column in ("backend", "seconds", "rows/s", "completion tokens/s", "verified"):

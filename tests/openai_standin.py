@@ -12,8 +12,9 @@ import pytest
 
 class StandInServer(ThreadingHTTPServer):
     """Answers /chat/completions like ``vllm serve``: a stand-in for the GPU server that cannot
-    run here. The first ``failures`` requests get 503; replies come from ``answer``: a text,
-    or an int for an HTTP error status."""
+    run here. The first ``failures`` requests get 503 with ``Retry-After-Ms: 1`` (the client
+    waits as the server asks, so tests do not); replies come from ``answer``: a text, or an
+    int for an HTTP error status."""
 
     def __init__(self, answer, failures: int = 0) -> None:
         self.answer, self.failures, self.requests, self.in_flight, self.most_in_flight = (
@@ -46,6 +47,8 @@ class _Handler(BaseHTTPRequestHandler):
         answer = 503 if failing else server.answer(body)
         if isinstance(answer, int):
             self.send_response(answer)
+            if failing:
+                self.send_header("Retry-After-Ms", "1")
             self.end_headers()
             return
         reply = {

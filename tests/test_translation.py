@@ -17,8 +17,8 @@ from types import SimpleNamespace
 import pytest
 
 from tracepile.cli import sample_path
+from tracepile.config import GenerateConfig
 from tracepile.translation.backends import (
-    BackendSettings,
     Generation,
     OpenAIBackend,
     Request,
@@ -133,10 +133,9 @@ def _run(code: str = LOOP) -> ProgramRun:
 
 def test_openai_backend_bounds_concurrency_retries_and_keeps_order(server) -> None:
     srv = server(lambda body: f"Final answer: {body['messages'][1]['content'][-1]}", failures=2)
-    settings = BackendSettings(backend="openai", model="served", base_url=f"http://127.0.0.1:{srv.server_port}/v1",
-                               max_concurrency=3, max_retries=3)  # fmt: skip
+    settings = GenerateConfig(backend="openai", model="served", base_url=f"http://127.0.0.1:{srv.server_port}/v1",
+                              max_concurrency=3, max_retries=3)  # fmt: skip
     backend = OpenAIBackend(settings)
-    backend._sleep = lambda _: None  # backoff is exercised; its waiting is not
     requests = [
         Request([{"role": "system", "content": "s"}, {"role": "user", "content": f"q{i}"}], None)
         for i in range(10)
@@ -150,9 +149,8 @@ def test_openai_backend_bounds_concurrency_retries_and_keeps_order(server) -> No
 
 
 def test_openai_backend_reports_an_unreachable_server_after_its_retries() -> None:
-    settings = BackendSettings(backend="openai", model="m", base_url="http://127.0.0.1:9/v1", max_retries=2)
+    settings = GenerateConfig(backend="openai", model="m", base_url="http://127.0.0.1:9/v1", max_retries=2)
     backend = OpenAIBackend(settings)
-    backend._sleep = lambda _: None
     (generation,) = backend.generate([Request([{"role": "user", "content": "x"}], None)])
     assert generation.finish_reason == "error" and "after 3 attempt(s)" in generation.error
 
@@ -199,7 +197,7 @@ def test_vllm_backend_batches_the_partition_with_shared_instructions_first_engin
         lambda prompt: f"<think>hmm</think>{right}" if "n=1" not in prompt else "Final answer: 0"
     )
     made = []
-    backend = VllmBackend(BackendSettings(backend="vllm", model="m"), lambda s: made.append(s) or engine,
+    backend = VllmBackend(GenerateConfig(backend="vllm", model="m"), lambda s: made.append(s) or engine,
                           lambda s: ("sampling", s.max_tokens))  # fmt: skip
     rows = [_row(execution, execution_id=f"{i:032x}") for i in range(5)]
     outcomes = generate_rows(
@@ -220,7 +218,7 @@ def test_a_wrong_text_is_regenerated_once_with_the_error_as_feedback_engine_repl
     engine = _StandInEngine(
         lambda prompt: right if "That solution is wrong" in prompt else "Final answer: 42"
     )
-    backend = VllmBackend(BackendSettings(backend="vllm", model="m"), lambda s: engine, lambda s: None)
+    backend = VllmBackend(GenerateConfig(backend="vllm", model="m"), lambda s: engine, lambda s: None)
     row = _row(execution)
     once = generate_rows([row], backend, GenerateOptions(backend.settings, 10_000, retry_with_feedback=False))
     assert once[0]["outcome"] == "wrong_final_answer"
@@ -235,6 +233,6 @@ def test_prompts_over_the_token_limit_are_dropped_before_generation() -> None:
     assert backend.prompt_tokens(messages) > 1000
     row = _row(Execution("f", "{}", "1", []), code="x = 1\n" * 2000)
     (outcome,) = generate_rows(
-        [row], backend, GenerateOptions(BackendSettings(), 1000, retry_with_feedback=False)
+        [row], backend, GenerateOptions(GenerateConfig(), 1000, retry_with_feedback=False)
     )
     assert outcome["outcome"] == "prompt_too_long" and outcome["response"] is None

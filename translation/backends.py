@@ -2,12 +2,13 @@
 
 - ``template``: the deterministic renderer (``template.py``); CPU, no model.
 - ``vllm``: offline ``vllm.LLM.generate`` over a whole partition at once, one engine per
-  executor process (loaded on first use, kept for the process); the model's own chat
+  backend (loaded on first use; callers keep one backend per process); the model's own chat
   template turns messages into prompts; prefix caching on, so the shared instructions at
   the head of every prompt are computed once. Inside Spark's Python workers vLLM must
   start its workers with spawn (``VLLM_WORKER_MULTIPROC_METHOD``), set before import.
-- ``openai``: any OpenAI-compatible ``/chat/completions`` endpoint (``vllm serve``, ...),
-  with bounded concurrency and retries with exponential backoff.
+- ``openai``: any OpenAI-compatible ``/chat/completions`` endpoint (``vllm serve``, ...)
+  through the ``openai`` SDK, which retries with backoff and honours ``Retry-After``;
+  ``max_concurrency`` requests in flight.
 
 Model output is cleaned here (``finish``): ``<think>...</think>`` is stripped; a
 generation that never finished thinking, or stopped at the token limit, is dropped
@@ -16,23 +17,23 @@ with its reason.
 
 from __future__ import annotations
 
-import json
 import os
-import random
 import re
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cache
+from functools import cached_property
 from typing import Any, Protocol
 
+import openai
+
+from tracepile.config import GenerateConfig
 from tracepile.translation.prompts import count_tokens
 from tracepile.translation.template import Execution, render_coe
+from tracepile.vocab import Backend as BackendName
+from tracepile.vocab import GenerateOutcome
 
-BACKEND_ERROR = "backend_error"  # not the text's fault: the stage leaves such rows pending
+BACKEND_ERROR = GenerateOutcome.BACKEND_ERROR  # not the text's fault: the stage leaves such rows pending
 TEMPLATE_VERSION = "template-v1"  # enters the prompt hash: change it when the renderer changes
 
 
@@ -51,27 +52,6 @@ class Generation:
     error: str | None = None
 
 
-@dataclass(frozen=True)
-class BackendSettings:
-    """The ``[generate]`` options a backend reads (hashable: one engine per distinct value)."""
-
-    backend: str = "template"
-    model: str | None = None
-    max_tokens: int = 4096
-    temperature: float = 0.6
-    top_p: float = 0.95
-    seed: int = 0
-    tensor_parallel_size: int = 1
-    gpu_memory_utilization: float = 0.9
-    max_model_len: int | None = None
-    enable_prefix_caching: bool = True
-    base_url: str = "http://localhost:8000/v1"
-    api_key_env: str = "OPENAI_API_KEY"
-    max_concurrency: int = 8
-    max_retries: int = 4
-    request_timeout: float = 600.0
-
-
 class Backend(Protocol):
     name: str
     model: str
@@ -83,7 +63,7 @@ class Backend(Protocol):
 
 
 class TemplateBackend:
-    name, model, version = "template", "template", TEMPLATE_VERSION
+    name, model, version = BackendName.TEMPLATE, "template", TEMPLATE_VERSION
 
     def prompt_tokens(self, messages: list[dict[str, str]]) -> int:
         return count_tokens(None, messages)
@@ -92,10 +72,10 @@ class TemplateBackend:
         return [Generation(render_coe(r.execution), "stop") for r in requests]
 
 
-EngineFactory = Callable[[BackendSettings], Any]
+EngineFactory = Callable[[GenerateConfig], Any]
 
 
-def _vllm_sampling(settings: BackendSettings) -> Any:
+def _vllm_sampling(settings: GenerateConfig) -> Any:
     from vllm import SamplingParams
 
     return SamplingParams(
@@ -106,7 +86,7 @@ def _vllm_sampling(settings: BackendSettings) -> Any:
     )
 
 
-def _vllm_engine(settings: BackendSettings) -> Any:
+def _vllm_engine(settings: GenerateConfig) -> Any:
     os.environ.setdefault("VLLM_WORKER_MULTIPROC_METHOD", "spawn")  # forking under Spark breaks CUDA
     try:
         from vllm import LLM
@@ -128,11 +108,11 @@ class VllmBackend:
     the engine and its sampling parameters (tests pass stand-ins: vLLM needs a GPU and
     model weights)."""
 
-    name, version = "vllm", "vllm"
+    name = version = BackendName.VLLM
 
     def __init__(
         self,
-        settings: BackendSettings,
+        settings: GenerateConfig,
         engine_factory: EngineFactory = _vllm_engine,
         sampling_factory: EngineFactory = _vllm_sampling,
     ) -> None:
@@ -172,97 +152,108 @@ class VllmBackend:
 
 
 class OpenAIBackend:
-    """Chat completions over HTTP, ``max_concurrency`` requests at a time, each retried on
-    connection errors, 429 and 5xx with exponential backoff and jitter."""
+    """Chat completions through one shared ``openai.OpenAI`` client (thread-safe),
+    ``max_concurrency`` requests at a time. The SDK retries connection errors, 408, 409, 429
+    and 5xx up to ``max_retries`` times with backoff; what still fails becomes an error
+    generation, never an exception."""
 
-    name, version = "openai", "openai"
-    RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+    name = version = BackendName.OPENAI
+    NO_KEY = "EMPTY"  # the SDK refuses no key; a local ``vllm serve`` ignores it
 
-    def __init__(self, settings: BackendSettings, tokenizer: Any | None = None) -> None:
+    def __init__(self, settings: GenerateConfig, tokenizer: Any | None = None) -> None:
         if not settings.model:
             raise ValueError("the openai backend needs generate.model (the served model's name)")
         self.settings, self.model, self.tokenizer = settings, settings.model, tokenizer
-        self._sleep = time.sleep
+
+    @cached_property
+    def client(self) -> openai.OpenAI:
+        # made on first use, so a backend built on the driver holds no connection pool
+        s = self.settings
+        return openai.OpenAI(
+            base_url=s.base_url,
+            api_key=os.environ.get(s.api_key_env) or self.NO_KEY,
+            max_retries=s.max_retries,
+            timeout=s.request_timeout,
+        )
 
     def prompt_tokens(self, messages: list[dict[str, str]]) -> int:
         return count_tokens(self.tokenizer, messages)
 
     def generate(self, requests: Sequence[Request]) -> list[Generation]:
+        if not requests:
+            return []
+        client = self.client  # made here, before the threads could race to make it
         with ThreadPoolExecutor(max_workers=self.settings.max_concurrency) as pool:
-            return list(pool.map(self._complete, requests))
+            return list(pool.map(lambda request: self._complete(client, request), requests))
 
-    def _complete(self, request: Request) -> Generation:
+    def _complete(self, client: openai.OpenAI, request: Request) -> Generation:
         s = self.settings
-        body = json.dumps(
-            {
-                "model": s.model,
-                "messages": request.messages,
-                "max_tokens": s.max_tokens,
-                "temperature": s.temperature,
-                "top_p": s.top_p,
-                "seed": s.seed,
-            }
-        ).encode("utf-8")
-        headers = {"Content-Type": "application/json"}
-        if key := os.environ.get(s.api_key_env):
-            headers["Authorization"] = f"Bearer {key}"
-        url = s.base_url.rstrip("/") + "/chat/completions"
-        problem = ""
-        for attempt in range(s.max_retries + 1):
-            if attempt:
-                self._sleep(min(60.0, 0.5 * 2**attempt) * random.uniform(0.5, 1.0))
-            try:
-                post = urllib.request.Request(url, data=body, headers=headers, method="POST")
-                with urllib.request.urlopen(post, timeout=s.request_timeout) as response:
-                    reply = json.loads(response.read())
-                choice, usage = reply["choices"][0], reply.get("usage") or {}
-                return Generation(
-                    choice["message"]["content"],
-                    "length" if choice.get("finish_reason") == "length" else "stop",
-                    usage.get("prompt_tokens"),
-                    usage.get("completion_tokens"),
-                )
-            except urllib.error.HTTPError as exc:
-                problem = f"HTTP {exc.code}: {exc.read()[:200].decode('utf-8', 'replace')}"
-                if exc.code not in self.RETRY_STATUS:
-                    break
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-                problem = f"{type(exc).__name__}: {exc}"
-            except (KeyError, IndexError, ValueError) as exc:  # a reply that is not a completion
-                problem = f"unexpected reply: {exc}"
-                break
-        return Generation(None, "error", error=f"{problem} (after {attempt + 1} attempt(s))")
+        try:
+            reply = client.chat.completions.create(
+                model=self.model,
+                messages=request.messages,
+                max_tokens=s.max_tokens,
+                temperature=s.temperature,
+                top_p=s.top_p,
+                seed=s.seed,
+            )
+            choice, usage = reply.choices[0], reply.usage
+            return Generation(
+                choice.message.content,
+                "length" if choice.finish_reason == "length" else "stop",
+                usage.prompt_tokens if usage else None,
+                usage.completion_tokens if usage else None,
+            )
+        except openai.APIStatusError as exc:
+            problem = f"HTTP {exc.status_code}: {exc.response.text[:200]}{_attempts(exc)}"
+        except openai.APIError as exc:  # connection error, timeout, a body that is not JSON
+            cause = f" {type(exc.__cause__).__name__}: {exc.__cause__}" if exc.__cause__ else ""
+            problem = f"{type(exc).__name__}: {exc}{cause}{_attempts(exc)}"
+        except (AttributeError, IndexError, TypeError, ValueError) as exc:  # a reply that is not a completion
+            problem = f"unexpected reply: {exc!r}"
+        return Generation(None, "error", error=problem)
+
+
+def _attempts(exc: openai.APIError) -> str:
+    """How many times the request was sent: the SDK numbers each try in a request header."""
+    retries = exc.request.headers.get("x-stainless-retry-count")
+    return f" (after {int(retries) + 1} attempt(s))" if retries is not None else ""
 
 
 _THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
 
 
-def finish(generation: Generation) -> tuple[str | None, str | None, str]:
+def finish(generation: Generation) -> tuple[str | None, GenerateOutcome | None, str]:
     """(clean text, or None with the reason and detail to drop it)."""
     if generation.finish_reason == "error" or generation.text is None:
         return None, BACKEND_ERROR, generation.error or "no text"
     if generation.finish_reason == "length":
-        return None, "token_limit", f"stopped at the token limit ({generation.completion_tokens} tokens)"
+        return (
+            None,
+            GenerateOutcome.TOKEN_LIMIT,
+            f"stopped at the token limit ({generation.completion_tokens} tokens)",
+        )
     text = _THINK.sub("", generation.text)
     if "<think>" in text:
-        return None, "unfinished_thinking", "a <think> block that never closed"
+        return None, GenerateOutcome.UNFINISHED_THINKING, "a <think> block that never closed"
     # chat templates that open <think> in the prompt leave only its end in the output
     text = text.rsplit("</think>", 1)[-1].strip()
     if not text:
-        return None, "empty_response", "nothing after removing the thinking"
+        return None, GenerateOutcome.EMPTY_RESPONSE, "nothing after removing the thinking"
     return text, None, ""
 
 
-@cache
-def backend_for(settings: BackendSettings) -> Backend:
-    """One backend (and so one engine) per executor process and settings, made on first use."""
-    if settings.backend == "template":
-        return TemplateBackend()
-    if settings.backend == "vllm":
-        return VllmBackend(settings)
-    if settings.backend == "openai":
-        return OpenAIBackend(settings, _local_tokenizer(settings.model))
-    raise ValueError(f"unknown backend {settings.backend!r}: template | vllm | openai")
+def backend_for(settings: GenerateConfig) -> Backend:
+    """The backend ``settings`` name. Cheap: a model engine or HTTP client is made on first
+    use, so the driver may call this; callers keep one per process to keep the engine."""
+    match settings.backend:
+        case BackendName.TEMPLATE:
+            return TemplateBackend()
+        case BackendName.VLLM:
+            return VllmBackend(settings)
+        case BackendName.OPENAI:
+            return OpenAIBackend(settings, _local_tokenizer(settings.model))
+    raise ValueError(f"unknown backend {settings.backend!r}: {' | '.join(BackendName)}")
 
 
 def _local_tokenizer(model: str | None) -> Any | None:
