@@ -46,7 +46,8 @@ SETTINGS = ["dedup.verify_candidates=false"]
 
 def build_programs(size: int, seed: int) -> Path:
     """``size`` mutants of the sample (cached under bench/.cache), every one passing the filters."""
-    from tracepile.analysis.filters import FilterLimits, check_program, parse_program
+    from tracepile.analysis.filters import check_program, parse_program
+    from tracepile.config import FilterConfig
     from tracepile.sources.codeio import parse_codeio_record
 
     path = CACHE / f"mutants-{size}-{seed}.jsonl"
@@ -64,7 +65,7 @@ def build_programs(size: int, seed: int) -> Path:
         parsed = parse_codeio_record(json.dumps(record).encode("utf-8"))
         code = parsed["code"]
         if check_program(
-            code, parse_program(code), parsed["entry_point"], parsed["inputs"], FilterLimits()
+            code, parse_program(code), parsed["entry_point"], parsed["inputs"], FilterConfig()
         ).reason:
             continue
         records.append(record)

@@ -35,7 +35,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from tracepile.analysis.filters import FilterLimits, check_program, parse_program
+from tracepile.analysis.filters import check_program, parse_program
+from tracepile.config import FilterConfig
 from tracepile.sources.codeio import parse_codeio_record
 from tracepile.udfs.sandbox import Limits, Sandbox
 
@@ -60,7 +61,7 @@ def runs(problems: int) -> tuple[list[tuple[str, str, str, str | None]], Counter
         if not isinstance(record, dict):
             continue
         code, entry = record["code"], record["entry_point"]
-        outcome = check_program(code, parse_program(code), entry, record["inputs"], FilterLimits())
+        outcome = check_program(code, parse_program(code), entry, record["inputs"], FilterConfig())
         if outcome.reason is not None:
             excluded[outcome.reason] += 1
             continue

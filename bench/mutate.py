@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from tracepile.analysis.filters import FilterLimits, check_program, parse_program
+from tracepile.analysis.filters import check_program, parse_program
+from tracepile.config import FilterConfig
 
 _BUILTINS = frozenset(dir(builtins))
 _OPERATOR_SWAPS = (
@@ -42,7 +43,7 @@ def load_programs(path: Path) -> list[dict[str, Any]]:
         if isinstance(parsed, dict):
             code = parsed["code"]
             outcome = check_program(
-                code, parse_program(code), parsed["entry_point"], parsed["inputs"], FilterLimits()
+                code, parse_program(code), parsed["entry_point"], parsed["inputs"], FilterConfig()
             )
             if outcome.reason is None:
                 records.append(json.loads(line))

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 
 import pytest
 
 from tracepile.analysis.decontam import BenchmarkError, BenchmarkIndex
-from tracepile.analysis.filters import FilterLimits, check_program, parse_program
+from tracepile.analysis.filters import (
+    FILTER_NAMES,
+    Filter,
+    FilterName,
+    Program,
+    Reject,
+    check_program,
+    entry_function,
+    parse_program,
+    program_filters,
+    run_filters,
+)
+from tracepile.config import FilterConfig
 
 FIXTURE = Path(__file__).parent / "fixtures" / "benchmark_fixture.jsonl"
 
@@ -17,9 +30,9 @@ def _inputs(*kwargs: dict, output: object = 1) -> list[dict[str, str]]:
     return [{"input_json": json.dumps(k), "expected_output_json": json.dumps(output)} for k in kwargs]
 
 
-def _check(code: str, inputs=None, limits: FilterLimits | None = None, entry: str = "main_solution"):
+def _check(code: str, inputs=None, limits: FilterConfig | None = None, entry: str = "main_solution"):
     inputs = _inputs({"n": 1}) if inputs is None else inputs
-    return check_program(code, parse_program(code), entry, inputs, limits or FilterLimits())
+    return check_program(code, parse_program(code), entry, inputs, limits or FilterConfig())
 
 
 PLAIN = "def main_solution(n):\n    return n + 1\n"
@@ -127,7 +140,7 @@ def test_clean_programs_pass(code: str) -> None:
 
 def test_code_size_cap() -> None:
     code = PLAIN + "# " + "x" * 200 + "\n"
-    assert _check(code, limits=FilterLimits(max_code_bytes=100)).reason == "code_too_large"
+    assert _check(code, limits=FilterConfig(max_code_bytes=100)).reason == "code_too_large"
 
 
 def test_oversized_repeated_and_surplus_inputs_are_dropped_and_counted() -> None:
@@ -145,7 +158,7 @@ def test_oversized_repeated_and_surplus_inputs_are_dropped_and_counted() -> None
 
 
 def test_too_few_inputs_names_what_was_dropped() -> None:
-    outcome = _check(PLAIN, _inputs({"n": "s" * 101}, {"n": 1}, {"n": 1}), FilterLimits(min_inputs=2))
+    outcome = _check(PLAIN, _inputs({"n": "s" * 101}, {"n": 1}, {"n": 1}), FilterConfig(min_inputs=2))
     assert outcome.reason == "too_few_inputs"
     assert "1 usable of 3" in outcome.detail and "1 input_duplicate" in outcome.detail
 
@@ -186,3 +199,123 @@ def test_plain_text_benchmarks_and_unreadable_files(tmp_path: Path) -> None:
 def test_an_input_that_is_not_keyword_arguments_is_a_signature_mismatch() -> None:
     outcome = _check(PLAIN, [{"input_json": "[1, 2]", "expected_output_json": "3"}])
     assert outcome.reason == "signature_mismatch" and "not an object" in outcome.detail
+
+
+# The filters as a list: each one alone, the loop's order, and errors inside a filter.
+
+LEAKED_PROBLEM = (
+    "Our task: given a list of meeting intervals with start and end times, return the "
+    "minimum number of conference rooms that are needed."
+)
+
+
+def _filters(limits: FilterConfig | None = None) -> dict[str, Filter]:
+    index = BenchmarkIndex.from_files([str(FIXTURE)], ngram_size=13)
+    return {f.name: f for f in program_filters(limits or FilterConfig(), index)}
+
+
+def _program(code: str = PLAIN, inputs: list[dict[str, str]] | None = None, problem: str = "") -> Program:
+    """A program as the filters before the one under test would leave it."""
+    parsed = parse_program(code)
+    program = Program(code, parsed, "main_solution", _inputs({"n": 1}) if inputs is None else inputs, problem)
+    if isinstance(parsed, ast.Module):
+        program.function = entry_function(parsed, "main_solution")
+    return program
+
+
+@pytest.mark.parametrize(
+    ("name", "program", "reason", "detail"),
+    [
+        ("code_size", _program(PLAIN + "#" * 200), "code_too_large", "bytes (max 100)"),
+        ("syntax", _program("def main_solution(n):\n  return (n\n"), "syntax_error", "SyntaxError"),
+        ("entry_function", _program("def other(n):\n    return n\n"), "no_entry_function", "main_solution"),
+        (
+            "capabilities",
+            _program("import socket\ndef main_solution(n):\n    return n\n"),
+            "forbidden_capability",
+            "imports socket",
+        ),
+        ("inputs", _program(inputs=_inputs({"m": 1})), "signature_mismatch", "input 0: missing ['n']"),
+        ("decontamination", _program(problem=LEAKED_PROBLEM), "contaminated", "benchmark_fixture.jsonl:2"),
+    ],
+)
+def test_each_filter_alone_rejects_what_it_is_for(
+    name: str, program: Program, reason: str, detail: str
+) -> None:
+    reject = _filters(FilterConfig(max_code_bytes=100))[name].check(program)
+    assert reject is not None and reject.reason == reason and detail in reject.detail
+
+
+@pytest.mark.parametrize("name", FILTER_NAMES)
+def test_each_filter_alone_passes_a_plain_program(name: str) -> None:
+    program = _program(problem="What is n plus one?")
+    assert _filters()[name].check(program) is None
+
+
+def test_the_entry_and_inputs_filters_leave_what_they_found_for_later_filters() -> None:
+    filters = _filters(FilterConfig(max_inputs=1))
+    program = Program(PLAIN, parse_program(PLAIN), "main_solution", _inputs({"n": 1}, {"n": 2}, {"n": 1}))
+    assert filters["entry_function"].check(program) is None
+    assert program.function is not None and program.function.name == "main_solution"
+    assert filters["inputs"].check(program) is None
+    assert program.kept_inputs == _inputs({"n": 1})
+    assert program.dropped == {"input_duplicate": 1, "input_over_limit": 1}
+
+
+def test_the_list_runs_in_filter_name_order_and_decontamination_only_with_benchmarks() -> None:
+    assert list(_filters()) == list(FILTER_NAMES)
+    assert [f.name for f in program_filters(FilterConfig())] == list(FILTER_NAMES[:-1])
+
+
+@pytest.mark.parametrize(
+    ("code", "inputs", "rejected_by", "reason"),
+    [
+        # too large, no entry function and a forbidden import: the size check comes first
+        ("import socket\n" + "#" * 200, _inputs({"n": 1}), "code_size", "code_too_large"),
+        (
+            "import socket\ndef other(n):\n    return n\n",
+            _inputs({"n": 1}),
+            "entry_function",
+            "no_entry_function",
+        ),
+        ("import socket\n" + PLAIN, _inputs({"m": 1}), "capabilities", "forbidden_capability"),
+        (PLAIN, _inputs({"m": 1}), "inputs", "signature_mismatch"),  # contaminated too, checked last
+        (PLAIN, _inputs({"n": 1}), "decontamination", "contaminated"),
+    ],
+)
+def test_the_first_reject_wins(
+    code: str, inputs: list[dict[str, str]], rejected_by: str, reason: str
+) -> None:
+    program = Program(code, parse_program(code), "main_solution", inputs, LEAKED_PROBLEM)
+    outcome = run_filters(program, list(_filters(FilterConfig(max_code_bytes=200)).values()))
+    assert (outcome.rejected_by, outcome.reason) == (rejected_by, reason)
+
+
+def test_a_passing_program_names_no_filter() -> None:
+    outcome = run_filters(_program(), list(_filters().values()))
+    assert outcome.rejected_by is None and outcome.reason is None and outcome.inputs == _inputs({"n": 1})
+
+
+def test_a_filter_that_raises_rejects_as_analysis_error_under_its_own_name() -> None:
+    # an input that is not JSON at all: the inputs filter's json.loads raises
+    broken = [{"input_json": "{not json", "expected_output_json": "1"}]
+    outcome = run_filters(_program(inputs=broken), list(_filters().values()))
+    assert (outcome.rejected_by, outcome.reason) == ("inputs", "analysis_error")
+    assert outcome.detail.startswith("JSONDecodeError: ")
+    assert outcome.inputs == [] and not outcome.dropped  # no partial counts
+
+
+def test_no_filter_runs_after_one_that_raises() -> None:
+    ran: list[str] = []
+
+    def failing(program: Program) -> Reject | None:
+        raise ValueError("x" * 1000)
+
+    def recording(program: Program) -> Reject | None:
+        ran.append("after")
+        return None
+
+    filters = [Filter(FilterName.SYNTAX, failing), Filter(FilterName.CAPABILITIES, recording)]
+    outcome = run_filters(_program(), filters)
+    assert (outcome.rejected_by, outcome.reason) == ("syntax", "analysis_error")
+    assert outcome.detail == ("ValueError: " + "x" * 1000)[:500] and ran == []

@@ -1,9 +1,10 @@
-"""Per-batch work of the dedup stage: filters, decontamination, exact key, MinHash, LSH keys.
+"""Per-batch work of the dedup stage: filters (decontamination included), exact key, MinHash, LSH keys.
 
 ``analyse_batches`` is the ``mapInArrow`` function: a batch of ``bronze/sources`` rows in,
-one analysed row per program out. Each program is parsed once; its AST serves the static
-filters and the normalisation. Shingle hashing, MinHash and band keys run over the whole
-batch in numpy (``udfs/minhash.py``). No Spark session is used here.
+one analysed row per program out, naming the filter that rejected it (``rejected_by``).
+Each program is parsed once; its AST serves the static filters and the normalisation.
+Shingle hashing, MinHash and band keys run over the whole batch in numpy
+(``tracepile/analysis/minhash.py``). No Spark session is used here.
 """
 
 from __future__ import annotations
@@ -16,21 +17,34 @@ import numpy as np
 import pyarrow as pa
 
 from tracepile.analysis.decontam import BenchmarkIndex
-from tracepile.analysis.filters import FilterLimits, FilterOutcome, check_program, parse_program
+from tracepile.analysis.filters import (
+    Filter,
+    FilterOutcome,
+    Program,
+    error_detail,
+    parse_program,
+    program_filters,
+    run_filters,
+)
 from tracepile.analysis.minhash import band_keys, estimated_jaccard, shingle_hashes, signatures, token_hashes
 from tracepile.analysis.normalize import exact_key, normalised_tokens, python_tokens, shingle_tokens
+from tracepile.config import FilterConfig
 from tracepile.udfs.workers import map_batches
+from tracepile.vocab import DedupReason, InputDrop
 
 INPUT_ARROW_TYPE = pa.list_(
     pa.struct([pa.field("input_json", pa.string()), pa.field("expected_output_json", pa.string())])
 )
 ANALYSIS_COLUMNS = ("program_id", "code", "entry_point", "problem", "inputs")
-INPUT_DROP_REASONS = ("input_too_large", "input_duplicate", "input_over_limit")
+INPUT_DROP_REASONS = tuple(InputDrop)
 ANALYSED_ARROW_SCHEMA = pa.schema(
     [
         pa.field("program_id", pa.string(), nullable=False),
         pa.field("reject_reason", pa.string()),
         pa.field("reject_detail", pa.string()),
+        # the filter (filters.FILTER_NAMES) that rejected the program; null when it passed them
+        # all, also when the work after them failed (reject_reason analysis_error)
+        pa.field("rejected_by", pa.string()),
         pa.field("inputs", INPUT_ARROW_TYPE),
         *(pa.field(reason, pa.int64(), nullable=False) for reason in INPUT_DROP_REASONS),
         pa.field("exact_key", pa.string()),
@@ -42,7 +56,7 @@ ANALYSED_ARROW_SCHEMA = pa.schema(
 
 @dataclass(frozen=True)
 class DedupOptions:
-    limits: FilterLimits
+    limits: FilterConfig
     shingle_size: int
     num_perm: int
     seed: int
@@ -54,20 +68,16 @@ class DedupOptions:
 
 
 def _analyse_program(
-    code: str, entry_point: str, problem: str, inputs: list[dict[str, str]], options: DedupOptions
+    code: str, entry_point: str, problem: str, inputs: list[dict[str, str]], filters: list[Filter]
 ) -> tuple[FilterOutcome, list[str]]:
-    """Filters, decontamination and the normalised tokens (empty when rejected) of one program."""
+    """The filters' outcome and the normalised tokens (empty when rejected) of one program."""
     parsed = parse_program(code)
     code_tokens = python_tokens(code) if isinstance(parsed, ast.Module) else []
-    outcome = check_program(code, parsed, entry_point, inputs, options.limits, set(code_tokens))
-    if outcome.reason is None and options.benchmarks is not None:
-        overlap = options.benchmarks.overlap({"problem": problem, "code": code})
-        if overlap is not None:
-            outcome.reason, outcome.detail = "contaminated", overlap
+    program = Program(code, parsed, entry_point, inputs, problem, set(code_tokens))
+    outcome = run_filters(program, filters)
     if outcome.reason is not None:
         return outcome, []
-    assert isinstance(parsed, ast.Module)
-    return outcome, normalised_tokens(code, parsed, entry_point, code_tokens)
+    return outcome, normalised_tokens(code, program.tree, entry_point, code_tokens)
 
 
 def analyse_table(batch: pa.Table | pa.RecordBatch, options: DedupOptions) -> pa.RecordBatch:
@@ -76,12 +86,14 @@ def analyse_table(batch: pa.Table | pa.RecordBatch, options: DedupOptions) -> pa
     rows = len(columns["program_id"])
     reasons: list[str | None] = [None] * rows
     details: list[str | None] = [None] * rows
+    rejected_by: list[str | None] = [None] * rows
     kept_inputs: list[list[dict[str, str]] | None] = [None] * rows
     drops = {reason: [0] * rows for reason in INPUT_DROP_REASONS}
     exact_keys: list[str | None] = [None] * rows
     passing: list[int] = []
     tokens: list[str] = []
     lengths: list[int] = []
+    filters = program_filters(options.limits, options.benchmarks)
     for index in range(rows):
         try:
             analysed = _analyse_program(
@@ -89,16 +101,17 @@ def analyse_table(batch: pa.Table | pa.RecordBatch, options: DedupOptions) -> pa
                 columns["entry_point"][index],
                 columns["problem"][index],
                 columns["inputs"][index],
-                options,
+                filters,
             )
         except Exception as exc:  # one odd program must not fail the batch; it is rejected
-            reasons[index], details[index] = "analysis_error", f"{type(exc).__name__}: {exc}"[:500]
+            reasons[index], details[index] = DedupReason.ANALYSIS_ERROR, error_detail(exc)
             continue
         outcome, program_tokens = analysed
         for reason, count in outcome.dropped.items():
             drops[reason][index] = count
         if outcome.reason is not None:
             reasons[index], details[index] = outcome.reason, outcome.detail
+            rejected_by[index] = outcome.rejected_by
             continue
         kept_inputs[index] = outcome.inputs
         exact_keys[index] = exact_key(program_tokens)
@@ -120,6 +133,7 @@ def analyse_table(batch: pa.Table | pa.RecordBatch, options: DedupOptions) -> pa
             pa.array(columns["program_id"], pa.string()),
             pa.array(reasons, pa.string()),
             pa.array(details, pa.string()),
+            pa.array(rejected_by, pa.string()),
             pa.array(kept_inputs, INPUT_ARROW_TYPE),
             *(pa.array(drops[reason], pa.int64()) for reason in INPUT_DROP_REASONS),
             pa.array(exact_keys, pa.string()),

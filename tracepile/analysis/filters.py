@@ -1,11 +1,13 @@
 """Static filters: whether a program can enter the corpus, and which of its inputs can.
 
-Each check returns a named reason so every drop is explained. Program-level reasons
-reject the whole program; input-level reasons drop single inputs and are counted (a
-program left with too few inputs is then rejected as ``too_few_inputs``, its detail
-naming what was dropped). These checks read the AST only; nothing here runs the code.
-The sandbox (trace stage) is the real defence against hostile code: a program that hides
-a capability from this scan (``getattr`` tricks and the like) is still contained there.
+The filters are a list (``program_filters``), each a named check run in order over one
+``Program``; the first reject wins and names the filter that gave it (``rejected_by``), so
+every drop is explained and counted per filter. Program-level reasons reject the whole
+program; input-level reasons drop single inputs and are counted (a program left with too
+few inputs is then rejected as ``too_few_inputs``, its detail naming what was dropped).
+These checks read the AST only; nothing here runs the code. The sandbox (trace stage) is
+the real defence against hostile code: a program that hides a capability from this scan
+(``getattr`` tricks and the like) is still contained there.
 """
 
 from __future__ import annotations
@@ -14,8 +16,15 @@ import ast
 import json
 import re
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import partial
 from typing import Any
+
+from tracepile.analysis.decontam import BenchmarkIndex
+from tracepile.config import FilterConfig
+from tracepile.vocab import DedupReason, InputDrop
 
 # Calls whose result differs from run to run, by resolved dotted name.
 NONDETERMINISTIC_CALLS = frozenset(
@@ -66,22 +75,70 @@ _TRIGGER_WORDS = frozenset(
 _WORD = re.compile(r"[^\W\d]\w*")
 
 
-@dataclass(frozen=True)
-class FilterLimits:
-    max_code_bytes: int = 10_000
-    max_io_bytes: int = 1024
-    max_collection_items: int = 20
-    max_string_chars: int = 100
-    max_inputs: int = 10
-    min_inputs: int = 1
+class FilterName(StrEnum):
+    """The filters, in the order they run (``analysed.rejected_by``)."""
+
+    CODE_SIZE = "code_size"
+    SYNTAX = "syntax"
+    ENTRY_FUNCTION = "entry_function"
+    CAPABILITIES = "capabilities"
+    INPUTS = "inputs"
+    DECONTAMINATION = "decontamination"
+
+
+FILTER_NAMES = tuple(FilterName)
 
 
 @dataclass
+class Program:
+    """One program under check: what its record gives, then what earlier filters found."""
+
+    code: str
+    parsed: ast.Module | str  # parse_program(code): parsed once for every use of the AST
+    entry_point: str
+    inputs: list[dict[str, Any]]
+    problem: str = ""
+    # the code's tokens when the caller has lexed it; else the words of the code, comments
+    # included, which only makes the capability scan run more often
+    names: set[str] | None = None
+    function: ast.FunctionDef | None = None  # set by the entry_function filter
+    kept_inputs: list[dict[str, Any]] = field(default_factory=list)  # set by the inputs filter
+    dropped: Counter[InputDrop] = field(default_factory=Counter)  # set by the inputs filter
+
+    @property
+    def tree(self) -> ast.Module:
+        """The AST, for the filters after ``syntax``."""
+        assert isinstance(self.parsed, ast.Module), "the AST is read only after the syntax filter"
+        return self.parsed
+
+
+@dataclass(frozen=True)
+class Reject:
+    reason: DedupReason
+    detail: str
+
+
+@dataclass(frozen=True)
+class Filter:
+    name: FilterName
+    check: Callable[[Program], Reject | None]
+
+
+@dataclass(frozen=True)
 class FilterOutcome:
-    reason: str | None = None
-    detail: str = ""
-    inputs: list[dict[str, Any]] = field(default_factory=list)
-    dropped: Counter[str] = field(default_factory=Counter)
+    """What the filters made of one program: the first reject and the filter that gave it
+    (None when it passed), the inputs kept and the per-input drop counts."""
+
+    rejected_by: FilterName | None
+    reason: DedupReason | None
+    detail: str
+    inputs: list[dict[str, Any]]
+    dropped: Counter[InputDrop]
+
+
+def error_detail(exc: Exception) -> str:
+    """The ``analysis_error`` detail of an exception."""
+    return f"{type(exc).__name__}: {exc}"[:500]
 
 
 def entry_function(tree: ast.Module, entry_point: str) -> ast.FunctionDef | None:
@@ -143,16 +200,16 @@ def _module_of(name: str, modules: frozenset[str]) -> str | None:
     return head if head in modules else None
 
 
-def _import_problem(module: str, what: str) -> tuple[str, str] | None:
+def _import_problem(module: str, what: str) -> Reject | None:
     if found := _module_of(module, CAPABILITY_MODULES):
-        return "forbidden_capability", f"{what} {found}"
+        return Reject(DedupReason.FORBIDDEN_CAPABILITY, f"{what} {found}")
     if found := _module_of(module, NONDETERMINISTIC_MODULES):
-        return "nondeterministic", f"{what} {found}"
+        return Reject(DedupReason.NONDETERMINISTIC, f"{what} {found}")
     return None
 
 
-def scan_capabilities(tree: ast.Module) -> tuple[str, str] | None:
-    """(reason, detail) for the first non-deterministic or forbidden use, or None.
+def scan_capabilities(tree: ast.Module) -> Reject | None:
+    """The first non-deterministic or forbidden use, or None.
 
     Names are resolved through the program's imports (``from time import time as t``
     makes ``t()`` a ``time.time`` call); a name the program binds itself (a parameter
@@ -195,25 +252,25 @@ def scan_capabilities(tree: ast.Module) -> tuple[str, str] | None:
     seeded = {name for name, node in used if id(node) in calls and calls[id(node)].args}
     for name, node in used:
         if name in CAPABILITY_CALLS or name.startswith(_OS_PREFIXES):
-            return "forbidden_capability", f"uses {name}"
+            return Reject(DedupReason.FORBIDDEN_CAPABILITY, f"uses {name}")
         if name in NONDETERMINISTIC_CALLS:
-            return "nondeterministic", f"uses {name}"
+            return Reject(DedupReason.NONDETERMINISTIC, f"uses {name}")
         if name in SEEDABLE_GENERATORS:
             call = calls.get(id(node))
             if call is not None and not call.args and not call.keywords:
-                return "nondeterministic", f"{name}() without a seed"
+                return Reject(DedupReason.NONDETERMINISTIC, f"{name}() without a seed")
             continue
         for module, seed_call in SEEDED_RANDOM_MODULES.items():
             is_module_function = name.startswith(module + ".") and name.count(".") == module.count(".") + 1
             if is_module_function and name != seed_call and seed_call not in seeded:
-                return "nondeterministic", f"uses {name} without {seed_call}(...)"
+                return Reject(DedupReason.NONDETERMINISTIC, f"uses {name} without {seed_call}(...)")
     return None
 
 
 _UNPARSED = object()
 
 
-def _too_large(text: str | None, limits: FilterLimits, value: Any = _UNPARSED) -> bool:
+def _too_large(text: str | None, limits: FilterConfig, value: Any = _UNPARSED) -> bool:
     """Whether an input or output (JSON ``text``; ``value`` if already parsed) breaks a size cap."""
     if text is None:
         return False
@@ -240,36 +297,6 @@ def _too_large(text: str | None, limits: FilterLimits, value: Any = _UNPARSED) -
     return False
 
 
-def filter_inputs(
-    function: ast.FunctionDef, inputs: list[dict[str, Any]], limits: FilterLimits
-) -> FilterOutcome:
-    """Drop oversized and repeated inputs, keep at most ``max_inputs``; reject on a bad signature."""
-    outcome = FilterOutcome()
-    signature = Signature.of(function)
-    seen: set[str] = set()
-    for index, item in enumerate(inputs):
-        text = item["input_json"]
-        kwargs = json.loads(text)
-        if not isinstance(kwargs, dict):
-            return FilterOutcome("signature_mismatch", f"input {index} is not an object of keyword arguments")
-        if problem := signature.problem(kwargs):
-            return FilterOutcome("signature_mismatch", f"input {index}: {problem}")
-        if _too_large(text, limits, kwargs) or _too_large(item["expected_output_json"], limits):
-            outcome.dropped["input_too_large"] += 1
-        elif text in seen:
-            outcome.dropped["input_duplicate"] += 1
-        elif len(outcome.inputs) >= limits.max_inputs:
-            outcome.dropped["input_over_limit"] += 1
-        else:
-            seen.add(text)
-            outcome.inputs.append(item)
-    if len(outcome.inputs) < limits.min_inputs:
-        dropped = ", ".join(f"{n} {why}" for why, n in sorted(outcome.dropped.items())) or "none dropped"
-        outcome.reason = "too_few_inputs"
-        outcome.detail = f"{len(outcome.inputs)} usable of {len(inputs)} (min {limits.min_inputs}; {dropped})"
-    return outcome
-
-
 def parse_program(code: str) -> ast.Module | str:
     """The AST, or the reason the code does not parse."""
     try:
@@ -278,30 +305,116 @@ def parse_program(code: str) -> ast.Module | str:
         return f"{type(exc).__name__}: {exc}"
 
 
+def check_code_size(program: Program, limits: FilterConfig) -> Reject | None:
+    size = len(program.code.encode("utf-8"))
+    if size > limits.max_code_bytes:
+        return Reject(DedupReason.CODE_TOO_LARGE, f"{size} bytes (max {limits.max_code_bytes})")
+    return None
+
+
+def check_syntax(program: Program) -> Reject | None:
+    if isinstance(program.parsed, str):
+        return Reject(DedupReason.SYNTAX_ERROR, program.parsed)
+    return None
+
+
+def find_entry_function(program: Program) -> Reject | None:
+    """Sets ``program.function`` for the filters after it."""
+    program.function = entry_function(program.tree, program.entry_point)
+    if program.function is None:
+        return Reject(DedupReason.NO_ENTRY_FUNCTION, f"no top-level def {program.entry_point}(...)")
+    return None
+
+
+def check_capabilities(program: Program) -> Reject | None:
+    words = _WORD.findall(program.code) if program.names is None else program.names
+    if _TRIGGER_WORDS.isdisjoint(words):  # most programs: no rule can fire, skip the AST walk
+        return None
+    return scan_capabilities(program.tree)
+
+
+def check_inputs(program: Program, limits: FilterConfig) -> Reject | None:
+    """Drop oversized and repeated inputs, keep at most ``max_inputs``; reject on a bad signature.
+
+    Sets ``program.kept_inputs`` and ``program.dropped`` once every input is read, so a
+    signature mismatch or an error part-way leaves no partial counts.
+    """
+    assert program.function is not None, "the inputs filter runs after entry_function"
+    signature = Signature.of(program.function)
+    kept: list[dict[str, Any]] = []
+    dropped: Counter[InputDrop] = Counter()
+    seen: set[str] = set()
+    for index, item in enumerate(program.inputs):
+        text = item["input_json"]
+        kwargs = json.loads(text)
+        if not isinstance(kwargs, dict):
+            return Reject(
+                DedupReason.SIGNATURE_MISMATCH, f"input {index} is not an object of keyword arguments"
+            )
+        if problem := signature.problem(kwargs):
+            return Reject(DedupReason.SIGNATURE_MISMATCH, f"input {index}: {problem}")
+        if _too_large(text, limits, kwargs) or _too_large(item["expected_output_json"], limits):
+            dropped[InputDrop.TOO_LARGE] += 1
+        elif text in seen:
+            dropped[InputDrop.DUPLICATE] += 1
+        elif len(kept) >= limits.max_inputs:
+            dropped[InputDrop.OVER_LIMIT] += 1
+        else:
+            seen.add(text)
+            kept.append(item)
+    program.kept_inputs, program.dropped = kept, dropped
+    if len(kept) < limits.min_inputs:
+        named = ", ".join(f"{n} {why}" for why, n in sorted(dropped.items())) or "none dropped"
+        detail = f"{len(kept)} usable of {len(program.inputs)} (min {limits.min_inputs}; {named})"
+        return Reject(DedupReason.TOO_FEW_INPUTS, detail)
+    return None
+
+
+def check_decontamination(program: Program, benchmarks: BenchmarkIndex) -> Reject | None:
+    overlap = benchmarks.overlap({"problem": program.problem, "code": program.code})
+    return None if overlap is None else Reject(DedupReason.CONTAMINATED, overlap)
+
+
+def program_filters(limits: FilterConfig, benchmarks: BenchmarkIndex | None = None) -> list[Filter]:
+    """Every static filter in the order of ``FilterName``; decontamination only when
+    benchmarks are configured."""
+    filters = [
+        Filter(FilterName.CODE_SIZE, partial(check_code_size, limits=limits)),
+        Filter(FilterName.SYNTAX, check_syntax),
+        Filter(FilterName.ENTRY_FUNCTION, find_entry_function),
+        Filter(FilterName.CAPABILITIES, check_capabilities),
+        Filter(FilterName.INPUTS, partial(check_inputs, limits=limits)),
+    ]
+    if benchmarks is not None:
+        filters.append(
+            Filter(FilterName.DECONTAMINATION, partial(check_decontamination, benchmarks=benchmarks))
+        )
+    return filters
+
+
+def run_filters(program: Program, filters: Sequence[Filter]) -> FilterOutcome:
+    """Each filter in order until the first reject. A filter that raises rejects the program
+    as ``analysis_error`` under its own name: one odd program must not fail the batch."""
+    for program_filter in filters:
+        try:
+            reject = program_filter.check(program)
+        except Exception as exc:
+            reject = Reject(DedupReason.ANALYSIS_ERROR, error_detail(exc))
+        if reject is not None:
+            return FilterOutcome(
+                program_filter.name, reject.reason, reject.detail, program.kept_inputs, program.dropped
+            )
+    return FilterOutcome(None, None, "", program.kept_inputs, program.dropped)
+
+
 def check_program(
     code: str,
     parsed: ast.Module | str,
     entry_point: str,
     inputs: list[dict[str, Any]],
-    limits: FilterLimits,
+    limits: FilterConfig,
     names: set[str] | None = None,
 ) -> FilterOutcome:
-    """Every static filter in order; the first failing one names the reason.
-
-    ``parsed`` is ``parse_program(code)``: the caller parses once for every use of the AST.
-    ``names``: the code's tokens, when the caller has lexed it (else the words of the code,
-    comments included, which only makes the AST scan run more often).
-    """
-    size = len(code.encode("utf-8"))
-    if size > limits.max_code_bytes:
-        return FilterOutcome("code_too_large", f"{size} bytes (max {limits.max_code_bytes})")
-    if isinstance(parsed, str):
-        return FilterOutcome("syntax_error", parsed)
-    tree = parsed
-    function = entry_function(tree, entry_point)
-    if function is None:
-        return FilterOutcome("no_entry_function", f"no top-level def {entry_point}(...)")
-    words = _WORD.findall(code) if names is None else names
-    if not _TRIGGER_WORDS.isdisjoint(words) and (found := scan_capabilities(tree)):
-        return FilterOutcome(*found)
-    return filter_inputs(function, inputs, limits)
+    """The static filters without decontamination, on one program (``parsed`` is
+    ``parse_program(code)``; ``names`` as in ``Program``)."""
+    return run_filters(Program(code, parsed, entry_point, inputs, names=names), program_filters(limits))
