@@ -30,10 +30,12 @@ from mutate import KINDS, load_programs, planted_record, write_jsonl
 
 from tracepile.config import load_config
 from tracepile.engine import spark_session
-from tracepile.jobs.dedup import DUPLICATE_REASONS, keeper_of, run_dedup
-from tracepile.jobs.ingest import run_ingest
+from tracepile.jobs.dedup_stage import DedupStage
+from tracepile.jobs.ingest_stage import IngestStage
 from tracepile.lakehouse import Lakehouse
+from tracepile.runner import run_stage
 from tracepile.tables import BRONZE_SOURCES, SILVER_PROGRAMS, SILVER_REJECTS
+from tracepile.vocab import DUPLICATE_REASONS
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "pyedu_toy.jsonl"
 
@@ -44,14 +46,14 @@ def dedup_file(path: Path, assignments: list[str]) -> tuple[dict[str, dict], dic
         config = load_config(overrides={"lakehouse": root}, assignments=assignments, environ={})
         with spark_session(config) as spark:
             lakehouse = Lakehouse(spark, root)
-            run_ingest(spark, lakehouse, config, [f"codeio:{path}"], "bench-ingest")
-            run_dedup(spark, lakehouse, config, "bench-dedup")
+            run_stage(IngestStage(config, [f"codeio:{path}"]), lakehouse, "bench-ingest")
+            run_stage(DedupStage(config), lakehouse, "bench-dedup")
             meta = {
                 row["program_id"]: json.loads(row["meta_json"])
                 for row in lakehouse.read(BRONZE_SOURCES).select("program_id", "meta_json").collect()
             }
             keepers = {
-                row["program_id"]: keeper_of(row["detail"])
+                row["program_id"]: row["keeper_id"]
                 for row in lakehouse.read(SILVER_REJECTS).collect()
                 if row["reason"] in DUPLICATE_REASONS
             }

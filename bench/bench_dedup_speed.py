@@ -99,26 +99,28 @@ class Groups:
 def run_ours(path: Path, out: Path) -> None:
     from tracepile.config import load_config
     from tracepile.engine import spark_session
-    from tracepile.jobs.dedup import DUPLICATE_REASONS, keeper_of, run_dedup
-    from tracepile.jobs.ingest import run_ingest
+    from tracepile.jobs.dedup_stage import DedupStage
+    from tracepile.jobs.ingest_stage import IngestStage
     from tracepile.lakehouse import Lakehouse
+    from tracepile.runner import run_stage
     from tracepile.tables import SILVER_REJECTS
     from tracepile.udfs.workers import shutdown_pool, worker_peak_rss_mb
+    from tracepile.vocab import DUPLICATE_REASONS
 
     with tempfile.TemporaryDirectory() as root:
         config = load_config(overrides={"lakehouse": root}, assignments=SETTINGS, environ={})
         with spark_session(config) as spark:
             lakehouse = Lakehouse(spark, root)
-            run_ingest(spark, lakehouse, config, [f"codeio:{path}"], "bench-ingest")
+            run_stage(IngestStage(config, [f"codeio:{path}"]), lakehouse, "bench-ingest")
             started = time.perf_counter()
-            report = run_dedup(spark, lakehouse, config, "bench-dedup")
+            report = run_stage(DedupStage(config), lakehouse, "bench-dedup")
             seconds = time.perf_counter() - started
             worker_peaks = worker_peak_rss_mb()
             shutdown_pool()
             groups = Groups()
             for row in lakehouse.read(SILVER_REJECTS).collect():
                 if row["reason"] in DUPLICATE_REASONS:
-                    groups.union(row["program_id"], keeper_of(row["detail"]))
+                    groups.union(row["program_id"], row["keeper_id"])
     result = {
         "seconds": seconds,
         "programs": report.counts["programs_read"],

@@ -37,12 +37,13 @@ from rich.table import Table
 from tracepile.cli import sample_path
 from tracepile.config import TracepileConfig, load_config
 from tracepile.engine import spark_session
-from tracepile.jobs.dedup import run_dedup
-from tracepile.jobs.ingest import run_ingest
-from tracepile.jobs.trace import run_trace
+from tracepile.jobs.dedup_stage import DedupStage
+from tracepile.jobs.ingest_stage import IngestStage
+from tracepile.jobs.trace_stage import TraceStage
 from tracepile.lakehouse import Lakehouse
 from tracepile.quality import gate
 from tracepile.report import StageReport
+from tracepile.runner import run_stage
 from tracepile.tables import SILVER_EXECUTIONS
 
 
@@ -86,9 +87,9 @@ def main() -> None:
     config = load_config(overrides={"lakehouse": str(base)}, environ={})
     with spark_session(config) as spark:
         lakehouse = Lakehouse(spark, str(base))
-        run_ingest(spark, lakehouse, config, [f"codeio:{sample_path()}"], "ingest")
-        run_dedup(spark, lakehouse, config, "dedup")
-        trace = run_trace(spark, lakehouse, config, "trace")
+        run_stage(IngestStage(config, [f"codeio:{sample_path()}"]), lakehouse, "ingest")
+        run_stage(DedupStage(config), lakehouse, "dedup")
+        trace = run_stage(TraceStage(config), lakehouse, "trace")
         trace_rate = trace.counts["runs"] / trace.seconds
         source = work / "batch.parquet"
         build_batch(base, args.rows, source)

@@ -25,9 +25,10 @@ from rich.table import Table
 
 from tracepile.config import TracepileConfig
 from tracepile.engine import spark_session
-from tracepile.jobs.ingest import run_ingest
+from tracepile.jobs.ingest_stage import IngestStage
 from tracepile.lakehouse import Lakehouse
-from tracepile.sources.files import IngestOptions, parse_file
+from tracepile.runner import run_stage
+from tracepile.sources.files import parse_file
 
 DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "pyedu_toy.jsonl"
 
@@ -50,7 +51,7 @@ def ingest_once(config: TracepileConfig, source: Path) -> int:
     with tempfile.TemporaryDirectory() as root, spark_session(config) as spark:
         config = config.model_copy(update={"lakehouse": root})
         lakehouse = Lakehouse(spark, root, config.table_format)
-        report = run_ingest(spark, lakehouse, config, [f"codeio:{source}"], "bench")
+        report = run_stage(IngestStage(config, [f"codeio:{source}"]), lakehouse, "bench")
         return report.counts["programs_new"]
 
 
@@ -62,7 +63,7 @@ def ingest_in_session(config: TracepileConfig, source: Path, repeats: int) -> tu
             with tempfile.TemporaryDirectory() as root:
                 lakehouse = Lakehouse(spark, root, config.table_format)
                 started = time.perf_counter()
-                report = run_ingest(spark, lakehouse, config, [f"codeio:{source}"], "bench")
+                report = run_stage(IngestStage(config, [f"codeio:{source}"]), lakehouse, "bench")
                 times.append(time.perf_counter() - started)
                 rows = report.counts["programs_new"]
         return statistics.median(times), rows
@@ -103,7 +104,7 @@ def main() -> None:
             print(json.dumps(ingest_in_session(config, args.source, args.repeats)))
         return
 
-    options = IngestOptions(**TracepileConfig().ingest.model_dump())
+    options = TracepileConfig().ingest
     lines = sum(1 for _ in args.source.open("rb"))
     baseline = median_seconds(lambda: list(parse_file("codeio", str(args.source), options)), args.repeats)
     table = Table(title=f"ingest of {args.source.name} ({lines:,} lines), median of {args.repeats}")

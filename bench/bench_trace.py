@@ -36,9 +36,9 @@ from rich.console import Console
 from rich.table import Table
 
 from tracepile.analysis.filters import check_program, parse_program
-from tracepile.config import FilterConfig
+from tracepile.config import FilterConfig, SandboxLimits
 from tracepile.sources.codeio import parse_codeio_record
-from tracepile.udfs.sandbox import Limits, Sandbox
+from tracepile.udfs.sandbox import Sandbox
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "pyedu_toy.jsonl"
 HARNESS = """
@@ -104,7 +104,9 @@ def main() -> None:
         started = time.perf_counter()
         with ThreadPoolExecutor(cores) as threads:
             ours = list(
-                threads.map(lambda run: sandbox.execute(run[0], run[1], run[2], run[3], Limits()), work)
+                threads.map(
+                    lambda run: sandbox.execute(run[0], run[1], run[2], run[3], SandboxLimits()), work
+                )
             )
         our_seconds = time.perf_counter() - started
         overhead = []

@@ -16,19 +16,19 @@ import argparse
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from functools import partial
 
 from bench_trace import runs
 from rich.console import Console
 from rich.table import Table
 
-from tracepile.udfs.sandbox import Limits, RunResult, Sandbox
+from tracepile.config import SandboxLimits
+from tracepile.udfs.sandbox import RunResult, Sandbox
 
 COMPARED = ("status", "return_json", "stdout", "error", "trace_text", "steps")
 
 
-def _traced(sandbox: Sandbox, limits: Limits, run: tuple[str, str, str, str | None]) -> RunResult:
+def _traced(sandbox: Sandbox, limits: SandboxLimits, run: tuple[str, str, str, str | None]) -> RunResult:
     code, entry, input_json, _ = run
     return sandbox.run(code, entry, input_json, limits, trace=True)
 
@@ -44,7 +44,7 @@ def main() -> None:
     results: dict[bool, list[RunResult]] = {}
     with Sandbox(workers=cores, hash_seeds=(1,)) as sandbox, ThreadPoolExecutor(cores) as threads:
         for untraced_calls in (False, True):
-            limits = replace(Limits(), untraced_calls=untraced_calls)
+            limits = SandboxLimits(untraced_calls=untraced_calls)
             traced = partial(_traced, sandbox, limits)
             results[untraced_calls] = list(threads.map(traced, work))
     differ, timeouts = [], []

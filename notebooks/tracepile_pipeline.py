@@ -1,8 +1,9 @@
 # Databricks notebook source
 # MAGIC %md
 # MAGIC # tracepile on Databricks
-# MAGIC Runs the pipeline with the notebook's own `spark` session. Install the wheel on the
-# MAGIC cluster first (`%pip install /Volumes/.../tracepile-0.1.0-py3-none-any.whl`).
+# MAGIC Runs the pipeline with the notebook's own `spark` session, through the same runner as the
+# MAGIC CLI: every batch passes its quality gate, and the run is recorded in `meta/runs`.
+# MAGIC Install the wheel on the cluster first (`%pip install /Volumes/.../tracepile-0.1.0-py3-none-any.whl`).
 # MAGIC Widgets: `sources` (comma-separated `KIND:PATH`, e.g. `codeio:/Volumes/main/raw/pyedu/`),
 # MAGIC `lakehouse` (`catalog:main.tracepile` for Unity Catalog tables, or a path).
 
@@ -10,9 +11,8 @@
 
 from tracepile.cli import sample_path
 from tracepile.config import load_config
-from tracepile.jobs.pipeline import run_pipeline
-from tracepile.lakehouse import Lakehouse
-from tracepile.report import new_run_id
+from tracepile.jobs.stages import pipeline
+from tracepile.runner import run_stages
 
 try:
     dbutils.widgets.text("sources", f"codeio:{sample_path()}")
@@ -26,8 +26,8 @@ except NameError:  # outside Databricks the caller sets these
 # COMMAND ----------
 
 config = load_config(overrides={"engine": "spark", "lakehouse": lakehouse_location})
-run_id = new_run_id()
-lakehouse = Lakehouse(spark, config.lakehouse, config.table_format)  # noqa: F821 - notebook global
-stages = run_pipeline(spark, lakehouse, config, sources, run_id)  # noqa: F821
-for stage in stages:
-    print(stage.stage, stage.counts, stage.reasons)
+run = run_stages("run", pipeline(config, sources), config, spark=spark)  # noqa: F821 - notebook global
+run.render()
+if run.status != "succeeded":
+    raise RuntimeError(f"tracepile run {run.run_id} {run.status}: {run.error}")
+stages = run.stages

@@ -31,10 +31,11 @@ from pyspark.sql import functions as F
 from tracepile.config import TracepileConfig
 from tracepile.lakehouse import Lakehouse, schema_problems
 from tracepile.quality.html_report import write_run_report
-from tracepile.quality.suites import HARD, STAGE_RATES, TABLE_RULES, TableRules
+from tracepile.quality.suites import STAGE_RATES, TABLE_RULES, TableRules
 from tracepile.quality.validate import CheckResult, run_expectations
 from tracepile.report import StageReport
 from tracepile.tables import QUARANTINE_RUN_ID, SILVER_EXECUTIONS, VALIDATIONS, TableSpec, quarantine_spec
+from tracepile.vocab import Decision, GateMode, Severity
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -43,12 +44,13 @@ log = logging.getLogger(__name__)
 
 
 class GateBlocked(RuntimeError):
-    """A batch failed its quality gate: it is in quarantine and nothing was published."""
+    """A batch failed its quality gate: it is in quarantine and nothing was published.
+    ``stage_reports``: the runner adds the reports of the stages run so far, this one last."""
 
-    def __init__(self, message: str, failures: list[CheckResult], stage_reports: list[StageReport]) -> None:
+    def __init__(self, message: str, failures: list[CheckResult]) -> None:
         super().__init__(message)
         self.failures = failures
-        self.stage_reports = stage_reports
+        self.stage_reports: list[StageReport] = []
 
 
 @dataclass
@@ -136,7 +138,7 @@ def constraint_results(spec: TableSpec, rows: DataFrame, examples: int) -> list[
                 expectation="delta_check_constraint",
                 column=None,
                 kwargs={"constraint": sql},
-                severity=HARD,
+                severity=Severity.HARD,
                 success=failing == 0,
                 element_count=total,
                 unexpected_count=failing,
@@ -155,7 +157,7 @@ def schema_result(spec: TableSpec, rows: DataFrame) -> CheckResult:
         expectation="declared_schema",
         column=None,
         kwargs={"columns": spec.schema.names},
-        severity=HARD,
+        severity=Severity.HARD,
         success=not problems,
         observed=problems or None,
     )
@@ -185,7 +187,7 @@ def check_rates(config: TracepileConfig, stage: str, outcomes: DataFrame) -> lis
 
 def blocking(results: list[CheckResult], mode: str) -> list[CheckResult]:
     """The failed checks that stop a batch under ``mode`` (fail | warn)."""
-    stopping = {HARD, "block"} if mode == "fail" else {HARD}
+    stopping = {Severity.HARD, Severity.BLOCK} if mode == GateMode.FAIL else {Severity.HARD}
     return [r for r in results if not r.success and r.severity in stopping]
 
 
@@ -210,35 +212,70 @@ def record_results(
     write_run_report(lakehouse, config, run_id)
 
 
-def publish(
-    lakehouse: Lakehouse, config: TracepileConfig, batch: Batch, report: StageReport
-) -> dict[str, int]:
-    """Audit ``batch``, then publish it (rows written per table) or quarantine it and raise
-    ``GateBlocked``. Tables with no new rows are neither checked nor written."""
+@dataclass(frozen=True)
+class Verdict:
+    """What a gate decided about a set of checks, recorded in ``meta/validations``."""
+
+    decision: str
+    results: list[CheckResult]
+    stopping: list[CheckResult]
+    mode: str
+
+    @property
+    def failed(self) -> list[CheckResult]:
+        return [r for r in self.results if not r.success]
+
+    def notes(self) -> dict[str, str]:
+        """The run summary's lines about this gate."""
+        passed = len(self.results) - len(self.failed)
+        notes = {"gate": f"{self.decision}: {passed} of {len(self.results)} checks passed ({self.mode} mode)"}
+        if self.failed and not self.stopping:
+            notes["gate warnings"] = "; ".join(f"{r.table}: {r.check}" for r in self.failed)
+        return notes
+
+
+def decide(
+    lakehouse: Lakehouse, config: TracepileConfig, run_id: str, stage: str, results: list[CheckResult],
+    passed: str, failed: str,
+) -> Verdict:  # fmt: skip
+    """The one decision every gate makes: ``failed`` when a check stops the batch under the gate
+    mode, else ``passed`` (published_with_warnings for a batch published with failed warnings);
+    recorded with every check."""
+    stopping = blocking(results, config.gate.mode)
+    decision = failed if stopping else passed
+    if decision == Decision.PUBLISHED and any(not r.success for r in results):
+        decision = Decision.PUBLISHED_WITH_WARNINGS
+    record_results(lakehouse, config, run_id, stage, results, decision)
+    return Verdict(decision, results, stopping, config.gate.mode)
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    written: dict[str, int]  # new rows per table (qualified name)
+    verdict: Verdict
+
+
+def publish(lakehouse: Lakehouse, config: TracepileConfig, batch: Batch) -> GateOutcome:
+    """Audit ``batch``, then publish it, or quarantine it and raise ``GateBlocked``. Tables
+    with no new rows are neither checked nor written."""
     results: list[CheckResult] = []
     for spec, rows, count in batch.tables:
         if count:
             results += check_table(lakehouse, config, spec, rows, batch)
     if batch.outcomes is not None:
         results += check_rates(config, batch.stage, batch.outcomes)
-    stopping = blocking(results, config.gate.mode)
-    failed = [r for r in results if not r.success]
-    decision = "quarantined" if stopping else "published_with_warnings" if failed else "published"
-    record_results(lakehouse, config, batch.run_id, batch.stage, results, decision)
-    report.notes["gate"] = (
-        f"{decision}: {len(results) - len(failed)} of {len(results)} checks passed ({config.gate.mode} mode)"
+    verdict = decide(
+        lakehouse, config, batch.run_id, batch.stage, results, Decision.PUBLISHED, Decision.QUARANTINED
     )
-    if failed and not stopping:
-        report.notes["gate warnings"] = "; ".join(f"{r.table}: {r.check}" for r in failed)
-    if stopping:
+    if verdict.stopping:
         quarantined = quarantine(lakehouse, batch)
-        raise GateBlocked(_blocked_message(batch, stopping, quarantined), stopping, [report])
+        raise GateBlocked(_blocked_message(batch, verdict.stopping, quarantined), verdict.stopping)
     written = {}
     for spec, rows, count in batch.tables:
         if count:
             lakehouse.append(spec, rows)
         written[spec.qualified_name] = count
-    return written
+    return GateOutcome(written, verdict)
 
 
 def quarantine(lakehouse: Lakehouse, batch: Batch) -> dict[str, int]:
@@ -254,32 +291,20 @@ def quarantine(lakehouse: Lakehouse, batch: Batch) -> dict[str, int]:
 
 def _blocked_message(batch: Batch, failures: list[CheckResult], quarantined: dict[str, int]) -> str:
     moved = ", ".join(f"{name} ({rows:,} rows)" for name, rows in quarantined.items()) or "nothing"
-    return _failure_list(
+    return failure_list(
         f"the quality gate blocked the {batch.stage} batch of run {batch.run_id}", failures
     ) + (f"\nquarantined: {moved}; no published table changed")
 
 
-def _failure_list(headline: str, failures: list[CheckResult]) -> str:
+def failure_list(headline: str, failures: list[CheckResult]) -> str:
     return "\n".join([f"{headline}; failed checks:", *(f"  - {f.describe()}" for f in failures)])
 
 
-def run_gate(lakehouse: Lakehouse, config: TracepileConfig, spec: TableSpec, run_id: str) -> StageReport:
-    """``tracepile gate TABLE``: the table's checks on its published rows, on demand. Results
-    are recorded and reported like a batch's; nothing moves. GateBlocked when a check fails."""
-    report = StageReport(stage="gate", reads=spec.qualified_name, writes=[VALIDATIONS.qualified_name])
-    if not lakehouse.exists(spec):
-        raise FileNotFoundError(f"{spec.qualified_name} does not exist yet in {lakehouse.location}")
+def table_checks(lakehouse: Lakehouse, config: TracepileConfig, spec: TableSpec) -> list[CheckResult]:
+    """``tracepile gate TABLE``: the table's gate on its published rows (the trace stage's rates
+    too for silver/executions, the one table whose rows carry their stage's outcomes)."""
     rows = lakehouse.read(spec)
     results = check_table(lakehouse, config, spec, rows, None)
-    if spec == SILVER_EXECUTIONS:  # the one table whose rows carry their stage's outcomes
+    if spec == SILVER_EXECUTIONS:
         results += check_rates(config, "trace", rows.select(F.col("status").alias("outcome")))
-    stopping = blocking(results, config.gate.mode)
-    failed = [r for r in results if not r.success]
-    record_results(lakehouse, config, run_id, "gate", results, "failed" if stopping else "passed")
-    report.counts = {"rows": rows.count(), "checks": len(results), "failed": len(failed)}
-    report.notes["gate"] = f"{len(results) - len(failed)} of {len(results)} checks passed"
-    if stopping:
-        raise GateBlocked(
-            _failure_list(f"{spec.qualified_name} fails its quality gate", stopping), stopping, [report]
-        )
-    return report
+    return results

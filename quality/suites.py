@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tracepile.config import TracepileConfig
-from tracepile.sources.codeio import DOMAINS
-from tracepile.sources.files import PARSERS
 from tracepile.tables import (
     BRONZE_SOURCES,
     GOLD_COE,
@@ -33,16 +31,25 @@ from tracepile.tables import (
     SILVER_SIGNATURES,
     TableSpec,
 )
-from tracepile.udfs.sandbox import STATUSES
+from tracepile.vocab import (
+    GENERATE_REJECT_REASONS,
+    Backend,
+    DedupReason,
+    Domain,
+    GenerateOutcome,
+    IngestReason,
+    Severity,
+    SourceKind,
+    Status,
+)
 
 if TYPE_CHECKING:
     from great_expectations.expectations import Expectation
 
-BLOCK, WARN, HARD = "block", "warn", "hard"
 HEX_ID = r"^[0-9a-f]{32}$"
 
 
-def expect(name: str, kind: str, severity: str = BLOCK, **kwargs: Any) -> Expectation:
+def expect(name: str, kind: str, severity: str = Severity.BLOCK, **kwargs: Any) -> Expectation:
     """The great-expectations expectation class ``kind`` (e.g. ``ExpectColumnValuesToBeUnique``),
     named for people and marked with its severity."""
     import great_expectations as gx
@@ -105,16 +112,22 @@ def _references(references: Iterable[Reference]) -> list[Expectation]:
     ]
 
 
+def _known_reason(reasons: Iterable[str]) -> Expectation:
+    return expect(
+        "reason is a known reason", "ExpectColumnValuesToBeInSet", column="reason", value_set=list(reasons)
+    )
+
+
 def _known_domain() -> Expectation:
     return expect(
-        "domain is a known domain", "ExpectColumnValuesToBeInSet", column="domain", value_set=list(DOMAINS)
+        "domain is a known domain", "ExpectColumnValuesToBeInSet", column="domain", value_set=list(Domain)
     )
 
 
 def _program_content(config: TracepileConfig, max_code_bytes: int) -> list[Expectation]:
     return [
         expect("source_kind is a known kind", "ExpectColumnValuesToBeInSet", column="source_kind",
-               value_set=sorted(PARSERS)),
+               value_set=list(SourceKind)),
         _known_domain(),
         expect(f"code is 1..{max_code_bytes:,} bytes", "ExpectColumnValuesToBeBetween", column="code_bytes",
                min_value=1, max_value=max_code_bytes),
@@ -139,8 +152,7 @@ def _ingest_rejects(config: TracepileConfig) -> list[Expectation]:
     return [
         *_not_null_and_keys(INGEST_REJECTS),
         *_ids("reject_id"),
-        expect("reason is a lower_snake_case name", "ExpectColumnValuesToMatchRegex", column="reason",
-               regex=r"^[a-z][a-z0-9_]*$"),
+        _known_reason(IngestReason),
         expect(f"raw_record is at most {config.ingest.reject_raw_chars:,} characters",
                "ExpectColumnValueLengthsToBeBetween", column="raw_record", min_value=0,
                max_value=config.ingest.reject_raw_chars),
@@ -182,8 +194,7 @@ def _rejects(config: TracepileConfig) -> list[Expectation]:
         *_not_null_and_keys(SILVER_REJECTS),
         *_ids("program_id"),
         expect("stage is dedup", "ExpectColumnValuesToBeInSet", column="stage", value_set=["dedup"]),
-        expect("reason is a lower_snake_case name", "ExpectColumnValuesToMatchRegex", column="reason",
-               regex=r"^[a-z][a-z0-9_]*$"),
+        _known_reason(DedupReason),
         *_references([_PROGRAM_REFERENCE]),
     ]  # fmt: skip
 
@@ -200,7 +211,7 @@ def _executions(config: TracepileConfig) -> list[Expectation]:
         *_not_null_and_keys(SILVER_EXECUTIONS),
         *_ids("execution_id", "program_id"),
         expect("status is a known status", "ExpectColumnValuesToBeInSet", column="status",
-               value_set=list(STATUSES)),
+               value_set=list(Status)),
         expect(f"trace_lines is 0..{trace.trace_lines}", "ExpectColumnValuesToBeBetween",
                column="trace_lines", min_value=0, max_value=trace.trace_lines),
         expect(f"cpu_s is 0..{max_cpu}", "ExpectColumnValuesToBeBetween", column="cpu_s",
@@ -213,7 +224,6 @@ def _executions(config: TracepileConfig) -> list[Expectation]:
 
 
 _COE_REFERENCE = Reference("execution_id", SILVER_EXECUTIONS)
-_BACKENDS = ["template", "vllm", "openai"]
 
 
 def _generation_key(spec: TableSpec) -> list[Expectation]:
@@ -221,7 +231,10 @@ def _generation_key(spec: TableSpec) -> list[Expectation]:
         *_not_null_and_keys(spec),
         *_ids("coe_id", "execution_id", "program_id", "prompt_hash"),
         expect(
-            "backend is a known backend", "ExpectColumnValuesToBeInSet", column="backend", value_set=_BACKENDS
+            "backend is a known backend",
+            "ExpectColumnValuesToBeInSet",
+            column="backend",
+            value_set=list(Backend),
         ),
         *_references([_COE_REFERENCE]),
     ]
@@ -242,8 +255,7 @@ def _coe(config: TracepileConfig) -> list[Expectation]:
 def _coe_rejects(config: TracepileConfig) -> list[Expectation]:
     return [
         *_generation_key(GOLD_REJECTS),
-        expect("reason is a lower_snake_case name", "ExpectColumnValuesToMatchRegex", column="reason",
-               regex=r"^[a-z][a-z0-9_]*$"),
+        _known_reason(GENERATE_REJECT_REASONS),
     ]  # fmt: skip
 
 
@@ -303,7 +315,7 @@ class RateRule:
         """Rate checks for a batch of ``rows`` outcomes whose reasons are ``reasons``. Below
         ``gate.rate_min_rows`` they only warn: a share of three rows says little."""
         gate = config.gate
-        severity = BLOCK if rows >= gate.rate_min_rows else WARN
+        severity = Severity.BLOCK if rows >= gate.rate_min_rows else Severity.WARN
         checks = []
         min_rate = self.min_kept_rate(config)
         if min_rate is not None:
@@ -327,9 +339,12 @@ STAGE_RATES: dict[str, RateRule] = {
     for rule in (
         RateRule("ingest", kept="program", min_kept_rate=lambda _: None, limit_reasons=True),
         RateRule("dedup", kept="kept", min_kept_rate=lambda _: None, limit_reasons=True),
-        RateRule("trace", kept="ok", min_kept_rate=lambda c: c.gate.min_ok_rate, limit_reasons=False),
+        RateRule("trace", kept=Status.OK, min_kept_rate=lambda c: c.gate.min_ok_rate, limit_reasons=False),
         RateRule(
-            "generate", kept="verified", min_kept_rate=lambda c: c.gate.min_verified_rate, limit_reasons=False
+            "generate",
+            kept=GenerateOutcome.VERIFIED,
+            min_kept_rate=lambda c: c.gate.min_verified_rate,
+            limit_reasons=False,
         ),
     )
 }

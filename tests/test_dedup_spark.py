@@ -13,9 +13,10 @@ from deltalake import write_deltalake
 from tests.conftest import read_delta
 from tracepile.cli import sample_path
 from tracepile.config import load_config
-from tracepile.jobs.dedup import connected_components, keeper_of, run_dedup
-from tracepile.jobs.ingest import run_ingest
+from tracepile.jobs.dedup_stage import DedupStage, connected_components
+from tracepile.jobs.ingest_stage import IngestStage
 from tracepile.lakehouse import Lakehouse
+from tracepile.runner import run_stage
 from tracepile.tables import BRONZE_SOURCES, SILVER_PROGRAMS, SILVER_REJECTS, SILVER_SIGNATURES
 
 pytestmark = pytest.mark.spark
@@ -59,8 +60,8 @@ def _run(spark, root: Path, source: Path, run_id: str, **settings):
         assignments=[f"{key}={json.dumps(value)}" for key, value in settings.items()],
     )
     lakehouse = Lakehouse(spark, str(root))
-    run_ingest(spark, lakehouse, config, [f"codeio:{source}"], f"{run_id}-ingest")
-    return lakehouse, run_dedup(spark, lakehouse, config, run_id)
+    run_stage(IngestStage(config, [f"codeio:{source}"]), lakehouse, f"{run_id}-ingest")
+    return lakehouse, run_stage(DedupStage(config), lakehouse, run_id)
 
 
 def _ids(lakehouse: Lakehouse, records: list[dict]) -> list[str]:
@@ -84,7 +85,7 @@ def test_planted_copies_are_removed_each_with_its_keeper(spark, tmp_path) -> Non
         original_id, copy_id = _ids(lakehouse, [original, copy])
         assert len({original_id, copy_id} & kept) == 1, label
         loser, keeper = (copy_id, original_id) if original_id in kept else (original_id, copy_id)
-        assert keeper_of(removed[loser]["detail"]) == keeper, label
+        assert removed[loser]["keeper_id"] == keeper, label
         expected = "exact_duplicate" if label in ("exact", "reformatted", "renamed") else "near_duplicate"
         assert removed[loser]["reason"] == expected, label
 
@@ -104,8 +105,10 @@ def test_planted_copies_are_removed_each_with_its_keeper(spark, tmp_path) -> Non
     row = programs.to_pylist()[0]
     assert row["inputs"] and row["run_id"] == "dedup-1" and row["input_duplicate"] >= 0
 
-    again = run_dedup(
-        spark, lakehouse, load_config(overrides={"lakehouse": str(tmp_path / "lake")}, environ={}), "dedup-2"
+    again = run_stage(
+        DedupStage(load_config(overrides={"lakehouse": str(tmp_path / "lake")}, environ={})),
+        lakehouse,
+        "dedup-2",
     )
     assert again.counts["programs_read"] == 0 and again.counts["programs_new"] == 0
     assert read_delta(lakehouse.ref(SILVER_PROGRAMS)).num_rows == len(kept)
@@ -148,7 +151,7 @@ def test_second_batch_is_deduplicated_against_the_first_without_its_code(spark, 
     }
     for copy in (renamed, exact, edited):
         (copy_id,) = _ids(lakehouse, [copy])
-        assert keeper_of(rejects[copy_id]["detail"]) in first_ids  # the published corpus wins
+        assert rejects[copy_id]["keeper_id"] in first_ids  # the published corpus wins
 
 
 def test_filters_and_decontamination_reject_with_reasons(spark, tmp_path) -> None:

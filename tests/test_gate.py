@@ -22,12 +22,12 @@ from pyspark.sql import functions as F
 from tests.conftest import read_delta, run_tracepile
 from tracepile.cli import sample_path
 from tracepile.config import load_config
-from tracepile.jobs.ingest import run_ingest
-from tracepile.jobs.pipeline import run_pipeline
+from tracepile.jobs.ingest_stage import IngestStage
+from tracepile.jobs.stages import pipeline
 from tracepile.lakehouse import Lakehouse
 from tracepile.quality.gate import Batch, GateBlocked, publish, stage_batch
 from tracepile.quality.html_report import report_location
-from tracepile.report import StageReport
+from tracepile.runner import run_stage
 from tracepile.tables import (
     INGEST_REJECTS,
     QUARANTINE_RUN_ID,
@@ -48,7 +48,8 @@ def base(spark, tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("gate")
     lake = work / "lake"
     config = load_config(overrides={"lakehouse": str(lake)}, environ={})
-    run_pipeline(spark, Lakehouse(spark, str(lake)), config, [f"codeio:{sample_path()}"], "base")
+    for stage in pipeline(config, [f"codeio:{sample_path()}"]):
+        run_stage(stage, Lakehouse(spark, str(lake)), "base")
     ids = sorted(read_delta(lake / "silver" / "programs")["program_id"].to_pylist())
     # executions of some programs (which stay), and other programs with their executions
     held_out = {
@@ -83,7 +84,7 @@ def _gate(spark, lake: Path, spec: TableSpec, rows, mode: str = "fail", run_id: 
     if spec == SILVER_EXECUTIONS:
         batch.outcomes = batch.staged(spec).select(F.col("status").alias("outcome"))
     try:
-        return publish(lakehouse, config, batch, StageReport(stage, "test", [spec.qualified_name]))
+        return publish(lakehouse, config, batch).written
     finally:
         lakehouse.drop_staging(run_id)
 
@@ -263,7 +264,7 @@ def test_a_source_whose_fields_shifted_is_blocked_at_ingest(spark, tmp_path) -> 
     lake = tmp_path / "lake"
     config = load_config(overrides={"lakehouse": str(lake)}, environ={})
     lakehouse = Lakehouse(spark, str(lake))
-    run_ingest(spark, lakehouse, config, [f"codeio:{sample_path()}"], "good")
+    run_stage(IngestStage(config, [f"codeio:{sample_path()}"]), lakehouse, "good")
     sources = lake / "bronze" / "sources"
     version, count = DeltaTable(str(sources)).version(), read_delta(sources).num_rows
 
@@ -273,7 +274,7 @@ def test_a_source_whose_fields_shifted_is_blocked_at_ingest(spark, tmp_path) -> 
     renamed = [{("code" if k == "refcode" else k): v for k, v in r.items()} for r in records]
     shifted.write_text("".join(json.dumps(r) + "\n" for r in renamed), encoding="utf-8")
     with pytest.raises(GateBlocked, match=r"missing_field rate <= 50%") as blocked:
-        run_ingest(spark, lakehouse, config, [f"codeio:{shifted}"], "shifted")
+        run_stage(IngestStage(config, [f"codeio:{shifted}"]), lakehouse, "shifted")
     assert blocked.value.stage_reports[0].reasons == {"missing_field": len(records)}
     assert DeltaTable(str(sources)).version() == version and read_delta(sources).num_rows == count
     assert (

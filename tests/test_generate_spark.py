@@ -15,13 +15,14 @@ from tests.conftest import read_delta
 from tracepile.analysis.values import values_equal
 from tracepile.cli import sample_path
 from tracepile.config import load_config
-from tracepile.jobs.dedup import run_dedup
-from tracepile.jobs.export import run_export
-from tracepile.jobs.generate import run_generate
-from tracepile.jobs.ingest import run_ingest
-from tracepile.jobs.trace import run_trace
+from tracepile.jobs.dedup_stage import DedupStage
+from tracepile.jobs.export_stage import ExportStage
+from tracepile.jobs.generate_stage import GenerateStage
+from tracepile.jobs.ingest_stage import IngestStage
+from tracepile.jobs.trace_stage import TraceStage
 from tracepile.lakehouse import Lakehouse
 from tracepile.quality.gate import GateBlocked
+from tracepile.runner import run_stage
 from tracepile.translation.verify import _UNPARSED, final_answer, literal
 
 pytestmark = pytest.mark.spark
@@ -33,9 +34,9 @@ def traced(spark, tmp_path_factory) -> Path:
     lake = tmp_path_factory.mktemp("generate") / "lake"
     config = load_config(overrides={"lakehouse": str(lake)}, environ={})
     lakehouse = Lakehouse(spark, str(lake))
-    run_ingest(spark, lakehouse, config, [f"codeio:{sample_path()}"], "ingest")
-    run_dedup(spark, lakehouse, config, "dedup")
-    run_trace(spark, lakehouse, config, "trace")
+    run_stage(IngestStage(config, [f"codeio:{sample_path()}"]), lakehouse, "ingest")
+    run_stage(DedupStage(config), lakehouse, "dedup")
+    run_stage(TraceStage(config), lakehouse, "trace")
     return lake
 
 
@@ -60,18 +61,18 @@ def test_template_end_to_end_every_exported_answer_equals_the_executed_output(
 ) -> None:
     lake, config, lakehouse = _setup(spark, traced, tmp_path, "generate.batch_rows=50")
     returns = _ok_returns(lake)
-    report = run_generate(spark, lakehouse, config, "gen-1")
+    report = run_stage(GenerateStage(config), lakehouse, "gen-1")
     gold = read_delta(lake / "gold" / "coe").to_pylist()
     assert report.counts["verified"] == len(gold) == len(returns) and report.counts["batches"] == 3
     # one commit per batch: create, constraint, then three writes
     assert DeltaTable(str(lake / "gold" / "coe")).version() == 4
     assert {r["execution_id"] for r in gold} == set(returns)
 
-    again = run_generate(spark, lakehouse, config, "gen-2")
+    again = run_stage(GenerateStage(config), lakehouse, "gen-2")
     assert again.counts["pending"] == 0 and DeltaTable(str(lake / "gold" / "coe")).version() == 4
 
     out = tmp_path / "llamafactory"
-    exported = run_export(spark, lakehouse, config, "llamafactory", str(out), "export-1")
+    exported = run_stage(ExportStage(config, "llamafactory", str(out)), lakehouse, "export-1")
     train, validation = _jsonl(out / "train"), _jsonl(out / "validation")
     rows = train + validation
     assert len(rows) == len(gold) and exported.counts["train_rows"] == len(train) and validation
@@ -91,13 +92,13 @@ def test_template_end_to_end_every_exported_answer_equals_the_executed_output(
 
     # the same seed gives the same files; another seed another order of the same rows
     same = tmp_path / "same"
-    run_export(spark, lakehouse, config, "llamafactory", str(same), "export-2")
+    run_stage(ExportStage(config, "llamafactory", str(same)), lakehouse, "export-2")
     assert (same / "train" / "part-00000.jsonl").read_bytes() == (
         out / "train" / "part-00000.jsonl"
     ).read_bytes()
     other = tmp_path / "other"
     reseeded = load_config(overrides={"lakehouse": str(lake)}, assignments=["export.seed=7"], environ={})
-    run_export(spark, lakehouse, reseeded, "llamafactory", str(other), "export-3")
+    run_stage(ExportStage(reseeded, "llamafactory", str(other)), lakehouse, "export-3")
     others = _jsonl(other / "train") + _jsonl(other / "validation")
     assert sorted(json.dumps(r, sort_keys=True) for r in others) == sorted(
         json.dumps(r, sort_keys=True) for r in rows
@@ -105,14 +106,14 @@ def test_template_end_to_end_every_exported_answer_equals_the_executed_output(
     assert [r["meta"]["execution_id"] for r in others] != [r["meta"]["execution_id"] for r in rows]
 
     for fmt, field in (("sharegpt", "conversations"), ("alpaca", "output"), ("pretrain", "text")):
-        run_export(spark, lakehouse, config, fmt, str(tmp_path / fmt), f"export-{fmt}")
+        run_stage(ExportStage(config, fmt, str(tmp_path / fmt)), lakehouse, f"export-{fmt}")
         written = _jsonl(tmp_path / fmt / "train") + _jsonl(tmp_path / fmt / "validation")
         assert len(written) == len(gold) and all(field in r and "meta" in r for r in written)
-    run_export(spark, lakehouse, config, "parquet", str(tmp_path / "parquet"), "export-parquet")
+    run_stage(ExportStage(config, "parquet", str(tmp_path / "parquet")), lakehouse, "export-parquet")
     shards = [pq.read_table(tmp_path / "parquet" / split) for split in ("train", "validation")]
     assert sum(t.num_rows for t in shards) == len(gold)
     with pytest.raises(FileExistsError):
-        run_export(spark, lakehouse, config, "llamafactory", str(out), "export-again")
+        run_stage(ExportStage(config, "llamafactory", str(out)), lakehouse, "export-again")
 
 
 _RETURN = re.compile(r"Return value from main_solution: (.*)$", re.MULTILINE)
@@ -145,21 +146,21 @@ def test_openai_backend_rejects_wrong_texts_and_retries_what_the_server_failed(
         f"generate.base_url='http://127.0.0.1:{srv.server_port}/v1'", "generate.max_retries=0",
     )  # fmt: skip
     returns = _ok_returns(lake)
-    down = run_generate(spark, lakehouse, config, "gen-down")
+    down = run_stage(GenerateStage(config), lakehouse, "gen-down")
     assert down.counts["retry_next_run"] == len(returns) and down.counts["verified"] == 0
     assert (
         not (lake / "gold" / "coe_rejects").exists() or not read_delta(lake / "gold" / "coe_rejects").num_rows
     )
 
     state["down"] = False
-    up = run_generate(spark, lakehouse, config, "gen-up")
+    up = run_stage(GenerateStage(config), lakehouse, "gen-up")
     gold = read_delta(lake / "gold" / "coe").to_pylist()
     rejects = read_delta(lake / "gold" / "coe_rejects").to_pylist()
     assert up.counts["pending"] == len(returns) == len(gold) + len(rejects) and rejects and gold
     assert {r["reason"] for r in rejects} == {"wrong_final_answer"}
     assert all("[404]" in r["response"] and "<think>" not in r["response"] for r in rejects)
     assert all(r["backend"] == "openai" and r["model"] == "stand-in" for r in gold)
-    assert run_generate(spark, lakehouse, config, "gen-again").counts["pending"] == 0
+    assert run_stage(GenerateStage(config), lakehouse, "gen-again").counts["pending"] == 0
 
 
 def test_a_generate_batch_of_mostly_wrong_texts_is_blocked(spark, traced, tmp_path, server) -> None:
@@ -169,7 +170,7 @@ def test_a_generate_batch_of_mostly_wrong_texts_is_blocked(spark, traced, tmp_pa
         f"generate.base_url='http://127.0.0.1:{srv.server_port}/v1'",
     )  # fmt: skip
     with pytest.raises(GateBlocked, match="verified rate >= 50%"):
-        run_generate(spark, lakehouse, config, "gen-wrong")
+        run_stage(GenerateStage(config), lakehouse, "gen-wrong")
     assert (
         read_delta(lake / "gold" / "coe").num_rows == 0
         and read_delta(lake / "gold" / "coe_rejects").num_rows == 0

@@ -9,8 +9,9 @@ import pytest
 from tests.conftest import read_delta
 from tests.corruption import write_corrupted_copy
 from tracepile.config import TracepileConfig
-from tracepile.jobs.ingest import run_ingest
+from tracepile.jobs.ingest_stage import IngestStage
 from tracepile.lakehouse import Lakehouse, SchemaMismatchError
+from tracepile.runner import run_stage
 from tracepile.tables import BRONZE_SOURCES, INGEST_REJECTS
 
 pytestmark = pytest.mark.spark
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.spark
 
 def _ingest(spark, root, sources, run_id="test-run"):
     lakehouse = Lakehouse(spark, str(root))
-    return lakehouse, run_ingest(spark, lakehouse, TracepileConfig(lakehouse=str(root)), sources, run_id)
+    return lakehouse, run_stage(IngestStage(TracepileConfig(lakehouse=str(root)), sources), lakehouse, run_id)
 
 
 def test_corrupted_pyedu_gives_1000_programs_20_rejects_and_reingest_adds_nothing(

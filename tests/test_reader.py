@@ -10,8 +10,8 @@ from collections import Counter
 import pytest
 
 from tests.corruption import GOOD, write_corrupted_copy
+from tracepile.config import IngestConfig
 from tracepile.sources.files import (
-    IngestOptions,
     SourceError,
     expand_paths,
     iter_lines,
@@ -19,7 +19,7 @@ from tracepile.sources.files import (
     parse_source_spec,
 )
 
-OPTIONS = IngestOptions(max_record_bytes=1 << 20, reject_raw_chars=64, batch_rows=16)
+OPTIONS = IngestConfig(max_record_bytes=1 << 20, reject_raw_chars=64, batch_rows=16)
 GOOD_LINE = json.dumps(GOOD).encode()
 
 

@@ -10,7 +10,8 @@ import time
 import pytest
 
 from tracepile.analysis.values import values_equal
-from tracepile.udfs.sandbox import Limits, Sandbox, SandboxStartError
+from tracepile.config import SandboxLimits
+from tracepile.udfs.sandbox import Sandbox, SandboxStartError
 
 LOOP = """def helper(x):
     return x * 2
@@ -46,7 +47,9 @@ def test_a_traced_run_gives_value_text_and_steps(sandbox: Sandbox) -> None:
 
 
 def test_an_over_long_trace_is_stopped_at_the_budget(sandbox: Sandbox) -> None:
-    result = sandbox.execute(LOOP, "main_solution", json.dumps({"n": 10_000}), limits=Limits(trace_lines=300))
+    result = sandbox.execute(
+        LOOP, "main_solution", json.dumps({"n": 10_000}), limits=SandboxLimits(trace_lines=300)
+    )
     assert result.status == "too_long" and "300 lines" in result.error
     assert result.wall_s < 1  # stopped when the budget ran out, not after 10,000 iterations of tracing
 

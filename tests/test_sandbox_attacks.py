@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from tracepile.udfs.sandbox import Limits, Sandbox
+from tracepile.config import SandboxLimits
+from tracepile.udfs.sandbox import Sandbox
 
 SECRET = "tracepile-test-secret-7f3a"
-FAST = Limits(cpu_seconds=1, wall_seconds=3, memory_bytes=512 << 20, output_bytes=4096)
+FAST = SandboxLimits(cpu_seconds=1, wall_seconds=3, memory_bytes=512 << 20, output_bytes=4096)
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,7 @@ def sandbox():
     os.environ.pop("TRACEPILE_TEST_SECRET", None)
 
 
-def _run(sandbox: Sandbox, body: str, limits: Limits = FAST, prelude: str = ""):
+def _run(sandbox: Sandbox, body: str, limits: SandboxLimits = FAST, prelude: str = ""):
     code = prelude + "def main_solution(n):\n" + "".join(f"    {line}\n" for line in body.splitlines())
     return sandbox.run(code, "main_solution", json.dumps({"n": 1}), limits)
 

@@ -11,10 +11,11 @@ import pytest
 from tests.conftest import read_delta
 from tracepile.cli import sample_path
 from tracepile.config import load_config
-from tracepile.jobs.dedup import run_dedup
-from tracepile.jobs.ingest import run_ingest
-from tracepile.jobs.trace import run_trace
+from tracepile.jobs.dedup_stage import DedupStage
+from tracepile.jobs.ingest_stage import IngestStage
+from tracepile.jobs.trace_stage import TraceStage
 from tracepile.lakehouse import Lakehouse
+from tracepile.runner import run_stage
 from tracepile.tables import SILVER_EXECUTIONS, SILVER_PROGRAMS
 
 pytestmark = pytest.mark.spark
@@ -63,9 +64,9 @@ def test_every_input_runs_once_with_the_right_status_and_reruns_skip(spark, tmp_
         environ={},
     )
     lakehouse = Lakehouse(spark, str(root))
-    run_ingest(spark, lakehouse, config, [f"codeio:{source}"], "ingest")
-    run_dedup(spark, lakehouse, config, "dedup")
-    report = run_trace(spark, lakehouse, config, "trace-1")
+    run_stage(IngestStage(config, [f"codeio:{source}"]), lakehouse, "ingest")
+    run_stage(DedupStage(config), lakehouse, "dedup")
+    report = run_stage(TraceStage(config), lakehouse, "trace-1")
 
     programs = read_delta(lakehouse.ref(SILVER_PROGRAMS)).to_pylist()
     executions = read_delta(lakehouse.ref(SILVER_EXECUTIONS)).to_pylist()
@@ -87,5 +88,5 @@ def test_every_input_runs_once_with_the_right_status_and_reruns_skip(spark, tmp_
     assert set(statuses) <= {"ok", "too_long"} and statuses["ok"] > 100, unusable  # the sample is correct
     assert not Path("/tmp/tracepile-escaped").exists()
 
-    again = run_trace(spark, lakehouse, config, "trace-2")
+    again = run_stage(TraceStage(config), lakehouse, "trace-2")
     assert again.counts["runs"] == 0 and again.counts["executions_new"] == 0

@@ -10,30 +10,32 @@ from __future__ import annotations
 import inspect
 import json
 import os
-import signal
-import sys
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
-import pyarrow.fs as pafs
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from tracepile import interrupts
-from tracepile.config import ConfigError, TracepileConfig, config_to_toml, load_config
+from tracepile.config import ConfigError, SandboxLimits, TracepileConfig, config_to_toml, load_config
+from tracepile.console import console
 from tracepile.engine import EngineError, spark_session
+from tracepile.jobs.check_stage import CheckStage
+from tracepile.jobs.dedup_stage import DedupStage
+from tracepile.jobs.export_stage import FORMATS, ExportStage
+from tracepile.jobs.generate_stage import GenerateStage
+from tracepile.jobs.ingest_stage import IngestStage
+from tracepile.jobs.stages import pipeline
+from tracepile.jobs.trace_stage import TraceStage
 from tracepile.lakehouse import Lakehouse
-from tracepile.quality.gate import GateBlocked
-from tracepile.quality.html_report import report_location
-from tracepile.report import RunReport, StageReport, console, new_run_id
+from tracepile.runner import run_stages
 from tracepile.sources.files import SourceError
-from tracepile.storage import filesystem_for
+from tracepile.stage import Stage
 from tracepile.tables import ALL_TABLES, GATED_TABLES, RUNS, gated_table, quarantine_spec
-from tracepile.udfs.sandbox import Limits, Sandbox, SandboxStartError
+from tracepile.udfs.sandbox import Sandbox, SandboxStartError
+from tracepile.vocab import RunStatus, SourceKind
 
 app = typer.Typer(
     help="Turn Python programs into a verified Chain-of-Execution corpus, on Spark.",
@@ -70,12 +72,14 @@ SetOpt = Annotated[
 ]
 Sources = Annotated[
     list[str] | None,
-    typer.Option("--source", help="KIND:PATH; PATH a file, directory or glob (repeatable). Kinds: codeio"),
+    typer.Option(
+        "--source",
+        help="KIND:PATH; PATH a file, directory or glob (repeatable). Kinds: " + ", ".join(SourceKind),
+    ),
 ]
 Sample = Annotated[bool, typer.Option("--sample", help="also ingest the bundled sample of programs")]
 
 
-StageRunner = Callable[..., list[StageReport]]
 EXIT_BLOCKED = 3
 
 
@@ -119,85 +123,31 @@ def _resolve_config(
 
 
 def _source_list(sources: list[str] | None, sample: bool) -> list[str]:
-    """The --source specs (plus the sample), checked before any engine starts."""
-    from tracepile.jobs.ingest import list_source_files
-
+    """The --source specs (plus the sample)."""
     chosen = list(sources or [])
     if sample:
-        chosen.append(f"codeio:{sample_path()}")
+        chosen.append(f"{SourceKind.CODEIO}:{sample_path()}")
     if not chosen:
         _fail("nothing to ingest: give --source KIND:PATH (repeatable) or --sample", 2)
-    try:
-        list_source_files(chosen)
-    except SourceError as exc:
-        _fail(str(exc), 2)
     return chosen
 
 
-def _record_run(lakehouse: Lakehouse, report: RunReport, config: TracepileConfig) -> None:
-    row = (
-        report.run_id,
-        report.command,
-        report.status,
-        report.started_at,
-        report.finished_at,
-        config.engine,
-        config_to_toml(config),
-        report.to_json(),
-    )
-    lakehouse.append(RUNS, lakehouse.spark.createDataFrame([row], RUNS.schema))
-
-
-def _execute(
-    command: str,
-    config: TracepileConfig,
-    body: Callable[[Lakehouse, str], list[StageReport]],
-) -> None:
-    """Run ``body`` in a session; record the run; print the summary; exit non-zero on failure."""
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: stop engines, drop staging
-    interrupts.install()
-    report = RunReport(
-        run_id=new_run_id(),
-        command=command,
-        engine=config.engine,
-        lakehouse=config.lakehouse,
-        started_at=datetime.now(UTC),
-    )
-    console.print(f"[bold]tracepile {command}[/]: run {report.run_id} on engine {config.engine}")
+def _execute(command: str, config: TracepileConfig, stages: Callable[[], Sequence[Stage]]) -> None:
+    """Run the stages through the runner (made first, so a bad --source fails before any engine
+    starts); print the summary; exit non-zero unless the run succeeded."""
     try:
-        with spark_session(config) as spark:
-            lakehouse = Lakehouse(spark, config.lakehouse, config.table_format)
-            report.lakehouse = lakehouse.location
-            try:
-                report.stages = body(lakehouse, report.run_id)
-                report.status = "succeeded"
-            except GateBlocked as blocked:
-                report.stages, report.status, report.error = blocked.stage_reports, "blocked", str(blocked)
-            except Exception as exc:  # recorded in meta/runs and shown; the exit code says failed
-                console.print_exception(max_frames=8)
-                report.status, report.error = "failed", f"{type(exc).__name__}: {exc}"
-            report.finished_at = datetime.now(UTC)
-            report.tables = {
-                spec.qualified_name: lakehouse.count(spec) for spec in ALL_TABLES if spec != RUNS
-            }
-            report.quality_report = _existing_report(lakehouse, config, report.run_id)
-            _record_run(lakehouse, report, config)
+        chosen = stages()
+    except SourceError as exc:
+        _fail(str(exc), 2)
+    try:
+        report = run_stages(command, chosen, config)
     except EngineError as exc:
         _fail(str(exc), 2)
     except KeyboardInterrupt:
         _fail("interrupted; the engine was stopped and staging data removed", 130)
     report.render(Console())
-    if report.status != "succeeded":
-        raise typer.Exit(EXIT_BLOCKED if report.status == "blocked" else 1)
-
-
-def _existing_report(lakehouse: Lakehouse, config: TracepileConfig, run_id: str) -> str | None:
-    """The run's HTML quality report, if a gate of this run wrote one."""
-    location = report_location(lakehouse, config, run_id)
-    if location is None:
-        return None
-    fs, path, _ = filesystem_for(location)
-    return location if fs.get_file_info(path).type == pafs.FileType.File else None
+    if report.status != RunStatus.SUCCEEDED:
+        raise typer.Exit(EXIT_BLOCKED if report.status == RunStatus.BLOCKED else 1)
 
 
 _CONFIG_OPTIONS = (
@@ -244,67 +194,40 @@ def _register_command(
     target.command(name)(command)
 
 
-def _stage_runner(name: str, runner: StageRunner) -> Callable[[TracepileConfig, list[str] | None], None]:
+def _stages_command(
+    name: str, summary: str, stages: Callable[[TracepileConfig, list[str]], Sequence[Stage]], **kwargs: Any
+) -> None:
+    """A command that runs ``stages(config, sources)`` through the runner."""
+
     def handler(config: TracepileConfig, sources: list[str] | None) -> None:
-        _execute(name, config, lambda lh, run_id: runner(lh.spark, lh, config, sources, run_id))
+        _execute(name, config, lambda: stages(config, sources or []))
 
-    return handler
-
-
-def _ingest_only(*args: Any) -> list[StageReport]:
-    from tracepile.jobs.ingest import run_ingest
-
-    return [run_ingest(*args)]
+    _register_command(name, summary, handler, **kwargs)
 
 
-def _whole_pipeline(*args: Any) -> list[StageReport]:
-    from tracepile.jobs.pipeline import run_pipeline
-
-    return run_pipeline(*args)
-
-
-_register_command(
+_stages_command(
     "run",
     "Run every stage in order (ingest -> dedup -> trace -> generate) and print a summary.",
-    _stage_runner("run", _whole_pipeline),
+    pipeline,
     with_sources=True,
 )
-_register_command(
+_stages_command(
     "ingest",
     "Read sources into bronze/sources; bad lines go to bronze/ingest_rejects with a reason.",
-    _stage_runner("ingest", _ingest_only),
+    lambda config, sources: [IngestStage(config, sources)],
     with_sources=True,
 )
-
-
-def _dedup_only(
-    spark: Any, lakehouse: Lakehouse, config: TracepileConfig, _: Any, run_id: str
-) -> list[StageReport]:
-    from tracepile.jobs.dedup import run_dedup
-
-    return [run_dedup(spark, lakehouse, config, run_id)]
-
-
-_register_command(
+_stages_command(
     "dedup",
     """Filter and deduplicate new bronze/sources rows into silver/programs.
 
     Static filters, decontamination (dedup.benchmarks), exact and near-duplicate removal
     against the batch and the existing corpus (silver/signatures). Every dropped program
-    lands in silver/rejects with a reason.
+    lands in silver/rejects with a reason (and a duplicate with its keeper_id).
     """,
-    _stage_runner("dedup", _dedup_only),
+    lambda config, _: [DedupStage(config)],
 )
-
-
-def _trace_only(*args: Any) -> list[StageReport]:
-    from tracepile.jobs.trace import run_trace
-
-    spark, lakehouse, config, _, run_id = args  # no sources: trace reads silver/programs
-    return [run_trace(spark, lakehouse, config, run_id)]
-
-
-_register_command(
+_stages_command(
     "trace",
     """Run every input of silver/programs in the sandbox, traced by snoop, into silver/executions.
 
@@ -312,18 +235,9 @@ _register_command(
     with each other and with the expected output. Limits: the [trace] config section.
     Resumable: inputs already in silver/executions are skipped.
     """,
-    _stage_runner("trace", _trace_only),
+    lambda config, _: [TraceStage(config)],
 )
-
-
-def _generate_only(*args: Any) -> list[StageReport]:
-    from tracepile.jobs.generate import run_generate
-
-    spark, lakehouse, config, _, run_id = args  # no sources: generate reads silver/executions
-    return [run_generate(spark, lakehouse, config, run_id)]
-
-
-_register_command(
+_stages_command(
     "generate",
     """Write a Chain-of-Execution text for every ok execution into gold/coe, verified against it.
 
@@ -332,18 +246,14 @@ _register_command(
     disagree with the execution go to gold/coe_rejects. Resumable: done generations
     (same execution, backend, model and prompt) are skipped.
     """,
-    _stage_runner("generate", _generate_only),
+    lambda config, _: [GenerateStage(config)],
 )
 
 
 def _export(config: TracepileConfig, _: None, export_format: str, out: str) -> None:
-    from tracepile.jobs.export import FORMATS, run_export
-
     if export_format not in FORMATS:
         _fail(f"--format must be one of {', '.join(FORMATS)}, got {export_format!r}", 2)
-    _execute(
-        "export", config, lambda lh, run_id: [run_export(lh.spark, lh, config, export_format, out, run_id)]
-    )
+    _execute("export", config, lambda: [ExportStage(config, export_format, out)])
 
 
 _register_command(
@@ -368,13 +278,11 @@ _register_command(
 
 
 def _gate(config: TracepileConfig, _: None, table: str) -> None:
-    from tracepile.quality.gate import run_gate
-
     try:
         spec = gated_table(table)
     except ValueError as exc:
         _fail(str(exc), 2)
-    _execute("gate", config, lambda lh, run_id: [run_gate(lh, config, spec, run_id)])
+    _execute("gate", config, lambda: [CheckStage(config, spec)])
 
 
 _register_command(
@@ -433,6 +341,9 @@ _register_command(
 )
 
 
+_TRACE_DEFAULT = "default: [trace] in the config"
+
+
 @app.command("sandbox-run")
 def sandbox_run(
     file: Annotated[Path, typer.Argument(help="the program, a .py file", exists=True, dir_okay=False)],
@@ -442,17 +353,25 @@ def sandbox_run(
         str | None, typer.Option("--expected", help="expected return value (JSON)")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
-    cpu_seconds: Annotated[float, typer.Option(help="CPU time limit")] = Limits.cpu_seconds,
-    wall_seconds: Annotated[float, typer.Option(help="wall-clock limit")] = Limits.wall_seconds,
-    memory_mb: Annotated[int, typer.Option(help="address-space limit")] = Limits.memory_bytes >> 20,
-    output_bytes: Annotated[int, typer.Option(help="cap on stdout + stderr")] = Limits.output_bytes,
-    trace_lines: Annotated[int, typer.Option(help="trace budget in lines")] = Limits.trace_lines,
+    cpu_seconds: Annotated[float | None, typer.Option(help=f"CPU time limit; {_TRACE_DEFAULT}")] = None,
+    wall_seconds: Annotated[float | None, typer.Option(help=f"wall-clock limit; {_TRACE_DEFAULT}")] = None,
+    memory_mb: Annotated[int | None, typer.Option(help=f"address-space limit; {_TRACE_DEFAULT}")] = None,
+    output_bytes: Annotated[
+        int | None, typer.Option(help=f"cap on stdout + stderr; {_TRACE_DEFAULT}")
+    ] = None,
+    trace_lines: Annotated[int | None, typer.Option(help=f"trace budget in lines; {_TRACE_DEFAULT}")] = None,
     untraced_calls: Annotated[
-        bool, typer.Option(help="calls made by the entry function run untraced (same snoop text, faster)")
-    ] = Limits.untraced_calls,
+        bool | None,
+        typer.Option(
+            help=f"calls made by the entry function run untraced (same snoop text); {_TRACE_DEFAULT}"
+        ),
+    ] = None,
+    config_file: ConfigFile = None,
+    set_: SetOpt = None,
 ) -> None:
     """Run one program in the sandbox, as the trace stage does: a traced run, then an untraced
-    run under another hash seed; prints the status, return value, output and trace.
+    run under another hash seed; prints the status, return value, output and trace. Limits
+    come from the [trace] section of the config (file, environment, --set); flags override.
 
     Exit code 0 when the status is ok, 1 otherwise, 2 on bad usage.
     """
@@ -464,14 +383,20 @@ def sandbox_run(
         _fail(f"--input and --expected take JSON: {exc}", 2)
     if not isinstance(kwargs, dict):
         _fail("--input must be a JSON object of keyword arguments", 2)
-    limits = Limits(
-        cpu_seconds=cpu_seconds,
-        wall_seconds=wall_seconds,
-        memory_bytes=memory_mb << 20,
-        output_bytes=output_bytes,
-        trace_lines=trace_lines,
-        untraced_calls=untraced_calls,
-    )
+    flags = {
+        "cpu_seconds": cpu_seconds,
+        "wall_seconds": wall_seconds,
+        "memory_bytes": None if memory_mb is None else memory_mb << 20,
+        "output_bytes": output_bytes,
+        "trace_lines": trace_lines,
+        "untraced_calls": untraced_calls,
+    }
+    assignments = [
+        *(set_ or []),
+        *(f"trace.{key}={json.dumps(v)}" for key, v in flags.items() if v is not None),
+    ]
+    config = _resolve_config(config_file, None, None, None, None, None, None, assignments)
+    limits: SandboxLimits = config.trace
     try:
         with Sandbox(workers=1) as sandbox:
             result = sandbox.execute(

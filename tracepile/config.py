@@ -80,8 +80,8 @@ class DedupConfig(_Section):
         return self
 
 
-class TraceConfig(_Section):
-    """The sandbox's limits per run (trace stage and ``tracepile sandbox-run``)."""
+class SandboxLimits(_Section):
+    """The sandbox's limits per run (the ``[trace]`` section's first part; also ``tracepile sandbox-run``)."""
 
     cpu_seconds: float = Field(5.0, gt=0, description="CPU time per run")
     wall_seconds: float = Field(10.0, gt=0, description="wall-clock time per run")
@@ -95,6 +95,11 @@ class TraceConfig(_Section):
     untraced_calls: bool = Field(
         True, description="at depth 1, calls the entry function makes run untraced (same snoop text, faster)"
     )
+
+
+class TraceConfig(SandboxLimits):
+    """The trace stage: the sandbox's limits per run, and how the runs are spread."""
+
     workers: int = Field(0, ge=0, description="sandbox processes per executor; 0 = one per core")
     partitions: int = Field(
         0, ge=0, description="spread the runs over this many tasks; 0 = as silver/programs is read"

@@ -11,7 +11,7 @@ import signal
 import threading
 from types import FrameType
 
-from tracepile.report import console
+from tracepile.console import console
 
 _requested = threading.Event()
 

@@ -148,6 +148,17 @@ class Lakehouse:
         self.create_if_missing(spec)
         self._write(rows, spec, "append")
 
+    def replace(self, spec: TableSpec, df: DataFrame) -> None:
+        """Overwrite the table with ``df`` (staged data, not a plan reading the table), its schema
+        included: one commit; then any CHECK constraint the declaration adds is added."""
+        writer = self.conform(spec, df).write.format(self.table_format).mode("overwrite")
+        writer = writer.option("overwriteSchema", "true")
+        if self.catalog_schema:
+            writer.saveAsTable(self.ref(spec))
+        else:
+            writer.save(self.ref(spec))
+        self.create_if_missing(spec)
+
     def new_rows(self, spec: TableSpec, df: DataFrame) -> DataFrame:
         """The rows of ``df`` whose key is not in the table yet (all of them if it is absent)."""
         rows = self.conform(spec, df)

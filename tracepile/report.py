@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 from rich.console import Console
 from rich.table import Table
 
-console = Console(stderr=True)
+from tracepile.console import console
+from tracepile.interrupts import raise_if_requested
+from tracepile.vocab import RunStatus
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -41,11 +43,12 @@ class RunReport:
     lakehouse: str
     started_at: datetime
     finished_at: datetime | None = None
-    status: str = "running"
+    status: str = RunStatus.RUNNING
     error: str | None = None
     stages: list[StageReport] = field(default_factory=list)
     tables: dict[str, int | None] = field(default_factory=dict)
     quality_report: str | None = None
+    migrations: list[str] = field(default_factory=list)  # columns added to tables of an earlier version
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), default=str, sort_keys=True)
@@ -53,16 +56,19 @@ class RunReport:
     def render(self, out: Console | None = None) -> None:
         out = out or Console()
         seconds = (self.finished_at - self.started_at).total_seconds() if self.finished_at else 0.0
-        colour = {"succeeded": "green", "blocked": "yellow"}.get(self.status, "red")
+        colour = {RunStatus.SUCCEEDED: "green", RunStatus.BLOCKED: "yellow"}.get(self.status, "red")
         out.print(
             f"[bold]tracepile {self.command}[/]: run [cyan]{self.run_id}[/] "
             f"[{colour}]{self.status}[/] in {seconds:.1f} s  "
             f"(engine {self.engine}, lakehouse {self.lakehouse})"
         )
         if self.error:
-            label = "blocked" if self.status == "blocked" else "error"
+            label = "blocked" if self.status == RunStatus.BLOCKED else "error"
             out.print(f"[red]{label}:[/] ", end="")
             out.print(self.error, markup=False, highlight=False)
+        for migration in self.migrations:
+            out.print("[cyan]migrated[/] ", end="")
+            out.print(migration, markup=False, highlight=False)
         if self.stages:
             stages = Table(title="stages", title_justify="left")
             stages.add_column("stage")
@@ -93,8 +99,6 @@ class RunReport:
 @contextmanager
 def step(message: str) -> Iterator[None]:
     """A spinner while a long step runs, then one line with its time (plain text when piped)."""
-    from tracepile.interrupts import raise_if_requested
-
     started = time.perf_counter()
     with console.status(f"{message} ..."):
         yield

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pyspark.sql.pandas.types import to_arrow_type
 from pyspark.sql.types import (
     ArrayType,
     BinaryType,
@@ -21,7 +22,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from tracepile.udfs.sandbox import STATUSES
+from tracepile.vocab import DUPLICATE_REASONS, Status, sql_in
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,9 @@ class TableSpec:
     # Delta CHECK constraints (name, SQL): hard invariants the writer itself enforces. Kept to
     # comparisons and boolean logic, which delta-rs, Sail and Delta on Spark all accept.
     constraints: tuple[tuple[str, str], ...] = ()
+    # (column, SQL) giving a column added after the table's first version its value in rows
+    # written before it (``migrations.py``); a new column not named here is NULL there.
+    backfills: tuple[tuple[str, str], ...] = ()
 
     @property
     def qualified_name(self) -> str:
@@ -51,6 +55,7 @@ def _text(name: str, nullable: bool = True) -> StructField:
 # Nested fields stay nullable: Sail cannot cast into non-null struct elements, and the
 # quality gates check nested values anyway.
 INPUT_TYPE = StructType([_text("input_json"), _text("expected_output_json")])
+INPUTS_ARROW_TYPE = to_arrow_type(ArrayType(INPUT_TYPE))  # the same, for Arrow UDFs
 
 BRONZE_SOURCES = TableSpec(
     layer="bronze",
@@ -117,8 +122,11 @@ SILVER_REJECTS = TableSpec(
     layer="silver",
     name="rejects",
     key=("program_id", "stage"),
-    description="every program a silver stage dropped, with the reason",
-    constraints=(("reason_not_empty", "reason <> ''"),),
+    description="every program a silver stage dropped, with the reason (and a duplicate's keeper)",
+    constraints=(
+        ("reason_not_empty", "reason <> ''"),
+        ("duplicate_has_keeper", f"NOT {sql_in('reason', DUPLICATE_REASONS)} OR keeper_id IS NOT NULL"),
+    ),
     schema=StructType(
         [
             _text("program_id", False),
@@ -126,7 +134,13 @@ SILVER_REJECTS = TableSpec(
             _text("reason", False),
             _text("detail", False),
             _text("run_id", False),
+            _text("keeper_id"),  # the program kept in a duplicate's place; null for other reasons
         ]
+    ),
+    # Before keeper_id was a column, a duplicate's detail named its keeper
+    # ("same normalised code as <id>", "near-duplicate of <id> (...)").
+    backfills=(
+        ("keeper_id", "NULLIF(regexp_extract(detail, '(?:code as|duplicate of) ([0-9a-f]{32})', 1), '')"),
     ),
 )
 
@@ -152,7 +166,7 @@ SILVER_EXECUTIONS = TableSpec(
     key="execution_id",
     description="one sandboxed, traced run per program and input: status, value, trace, steps",
     constraints=(
-        ("status_known", "status IN (" + ", ".join(f"'{status}'" for status in STATUSES) + ")"),
+        ("status_known", sql_in("status", Status)),
         ("ok_has_return_value", "status <> 'ok' OR return_json IS NOT NULL"),
         ("times_not_negative", "cpu_s >= 0 AND wall_s >= 0"),
         ("counts_not_negative", "input_index >= 0 AND trace_lines >= 0"),
@@ -274,6 +288,24 @@ VALIDATIONS = TableSpec(
     ),
 )
 
+MIGRATIONS = TableSpec(
+    layer="meta",
+    name="migrations",
+    key=("table_name", "column_name"),
+    description="columns added to tables written by an earlier version, and by which run",
+    schema=StructType(
+        [
+            _text("table_name", False),
+            _text("column_name", False),
+            _text("column_type", False),
+            _text("backfill", False),
+            StructField("rows", LongType(), False),
+            _text("run_id", False),
+            StructField("applied_at", TimestampType(), False),
+        ]
+    ),
+)
+
 # Tables written through the quality gate (write-audit-publish), in data-flow order.
 GATED_TABLES: tuple[TableSpec, ...] = (
     BRONZE_SOURCES,
@@ -311,15 +343,4 @@ def gated_table(qualified_name: str) -> TableSpec:
     raise ValueError(f"no gated table {qualified_name!r}; choose one of: {choices}")
 
 
-ALL_TABLES: tuple[TableSpec, ...] = (
-    BRONZE_SOURCES,
-    INGEST_REJECTS,
-    SILVER_PROGRAMS,
-    SILVER_SIGNATURES,
-    SILVER_REJECTS,
-    SILVER_EXECUTIONS,
-    GOLD_COE,
-    GOLD_REJECTS,
-    RUNS,
-    VALIDATIONS,
-)
+ALL_TABLES: tuple[TableSpec, ...] = (*GATED_TABLES, RUNS, VALIDATIONS, MIGRATIONS)

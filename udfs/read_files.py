@@ -11,7 +11,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from tracepile.sources.files import IngestOptions, parse_file
+from tracepile.config import IngestConfig
+from tracepile.sources.files import parse_file
 
 FILES_SCHEMA_DDL = "source_kind string, path string"
 INPUTS_TYPE = pa.list_(pa.struct([("input_json", pa.string()), ("expected_output_json", pa.string())]))
@@ -50,7 +51,7 @@ def _batched(rows: Iterable[dict[str, Any]], size: int) -> Iterator[pa.RecordBat
         yield pa.RecordBatch.from_pylist(batch, schema=PARSED_ARROW_SCHEMA)
 
 
-def parse_files_arrow(batches: Iterable[pa.RecordBatch], options: IngestOptions) -> Iterator[pa.RecordBatch]:
+def parse_files_arrow(batches: Iterable[pa.RecordBatch], options: IngestConfig) -> Iterator[pa.RecordBatch]:
     """``mapInArrow`` body: (source_kind, path) rows in, parsed rows out, in bounded batches."""
     for files in batches:
         for kind, path in zip(

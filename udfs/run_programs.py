@@ -1,45 +1,36 @@
 """The trace stage's per-partition work: each (program, input) row through the sandbox.
 
-``trace_batches`` is the ``mapInPandas`` function. One ``Sandbox`` per executor process,
-sized to its cores, is started on first use, reused across partitions and closed at
-exit; rows of a batch run concurrently, one per zygote pair (threads only wait on pipes).
+``trace_batches`` is the ``mapInPandas`` function. One ``Sandbox`` per executor process
+(the trace stage's ``setup()``, sized to its cores) is started on first use, reused across
+partitions and closed at exit; rows of a batch run concurrently, one per zygote pair
+(threads only wait on pipes).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from typing import Protocol
 
 import pandas as pd
 
-from tracepile.udfs.sandbox import Limits, RunResult, Sandbox
-
-EXECUTION_COLUMNS = (
-    "execution_id", "program_id", "input_index", "input_json", "expected_output_json", "status",
-    "return_json", "stdout", "error", "cpu_s", "wall_s", "trace_text", "steps_json", "trace_lines",
-)  # fmt: skip
-
-_lock = threading.Lock()
-_sandbox: Sandbox | None = None
+from tracepile.config import TracepileConfig
+from tracepile.tables import SILVER_EXECUTIONS
+from tracepile.udfs.sandbox import RunResult, Sandbox
+from tracepile.udfs.worker_state import WorkerSetup, worker_state
 
 
-@dataclass(frozen=True)
-class TraceOptions:
-    limits: Limits
-    workers: int = 0  # 0: one per core of this process's machine
-    chunk_rows: int = 64  # rows per yielded frame: traces can be large, so frames stay small
+class TracingStage(WorkerSetup, Protocol):
+    """What the trace task needs of its stage: the config, and a sandbox made by ``setup()``."""
+
+    config: TracepileConfig
 
 
-def shared_sandbox(workers: int) -> Sandbox:
-    global _sandbox
-    with _lock:
-        if _sandbox is None:
-            _sandbox = Sandbox(workers=workers or os.cpu_count() or 1)
-        return _sandbox
+# silver/executions but run_id, which the stage adds
+EXECUTION_COLUMNS = [f.name for f in SILVER_EXECUTIONS.schema if f.name != "run_id"]
+
+CHUNK_ROWS = 64  # rows per yielded frame: traces can be large, so frames stay small
 
 
 def _row(row: pd.Series, result: RunResult) -> dict[str, object]:
@@ -61,17 +52,19 @@ def _row(row: pd.Series, result: RunResult) -> dict[str, object]:
     }
 
 
-def trace_batches(batches: Iterator[pd.DataFrame], options: TraceOptions) -> Iterator[pd.DataFrame]:
-    sandbox = shared_sandbox(options.workers)
+def trace_batches(batches: Iterator[pd.DataFrame], stage: TracingStage) -> Iterator[pd.DataFrame]:
+    """The ``mapInPandas`` body: each row through this process's sandbox (``stage.setup()``)."""
+    sandbox: Sandbox = worker_state(stage)
+    limits = stage.config.trace
 
     def execute(row: pd.Series) -> dict[str, object]:
         result = sandbox.execute(
-            row["code"], row["entry_point"], row["input_json"], row["expected_output_json"], options.limits
+            row["code"], row["entry_point"], row["input_json"], row["expected_output_json"], limits
         )
         return _row(row, result)
 
     with ThreadPoolExecutor(max_workers=sandbox.workers) as pool:
         for batch in batches:
-            for start in range(0, len(batch), options.chunk_rows):
-                rows = [row for _, row in batch.iloc[start : start + options.chunk_rows].iterrows()]
-                yield pd.DataFrame(list(pool.map(execute, rows)), columns=list(EXECUTION_COLUMNS))
+            for start in range(0, len(batch), CHUNK_ROWS):
+                rows = [row for _, row in batch.iloc[start : start + CHUNK_ROWS].iterrows()]
+                yield pd.DataFrame(list(pool.map(execute, rows)), columns=EXECUTION_COLUMNS)

@@ -19,29 +19,12 @@ import sys
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import IO, Any
 
 from tracepile.analysis.values import json_equal
-
-STATUSES = (
-    "ok", "error", "timeout", "memory", "output_limit", "too_long", "nondeterministic", "mismatch",
-    "sandbox_violation",
-)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Limits:
-    cpu_seconds: float = 5.0
-    wall_seconds: float = 10.0
-    memory_bytes: int = 1 << 30
-    file_bytes: int = 1 << 20
-    open_files: int = 64
-    output_bytes: int = 1 << 16
-    trace_lines: int = 300  # the published method's filter, enforced while tracing
-    trace_bytes: int = 1 << 18
-    trace_depth: int = 1  # snoop's depth: 1 traces the entry function itself
-    untraced_calls: bool = True  # at depth 1: the entry function's calls run untraced (tracing.Pauser)
+from tracepile.config import SandboxLimits
+from tracepile.vocab import Status
 
 
 @dataclass(frozen=True)
@@ -185,7 +168,7 @@ class Sandbox:
         code: str,
         entry: str,
         input_json: str,
-        limits: Limits | None = None,
+        limits: SandboxLimits | None = None,
         trace: bool = False,
         hash_seed: int | None = None,
     ) -> RunResult:
@@ -194,7 +177,7 @@ class Sandbox:
             "code": code,
             "entry": entry,
             "input_json": input_json,
-            "limits": asdict(limits or Limits()),
+            "limits": (limits or SandboxLimits()).model_dump(include=set(SandboxLimits.model_fields)),
             "trace": trace,
         }
         seed = self.hash_seeds[0] if hash_seed is None else hash_seed
@@ -202,7 +185,7 @@ class Sandbox:
         response = zygote.request(request)
         if response is None:  # the zygote died (it should not): replace it, report the run
             self._replace(zygote, seed)
-            return RunResult("error", None, "", "sandbox worker died", 0.0, 0.0)
+            return RunResult(Status.ERROR, None, "", "sandbox worker died", 0.0, 0.0)
         self._idle[seed].put(zygote)
         return RunResult(**response)
 
@@ -212,25 +195,27 @@ class Sandbox:
         entry: str,
         input_json: str,
         expected_json: str | None = None,
-        limits: Limits | None = None,
+        limits: SandboxLimits | None = None,
     ) -> RunResult:
         """The stage's unit of work: a run traced by snoop, then a cheap untraced run under the
         other hash seed; ``nondeterministic`` when they differ, ``mismatch`` when the return
         value is not the expected output. The traced run goes first because it stops at the
         trace budget: a program too long to trace is not also run to its end."""
         traced = self.run(code, entry, input_json, limits, trace=True, hash_seed=self.hash_seeds[-1])
-        if traced.status != "ok":
+        if traced.status != Status.OK:
             return traced
         untraced = self.run(code, entry, input_json, limits, trace=False, hash_seed=self.hash_seeds[0])
-        if untraced.status != "ok":
+        if untraced.status != Status.OK:
             return replace(
-                untraced, status="nondeterministic", error=f"second run: {untraced.status}: {untraced.error}"
+                untraced,
+                status=Status.NONDETERMINISTIC,
+                error=f"second run: {untraced.status}: {untraced.error}",
             )
         if (untraced.return_json, untraced.stdout) != (traced.return_json, traced.stdout):
             what = "return value" if untraced.return_json != traced.return_json else "stdout"
-            return replace(traced, status="nondeterministic", error=f"{what} differs between two runs")
+            return replace(traced, status=Status.NONDETERMINISTIC, error=f"{what} differs between two runs")
         if expected_json is not None and not json_equal(traced.return_json or "null", expected_json):
-            return replace(traced, status="mismatch", error=f"expected {expected_json[:200]}")
+            return replace(traced, status=Status.MISMATCH, error=f"expected {expected_json[:200]}")
         return traced
 
     def close(self) -> None:

@@ -11,22 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 
-from tracepile.translation.backends import (
-    Backend,
-    BackendSettings,
-    Request,
-    backend_for,
-    finish,
-)
+from tracepile.config import GenerateConfig, TracepileConfig
+from tracepile.translation.backends import Backend, Request, finish
 from tracepile.translation.prompts import ProgramRun, prompt_hash, training_prompt, translation_messages
 from tracepile.translation.template import Execution
 from tracepile.translation.verify import verify
+from tracepile.udfs.worker_state import WorkerSetup, worker_state
+from tracepile.vocab import GenerateOutcome
 
-VERIFIED = "verified"
+VERIFIED = GenerateOutcome.VERIFIED
 OUTCOME_COLUMNS = (
     "coe_id", "execution_id", "program_id", "backend", "model", "prompt_hash", "outcome", "detail",
     "prompt", "response", "input_json", "output_json", "source", "domain", "claims_checked",
@@ -36,9 +33,19 @@ OUTCOME_COLUMNS = (
 
 @dataclass(frozen=True)
 class GenerateOptions:
-    settings: BackendSettings
+    settings: GenerateConfig
     max_prompt_tokens: int
     retry_with_feedback: bool
+
+    @classmethod
+    def from_config(cls, settings: GenerateConfig) -> GenerateOptions:
+        return cls(settings, settings.max_prompt_tokens, settings.retry_with_feedback)
+
+
+class GeneratingStage(WorkerSetup, Protocol):
+    """What the generate task needs of its stage: the config, and a backend made by ``setup()``."""
+
+    config: TracepileConfig
 
 
 def _program_run(row: dict[str, Any]) -> ProgramRun:
@@ -86,7 +93,8 @@ def generate_rows(
         results[index]["prompt_tokens"] = tokens
         if tokens > options.max_prompt_tokens:
             results[index].update(
-                outcome="prompt_too_long", detail=f"{tokens} tokens > {options.max_prompt_tokens}"
+                outcome=GenerateOutcome.PROMPT_TOO_LONG,
+                detail=f"{tokens} tokens > {options.max_prompt_tokens}",
             )
         else:
             todo.append(index)
@@ -120,11 +128,13 @@ def generate_rows(
     return results
 
 
-def generate_partition(batches: Iterator[pd.DataFrame], options: GenerateOptions) -> Iterator[pd.DataFrame]:
-    """All of the partition's rows in one backend call (continuous batching sees them all)."""
+def generate_partition(batches: Iterator[pd.DataFrame], stage: GeneratingStage) -> Iterator[pd.DataFrame]:
+    """All of the partition's rows in one backend call (continuous batching sees them all), on
+    this process's backend (``stage.setup()``: a vLLM engine loads once per executor)."""
     rows = [row for frame in batches for row in frame.to_dict("records")]
     if rows:
-        outcomes = generate_rows(rows, backend_for(options.settings), options)
+        options = GenerateOptions.from_config(stage.config.generate)
+        outcomes = generate_rows(rows, worker_state(stage), options)
         yield pd.DataFrame(outcomes, columns=list(OUTCOME_COLUMNS)).astype(
             {"claims_checked": "int64", "prompt_tokens": "Int64", "completion_tokens": "Int64"}
         )

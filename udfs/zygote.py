@@ -30,6 +30,8 @@ from collections import OrderedDict
 from types import CodeType
 from typing import Any
 
+from tracepile.vocab import Status
+
 # Modules programs commonly import: loaded here once, because after dropping to
 # ``nobody`` an interpreter installed under a private home cannot read its stdlib.
 PRELOADED = (
@@ -181,7 +183,7 @@ def _child(
 
         sys.addaudithook(audit)
     except BaseException as exc:  # setup failed: report, never run the program
-        os.write(result_w, json.dumps({"status": "error", "error": f"sandbox setup: {exc!r}"}).encode())
+        os.write(result_w, json.dumps({"status": Status.ERROR, "error": f"sandbox setup: {exc!r}"}).encode())
         os._exit(70)
 
     from tracepile.udfs.tracing import PROGRAM_FILENAME, Recorder, snooped  # preloaded
@@ -194,7 +196,7 @@ def _child(
 
         def too_long(why: str) -> None:  # stop at once: never finish a trace to throw it away
             spent = usage(resource.RUSAGE_SELF)
-            record = {"status": "too_long", "error": why, "cpu_s": spent.ru_utime + spent.ru_stime}
+            record = {"status": Status.TOO_LONG, "error": why, "cpu_s": spent.ru_utime + spent.ru_stime}
             write(3, encode(record).encode() + b"\n")
             exit_now(0)
 
@@ -214,14 +216,17 @@ def _child(
                 limits["untraced_calls"],
             )
         value = function(**kwargs)
-        result = {"status": "ok", "return_json": encode(value)}
+        result = {"status": Status.OK, "return_json": encode(value)}
     except MemoryError:
-        result = {"status": "memory", "error": "MemoryError"}
+        result = {"status": Status.MEMORY, "error": "MemoryError"}
     except BaseException as exc:  # the program's own failure, SystemExit included
-        result = {"status": "error", "error": f"{type(exc).__name__}: {exc}"[:2000]}
+        result = {"status": Status.ERROR, "error": f"{type(exc).__name__}: {exc}"[:2000]}
     if violations:
-        result = {"status": "sandbox_violation", "error": f"blocked: {', '.join(sorted(set(violations)))}"}
-    if recorder is not None and result["status"] == "ok":
+        result = {
+            "status": Status.SANDBOX_VIOLATION,
+            "error": f"blocked: {', '.join(sorted(set(violations)))}",
+        }
+    if recorder is not None and result["status"] == Status.OK:
         result |= {"trace_text": recorder.text(), "steps": recorder.steps}
     with contextlib.suppress(BaseException):  # the program may have broken its own stdout
         sys.stdout.flush()
@@ -298,7 +303,7 @@ def run_one(request: dict[str, Any]) -> dict[str, Any]:
     while open_fds and not result_bytes.endswith(b"\n"):
         remaining = deadline - time.perf_counter()
         if remaining <= 0:
-            status = "timeout"
+            status = Status.TIMEOUT
             break
         ready, _, _ = select.select(list(open_fds), [], [], remaining)
         for fd in ready:
@@ -310,12 +315,12 @@ def run_one(request: dict[str, Any]) -> dict[str, Any]:
             else:
                 output += chunk
                 if len(output) > limits["output_bytes"]:
-                    status = "output_limit"
+                    status = Status.OUTPUT_LIMIT
         if status:
             break
     reported = status is None and result_bytes.endswith(b"\n")
     if reported and not _drain(output_r, output, limits["output_bytes"]):
-        status, reported = "output_limit", False
+        status, reported = Status.OUTPUT_LIMIT, False
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)  # whatever is left of the run: nothing outlives it
     wall = time.perf_counter() - started
@@ -336,10 +341,10 @@ def run_one(request: dict[str, Any]) -> dict[str, Any]:
             signame = signal.Signals(os.WTERMSIG(wait_status)).name
             # SIGXCPU is the CPU limit itself; a SIGKILL near the limit is its hard edge
             over_cpu = signame == "SIGXCPU" or (signame == "SIGKILL" and cpu >= 0.9 * limits["cpu_seconds"])
-            status, record = ("timeout" if over_cpu else "error"), {"error": f"killed by {signame}"}
+            status, record = (Status.TIMEOUT if over_cpu else Status.ERROR), {"error": f"killed by {signame}"}
         else:
             code = os.WEXITSTATUS(wait_status)
-            status, record = "error", {"error": f"exited with code {code} and no result"}
+            status, record = Status.ERROR, {"error": f"exited with code {code} and no result"}
     return {
         "status": status,
         "return_json": record.get("return_json"),
@@ -376,7 +381,7 @@ def main() -> None:
             response = run_one(json.loads(line))
         except Exception as exc:  # a broken request must not kill the zygote
             response = {
-                "status": "error",
+                "status": Status.ERROR,
                 "return_json": None,
                 "stdout": "",
                 "error": f"sandbox: {exc!r}",

@@ -12,16 +12,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from tracepile.analysis.hashing import canonical_json, content_id
+from tracepile.vocab import Domain, IngestReason, SourceKind
 
-SOURCE_KIND = "codeio"
+SOURCE_KIND = SourceKind.CODEIO
 
-# Domains are a closed set so later gates can check them; the raw category is kept beside.
-DOMAINS = ("math", "algorithms", "competition", "logic_puzzles", "general")
+# The raw category is kept beside the domain, which is one of a closed set (vocab.Domain).
 _DOMAIN_KEYWORDS = (
-    ("competition", ("competition", "contest", "codeforces", "leetcode", "olympiad")),
-    ("math", ("math", "arithmetic", "number theory", "geometry", "algebra", "probability")),
-    ("logic_puzzles", ("puzzle", "logic")),
-    ("algorithms", ("algorithm", "data structure", "graph", "sort", "search", "dynamic")),
+    (Domain.COMPETITION, ("competition", "contest", "codeforces", "leetcode", "olympiad")),
+    (Domain.MATH, ("math", "arithmetic", "number theory", "geometry", "algebra", "probability")),
+    (Domain.LOGIC_PUZZLES, ("puzzle", "logic")),
+    (Domain.ALGORITHMS, ("algorithm", "data structure", "graph", "sort", "search", "dynamic")),
 )
 
 _REQUIRED = {"refcode": str, "funcname": str, "ios": list}
@@ -41,7 +41,7 @@ def domain_for_category(category: str) -> str:
     for domain, keywords in _DOMAIN_KEYWORDS:
         if any(word in lowered for word in keywords):
             return domain
-    return "general"
+    return Domain.GENERAL
 
 
 def _type_name(value: Any) -> str:
@@ -54,12 +54,14 @@ def _normalise_ios(ios: list[Any]) -> list[dict[str, str | None]] | Rejection:
     inputs: list[dict[str, str | None]] = []
     for index, item in enumerate(ios):
         if not isinstance(item, dict):
-            return Rejection("wrong_type", f"ios[{index}] is {_type_name(item)}, expected object")
+            return Rejection(IngestReason.WRONG_TYPE, f"ios[{index}] is {_type_name(item)}, expected object")
         if "input" not in item:
-            return Rejection("missing_field", f"ios[{index}].input")
+            return Rejection(IngestReason.MISSING_FIELD, f"ios[{index}].input")
         if not isinstance(item["input"], dict):
             got = _type_name(item["input"])
-            return Rejection("wrong_type", f"ios[{index}].input is {got}, expected object (kwargs)")
+            return Rejection(
+                IngestReason.WRONG_TYPE, f"ios[{index}].input is {got}, expected object (kwargs)"
+            )
         # A missing "output" means unknown (SQL NULL); "output": null means the call returns None.
         expected = canonical_json(item["output"]) if "output" in item else None
         inputs.append({"input_json": canonical_json(item["input"]), "expected_output_json": expected})
@@ -71,33 +73,37 @@ def parse_codeio_record(raw: bytes) -> dict[str, Any] | Rejection:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return Rejection("invalid_utf8", f"byte {exc.start}: {exc.reason}")
+        return Rejection(IngestReason.INVALID_UTF8, f"byte {exc.start}: {exc.reason}")
     try:
         record = json.loads(text)
     except json.JSONDecodeError as exc:
-        return Rejection("invalid_json", f"line col {exc.colno}: {exc.msg}")
+        return Rejection(IngestReason.INVALID_JSON, f"line col {exc.colno}: {exc.msg}")
     except RecursionError:
-        return Rejection("invalid_json", "nested too deeply")
+        return Rejection(IngestReason.INVALID_JSON, "nested too deeply")
     if not isinstance(record, dict):
-        return Rejection("not_an_object", f"top-level JSON is {_type_name(record)}")
+        return Rejection(IngestReason.NOT_AN_OBJECT, f"top-level JSON is {_type_name(record)}")
 
     for field, expected_type in _REQUIRED.items():
         if record.get(field) is None:
-            return Rejection("missing_field", field)
+            return Rejection(IngestReason.MISSING_FIELD, field)
         if not isinstance(record[field], expected_type):
             got = _type_name(record[field])
-            return Rejection("wrong_type", f"{field} is {got}, expected {_type_name(expected_type())}")
+            return Rejection(
+                IngestReason.WRONG_TYPE, f"{field} is {got}, expected {_type_name(expected_type())}"
+            )
     for field in _OPTIONAL_TEXT:
         value = record.get(field)
         if value is not None and not isinstance(value, str):
-            return Rejection("wrong_type", f"{field} is {_type_name(value)}, expected string")
+            return Rejection(IngestReason.WRONG_TYPE, f"{field} is {_type_name(value)}, expected string")
 
     code: str = record["refcode"]
     if not code.strip():
-        return Rejection("empty_code", "refcode is blank")
+        return Rejection(IngestReason.EMPTY_CODE, "refcode is blank")
     entry_point: str = record["funcname"].strip()
     if not entry_point.isidentifier():
-        return Rejection("invalid_entry_point", f"funcname {entry_point[:80]!r} is not an identifier")
+        return Rejection(
+            IngestReason.INVALID_ENTRY_POINT, f"funcname {entry_point[:80]!r} is not an identifier"
+        )
     inputs = _normalise_ios(record["ios"])
     if isinstance(inputs, Rejection):
         return inputs

@@ -14,14 +14,15 @@ import io
 import re
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import IO, Any
 
 import pyarrow.fs as pafs
 
 from tracepile.analysis.hashing import content_id
+from tracepile.config import IngestConfig
 from tracepile.sources import codeio
 from tracepile.storage import filesystem_for
+from tracepile.vocab import IngestReason
 
 RecordParser = Callable[[bytes], "dict[str, Any] | codeio.Rejection"]
 PARSERS: dict[str, RecordParser] = {codeio.SOURCE_KIND: codeio.parse_codeio_record}
@@ -34,13 +35,6 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 class SourceError(ValueError):
     """A --source that names nothing readable: a configuration error, not a bad record."""
-
-
-@dataclass(frozen=True)
-class IngestOptions:
-    max_record_bytes: int
-    reject_raw_chars: int
-    batch_rows: int
 
 
 def parse_source_spec(spec: str) -> tuple[str, str]:
@@ -139,7 +133,7 @@ def _raw_text(raw: bytes, limit: int) -> str:
 
 
 def _reject_row(
-    kind: str, path: str, line_no: int, reason: str, detail: str, raw: bytes, options: IngestOptions
+    kind: str, path: str, line_no: int, reason: str, detail: str, raw: bytes, options: IngestConfig
 ) -> dict[str, Any]:
     return {
         "outcome": "reject",
@@ -153,7 +147,7 @@ def _reject_row(
     }
 
 
-def parse_file(kind: str, path: str, options: IngestOptions) -> Iterator[dict[str, Any]]:
+def parse_file(kind: str, path: str, options: IngestConfig) -> Iterator[dict[str, Any]]:
     """Every line of one file as a parsed row; never raises for bad content or I/O."""
     parse = PARSERS[kind]
     line_no = 0
@@ -162,7 +156,9 @@ def parse_file(kind: str, path: str, options: IngestOptions) -> Iterator[dict[st
             for line_no, raw, too_large in iter_lines(stream, options.max_record_bytes):
                 if too_large:
                     detail = f"line longer than {options.max_record_bytes} bytes"
-                    yield _reject_row(kind, path, line_no, "record_too_large", detail, raw, options)
+                    yield _reject_row(
+                        kind, path, line_no, IngestReason.RECORD_TOO_LARGE, detail, raw, options
+                    )
                     continue
                 if not raw.strip():
                     yield {
@@ -185,4 +181,4 @@ def parse_file(kind: str, path: str, options: IngestOptions) -> Iterator[dict[st
     except (OSError, EOFError, zlib.error) as exc:
         # Truncated gzip, unreadable or vanished file: the rows read so far stand.
         detail = f"after line {line_no}: {type(exc).__name__}: {exc}"
-        yield _reject_row(kind, path, line_no + 1, "unreadable_file", detail, b"", options)
+        yield _reject_row(kind, path, line_no + 1, IngestReason.UNREADABLE_FILE, detail, b"", options)

@@ -1,0 +1,130 @@
+"""Generate: ``silver/executions`` (status ok) -> ``gold/coe`` (+ ``gold/coe_rejects``).
+
+Each ok execution, with its program's question and code, becomes a translation prompt;
+the backend (``[generate]``: template, vllm or openai) writes the Chain-of-Execution text;
+``translation/verify.py`` checks it against the execution (final answer, stated values).
+Verified texts go to gold/coe, the rest to gold/coe_rejects with the reason.
+
+Exactly once and resumable: a generation is keyed by (execution, backend, model, prompt
+hash), and keys already in either table are skipped. The pending rows are published in
+batches of ``generate.batch_rows``, each through the quality gate, so a crash loses at
+most the batch in flight.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
+
+from tracepile.config import GenerateConfig
+from tracepile.lakehouse import Lakehouse
+from tracepile.stage import Resources, Stage, StageRun, require_table
+from tracepile.tables import GOLD_COE, GOLD_REJECTS, SILVER_EXECUTIONS, SILVER_PROGRAMS
+from tracepile.translation.backends import Backend, backend_for
+from tracepile.udfs.write_coe import OUTCOME_COLUMNS, generate_partition, prompt_keys
+from tracepile.vocab import Backend as BackendName
+from tracepile.vocab import GenerateOutcome, Status
+
+_INPUT_COLUMNS = (
+    "execution_id", "program_id", "problem", "code", "entry_point", "input_json", "return_json",
+    "trace_text", "steps_json", "source", "domain",
+)  # fmt: skip
+VERIFIED, BACKEND_ERROR = GenerateOutcome.VERIFIED, GenerateOutcome.BACKEND_ERROR
+
+
+def pending_generations(lakehouse: Lakehouse, settings: GenerateConfig) -> DataFrame:
+    """Ok executions with their program, keyed for this backend and model, minus the done ones."""
+    require_table(lakehouse, SILVER_EXECUTIONS, "trace")
+    backend = backend_for(settings)  # cheap: a model engine is only loaded when it first generates
+    executions = lakehouse.read(SILVER_EXECUTIONS).where(F.col("status") == Status.OK.value)
+    programs = lakehouse.read(SILVER_PROGRAMS).select(
+        "program_id", "problem", "code", "entry_point", "source", "domain"
+    )
+    rows = executions.join(programs, "program_id").select(*_INPUT_COLUMNS)
+    schema = StructType([*rows.schema.fields, StructField("prompt_hash", StringType(), False)])
+    keyed = (
+        rows.mapInPandas(partial(prompt_keys, version=backend.version), schema)
+        .withColumn("backend", F.lit(str(backend.name)))
+        .withColumn("model", F.lit(backend.model))
+        .withColumn(
+            "coe_id",
+            F.substring(
+                F.sha2(F.concat_ws("\u001f", "execution_id", "backend", "model", "prompt_hash"), 256), 1, 32
+            ),
+        )
+    )
+    for spec in (GOLD_COE, GOLD_REJECTS):
+        if lakehouse.exists(spec):
+            keyed = keyed.join(lakehouse.read(spec).select("coe_id"), "coe_id", "left_anti")
+    return keyed
+
+
+def _outcome_schema() -> StructType:
+    types = {f.name: f.dataType for f in [*GOLD_COE.schema, *GOLD_REJECTS.schema]}
+    types["outcome"] = StringType()
+    return StructType([StructField(name, types[name], True) for name in OUTCOME_COLUMNS])
+
+
+def _split(outcomes: DataFrame, run_id: str) -> tuple[DataFrame, DataFrame]:
+    """gold/coe rows and gold/coe_rejects rows. Backend errors are neither: those rows stay
+    pending, so the next run retries them (a server that was down is not a bad text)."""
+    verified = outcomes.where(F.col("outcome") == VERIFIED.value).withColumn("run_id", F.lit(run_id))
+    rejected = (
+        outcomes.where(~F.col("outcome").isin(VERIFIED.value, BACKEND_ERROR.value))
+        .withColumnRenamed("outcome", "reason")
+        .withColumn("run_id", F.lit(run_id))
+    )
+    return verified.select(*GOLD_COE.schema.names), rejected.select(*GOLD_REJECTS.schema.names)
+
+
+class GenerateStage(Stage):
+    name = "generate"
+    reads = (SILVER_EXECUTIONS, SILVER_PROGRAMS)
+    reads_detail = "status ok"
+    writes = (GOLD_COE, GOLD_REJECTS)
+
+    def resources(self) -> Resources:
+        settings = self.config.generate
+        return Resources(gpus=settings.tensor_parallel_size if settings.backend == BackendName.VLLM else 0)
+
+    def setup(self) -> Backend:
+        """The executor's backend: a vLLM engine loads its model once per process, on first use."""
+        return backend_for(self.config.generate)
+
+    def plan(self, run: StageRun) -> None:
+        settings, report = self.config.generate, run.report
+        report.notes["backend"] = f"{settings.backend}" + (
+            f", model {settings.model}" if settings.model else ""
+        )
+        with run.step("keying prompts, skipping done generations"):
+            pending = run.stage(pending_generations(run.lakehouse, settings), "generate_pending")
+            total = pending.count()
+        batches = max(1, math.ceil(total / settings.batch_rows))
+        report.counts = {
+            "pending": total,
+            "batches": batches if total else 0,
+            **dict.fromkeys(("verified", "rejected", "retry_next_run"), 0),
+        }
+        for number in range(batches if total else 0):
+            rows = pending.where(F.pmod(F.xxhash64("coe_id"), F.lit(batches)) == number)
+            if settings.data_parallel:
+                rows = rows.repartition(settings.data_parallel)
+            outcomes = rows.mapInPandas(partial(generate_partition, stage=self), _outcome_schema())
+            with run.step(f"batch {number + 1} of {batches}, {settings.backend} backend"):
+                outcomes = run.stage(outcomes, f"generate_outcomes_{number}")
+                for row in outcomes.groupBy("outcome").count().collect():
+                    outcome, count = row["outcome"], row["count"]
+                    name = {VERIFIED: "verified", BACKEND_ERROR: "retry_next_run"}.get(outcome, "rejected")
+                    report.counts[name] += count
+                    if name == "rejected":
+                        report.reasons[outcome] = report.reasons.get(outcome, 0) + count
+                verified, rejected = _split(outcomes, run.run_id)
+                batch = run.write(
+                    [(GOLD_COE, verified), (GOLD_REJECTS, rejected)],
+                    outcomes.where(F.col("outcome") != BACKEND_ERROR.value).select("outcome"),
+                )
+                run.publish(batch)

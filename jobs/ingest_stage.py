@@ -1,0 +1,107 @@
+"""Ingest: source files -> ``bronze/sources`` (+ ``bronze/ingest_rejects``).
+
+Each file is one task (``mapInArrow``, ``udfs/read_files.py``); parsed rows are staged
+once, then split into programs and rejects, which pass the quality gate (e.g. a batch where
+one reject reason covers over half the lines is quarantined) before publishing. Programs
+are unique by content id; rerunning on the same input writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql.pandas.types import from_arrow_schema
+
+from tracepile.config import TracepileConfig
+from tracepile.sources.files import expand_paths, parse_source_spec
+from tracepile.stage import Stage, StageRun
+from tracepile.tables import BRONZE_SOURCES, INGEST_REJECTS
+from tracepile.udfs.read_files import FILES_SCHEMA_DDL, PARSED_ARROW_SCHEMA, parse_files_arrow
+
+
+def list_source_files(sources: Sequence[str]) -> list[tuple[str, str]]:
+    """(kind, file) pairs for every --source, each file once, in a stable order."""
+    files: dict[str, str] = {}
+    for spec in sources:
+        kind, path = parse_source_spec(spec)
+        for file in expand_paths(path):
+            files.setdefault(file, kind)
+    return sorted((kind, file) for file, kind in files.items())
+
+
+def parse_sources(spark: SparkSession, files: list[tuple[str, str]], config: TracepileConfig) -> DataFrame:
+    """The ingest transformation: one parsed row per source line (program, reject or blank)."""
+    file_rows = spark.createDataFrame(files, FILES_SCHEMA_DDL).repartition(len(files))
+    # The Arrow schema the reader yields is the one declaration; Spark's is derived from it.
+    parsed_schema = from_arrow_schema(PARSED_ARROW_SCHEMA)
+    return file_rows.mapInArrow(partial(parse_files_arrow, options=config.ingest), parsed_schema)
+
+
+def first_per_program(programs: DataFrame) -> DataFrame:
+    """One row per program_id: the first occurrence by (file, line), so reruns pick the same."""
+    order = Window.partitionBy("program_id").orderBy("source_file", "source_line")
+    return (
+        programs.withColumn("_occurrence", F.row_number().over(order))
+        .where(F.col("_occurrence") == 1)
+        .drop("_occurrence")
+    )
+
+
+class IngestStage(Stage):
+    name = "ingest"
+    writes = (BRONZE_SOURCES, INGEST_REJECTS)
+
+    def __init__(self, config: TracepileConfig, sources: Sequence[str]) -> None:
+        super().__init__(config)
+        self.files = list_source_files(sources)
+
+    def source_description(self) -> str:
+        return f"{len(self.files)} file(s)"
+
+    def plan(self, run: StageRun) -> None:
+        report, files = run.report, self.files
+        with run.step(f"parsing {len(files)} file(s)"):
+            staged = run.stage(parse_sources(run.spark, files, self.config), "ingest")
+            outcome_counts = staged.groupBy("outcome", "reject_reason").count().collect()
+        by_outcome: dict[str, int] = {}
+        for row in outcome_counts:
+            by_outcome[row["outcome"]] = by_outcome.get(row["outcome"], 0) + row["count"]
+            if row["outcome"] == "reject":
+                report.reasons[row["reject_reason"]] = row["count"]
+        report.reasons = dict(sorted(report.reasons.items()))
+
+        programs = staged.where(F.col("outcome") == "program")
+        unique_programs = first_per_program(programs.select(*BRONZE_SOURCES.schema.names))
+        rejects = staged.where(F.col("outcome") == "reject").select(
+            "reject_id",
+            "source_kind",
+            "source_file",
+            "source_line",
+            F.col("reject_reason").alias("reason"),
+            F.col("reject_detail").alias("detail"),
+            "raw_record",
+        )
+        # one outcome per non-blank line: the gate's reject-rate checks
+        outcomes = staged.where(F.col("outcome") != "blank").select(
+            F.coalesce("reject_reason", F.lit("program")).alias("outcome")
+        )
+        parsed = by_outcome.get("program", 0)
+        report.counts = {
+            "files": len(files),
+            "lines": sum(by_outcome.values()),
+            "blank_lines": by_outcome.get("blank", 0),
+            "rejected": by_outcome.get("reject", 0),
+            "programs_parsed": parsed,
+            "duplicates_in_batch": parsed - unique_programs.count(),
+        }
+        with run.step("staging new programs and rejects"):
+            batch = run.write([(BRONZE_SOURCES, unique_programs), (INGEST_REJECTS, rejects)], outcomes)
+        written = batch.rows(BRONZE_SOURCES)
+        report.counts["rejects_new"] = batch.rows(INGEST_REJECTS)
+        report.counts["already_present"] = parsed - report.counts["duplicates_in_batch"] - written
+        report.counts["programs_new"] = written
+        with run.step("quality gate, then publishing bronze/sources, bronze/ingest_rejects"):
+            run.publish(batch)

@@ -1,0 +1,22 @@
+"""The pipeline: its stages in order. A new stage is one file in ``jobs/`` and one line here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tracepile.config import TracepileConfig
+from tracepile.jobs.dedup_stage import DedupStage
+from tracepile.jobs.generate_stage import GenerateStage
+from tracepile.jobs.ingest_stage import IngestStage
+from tracepile.jobs.trace_stage import TraceStage
+from tracepile.stage import Stage
+
+
+def pipeline(config: TracepileConfig, sources: Sequence[str]) -> list[Stage]:
+    """``tracepile run``: every stage, each reading the tables the ones before it wrote."""
+    return [
+        IngestStage(config, sources),
+        DedupStage(config),
+        TraceStage(config),
+        GenerateStage(config),
+    ]

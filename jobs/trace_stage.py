@@ -1,0 +1,89 @@
+"""Trace: ``silver/programs`` -> ``silver/executions``, one sandboxed run per program and input.
+
+Each (program, input) row goes through the sandbox (``udfs/run_programs.py``): a run traced
+by snoop, then an untraced run under another hash seed, compared with each other and with
+the expected output. The batch passes the quality gate (e.g. a batch with under 20% ok runs
+is quarantined) before it is published. Resumable: rows already in ``silver/executions``
+are skipped.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import partial
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
+
+from tracepile.lakehouse import Lakehouse
+from tracepile.stage import Resources, Stage, StageRun, require_table
+from tracepile.tables import SILVER_EXECUTIONS, SILVER_PROGRAMS
+from tracepile.udfs.run_programs import trace_batches
+from tracepile.udfs.sandbox import Sandbox
+
+
+def pending_runs(lakehouse: Lakehouse) -> DataFrame:
+    """(program, input) rows of silver/programs without an execution yet."""
+    require_table(lakehouse, SILVER_PROGRAMS, "dedup")
+    runs = (
+        lakehouse.read(SILVER_PROGRAMS)
+        .select("program_id", "code", "entry_point", F.posexplode("inputs").alias("input_index", "input"))
+        .select(
+            "program_id",
+            "code",
+            "entry_point",
+            F.col("input_index").cast("long").alias("input_index"),
+            F.col("input.input_json").alias("input_json"),
+            F.col("input.expected_output_json").alias("expected_output_json"),
+        )
+        .withColumn(
+            "execution_id",
+            F.substring(F.sha2(F.concat_ws("\u001f", "program_id", "input_json"), 256), 1, 32),
+        )
+    )
+    if lakehouse.exists(SILVER_EXECUTIONS):
+        done = lakehouse.read(SILVER_EXECUTIONS).select("execution_id")
+        runs = runs.join(done, "execution_id", "left_anti")
+    return runs
+
+
+class TraceStage(Stage):
+    name = "trace"
+    reads = (SILVER_PROGRAMS,)
+    reads_detail = "inputs without an execution"
+    writes = (SILVER_EXECUTIONS,)
+
+    def resources(self) -> Resources:
+        return Resources(cpus=self.config.trace.workers)
+
+    def setup(self) -> Sandbox:
+        """The executor's sandbox: ``trace.workers`` zygote pairs (0 = one per core)."""
+        return Sandbox(workers=self.config.trace.workers or os.cpu_count() or 1)
+
+    def plan(self, run: StageRun) -> None:
+        limits = self.config.trace
+        # the UDF returns every column but run_id, which names this run and is added here
+        udf_schema = StructType([f for f in SILVER_EXECUTIONS.schema if f.name != "run_id"])
+        runs = pending_runs(run.lakehouse)
+        if limits.partitions:
+            runs = runs.repartition(limits.partitions)
+        executed = runs.mapInPandas(partial(trace_batches, stage=self), udf_schema).withColumn(
+            "run_id", F.lit(run.run_id)
+        )
+        run.report.notes["limits"] = (
+            f"cpu {limits.cpu_seconds} s, wall {limits.wall_seconds} s, "
+            f"memory {limits.memory_bytes >> 20} MB, trace {limits.trace_lines} lines"
+        )
+        with run.step("running every input in the sandbox"):
+            batch = run.write([(SILVER_EXECUTIONS, executed)])
+            staged = batch.staged(SILVER_EXECUTIONS)
+            batch.outcomes = staged.select(F.col("status").alias("outcome"))
+            by_status = {row["status"]: row["count"] for row in staged.groupBy("status").count().collect()}
+        run.report.counts = {
+            "runs": sum(by_status.values()),
+            **{f"status_{status}": count for status, count in sorted(by_status.items())},
+        }
+        with run.step("quality gate, then publishing silver/executions"):
+            run.publish(batch)
+        run.report.counts["executions_new"] = batch.rows(SILVER_EXECUTIONS)

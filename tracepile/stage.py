@@ -1,0 +1,130 @@
+"""The stage contract: what a stage declares, and what the runner hands it.
+
+A stage is one step of the pipeline (ingest, dedup, trace, generate, export, ...). It
+declares its name, the tables it reads and writes (``TableSpec``s of ``tables.py``) and
+the resources one of its workers needs; ``setup()`` makes its per-worker state (a sandbox
+pool, a model) once per executor process; ``plan(run)`` builds its output DataFrames and
+hands each batch to ``run.publish``, filling ``run.report`` with its counts. Everything
+around that (staging, the quality gate, publish or quarantine, cleanup, timing, the run
+record, interrupts) is the runner's (``runner.py``), the same for every stage: the models
+are datatrove's pipeline steps and NeMo Curator's ``ProcessingStage``.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Hashable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from tracepile.config import TracepileConfig
+from tracepile.report import StageReport
+from tracepile.tables import TableSpec
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from tracepile.lakehouse import Lakehouse
+    from tracepile.quality.gate import Batch
+    from tracepile.quality.validate import CheckResult
+
+
+class StageInputError(RuntimeError):
+    """The table a stage reads is missing; the message says which command creates it."""
+
+
+def require_table(lakehouse: Lakehouse, spec: TableSpec, command: str) -> None:
+    """StageInputError naming ``command`` when ``spec`` does not exist yet."""
+    if not lakehouse.exists(spec):
+        raise StageInputError(f"{spec.qualified_name} does not exist yet: run `tracepile {command}` first")
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one worker of a stage uses: CPU cores (0 = every core of its machine) and GPUs."""
+
+    cpus: int = 1
+    gpus: int = 0
+
+    def describe(self) -> str:
+        cores = "all cores" if self.cpus == 0 else f"{self.cpus} core(s)"
+        return cores + (f", {self.gpus} GPU(s)" if self.gpus else "")
+
+
+class StageRun(Protocol):
+    """The runner's side of one stage's run, as the stage sees it."""
+
+    config: TracepileConfig
+    lakehouse: Lakehouse
+    run_id: str
+    report: StageReport
+
+    @property
+    def spark(self) -> SparkSession: ...
+
+    def stage(self, df: DataFrame, name: str) -> DataFrame:
+        """Materialise an intermediate once (read back by later steps); removed when the stage ends."""
+        ...
+
+    def step(self, message: str) -> AbstractContextManager[None]:
+        """Show a long step's progress and time; a requested interrupt stops the run after it."""
+        ...
+
+    def write(
+        self, tables: Sequence[tuple[TableSpec, DataFrame]], outcomes: DataFrame | None = None
+    ) -> Batch:
+        """Write: stage the rows of each DataFrame new to its table (``Batch.rows(spec)`` counts
+        them). ``outcomes``, one row per input record with a column ``outcome`` (kept or the
+        reason), feeds the stage's rate checks; it may also be set on the batch afterwards."""
+        ...
+
+    def publish(self, batch: Batch) -> None:
+        """Audit, then publish: every table's gate (and the stage's rates) on the staged batch,
+        then one commit per table in the order given; or quarantine and ``GateBlocked``."""
+        ...
+
+    def audit(self, results: list[CheckResult], passed: str, failed: str) -> None:
+        """Record checks that guard something other than a table (export files, an on-demand
+        gate) and raise ``GateBlocked`` when one stops the run."""
+        ...
+
+
+class Stage(ABC):
+    """One step of the pipeline. Subclasses set ``name``, ``reads``, ``writes`` and ``plan``."""
+
+    name: ClassVar[str]
+    reads: ClassVar[tuple[TableSpec, ...]] = ()
+    writes: ClassVar[tuple[TableSpec, ...]] = ()
+    # a word on what of ``reads`` is read, for the run summary (e.g. "status ok")
+    reads_detail: ClassVar[str] = ""
+
+    def __init__(self, config: TracepileConfig) -> None:
+        self.config = config
+
+    def resources(self) -> Resources:
+        """What one worker of this stage uses (shown in the run summary)."""
+        return Resources()
+
+    def setup(self) -> Any:
+        """Per-worker state (a sandbox pool, a model engine), made once per executor process on
+        first use through ``udfs/worker_state.py`` and closed at its exit. None by default."""
+        return None
+
+    def worker_key(self) -> Hashable:
+        """Names the per-worker state: stages with equal keys share one."""
+        return (self.name, json.dumps(self.config.model_dump(mode="json"), sort_keys=True))
+
+    def source_description(self) -> str:
+        """What the stage reads, for people."""
+        names = ", ".join(spec.qualified_name for spec in self.reads)
+        return f"{names} ({self.reads_detail})" if self.reads_detail else names
+
+    def target_description(self) -> list[str]:
+        """What the stage writes, for people."""
+        return [spec.qualified_name for spec in self.writes]
+
+    @abstractmethod
+    def plan(self, run: StageRun) -> None:
+        """Build the output DataFrames, publish them through ``run``, fill ``run.report``."""
