@@ -14,6 +14,7 @@ most the batch in flight.
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable
 from functools import partial
 
 from pyspark.sql import DataFrame
@@ -90,6 +91,9 @@ class GenerateStage(Stage):
     def resources(self) -> Resources:
         settings = self.config.generate
         return Resources(gpus=settings.tensor_parallel_size if settings.backend == BackendName.VLLM else 0)
+
+    def worker_key(self) -> Hashable:
+        return (self.name, self.config.generate.model_dump_json())  # the backend depends on nothing else
 
     def setup(self) -> Backend:
         """The executor's backend: a vLLM engine loads its model once per process, on first use."""

@@ -10,6 +10,7 @@ are skipped.
 from __future__ import annotations
 
 import os
+from collections.abc import Hashable
 from functools import partial
 
 from pyspark.sql import DataFrame
@@ -56,6 +57,9 @@ class TraceStage(Stage):
 
     def resources(self) -> Resources:
         return Resources(cpus=self.config.trace.workers)
+
+    def worker_key(self) -> Hashable:
+        return (self.name, self.config.trace.workers)  # the sandbox depends on nothing else
 
     def setup(self) -> Sandbox:
         """The executor's sandbox: ``trace.workers`` zygote pairs (0 = one per core)."""

@@ -113,7 +113,8 @@ class Stage(ABC):
         return None
 
     def worker_key(self) -> Hashable:
-        """Names the per-worker state: stages with equal keys share one."""
+        """Names the per-worker state: stages with equal keys share one. Stages with state
+        narrow it to the settings the state depends on, so a process keeps one of each."""
         return (self.name, json.dumps(self.config.model_dump(mode="json"), sort_keys=True))
 
     def source_description(self) -> str:
