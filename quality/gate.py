@@ -31,7 +31,7 @@ from pyspark.sql import functions as F
 from tracepile.config import TracepileConfig
 from tracepile.lakehouse import Lakehouse, schema_problems
 from tracepile.quality.html_report import write_run_report
-from tracepile.quality.suites import STAGE_RATES, TABLE_RULES, TableRules
+from tracepile.quality.suites import STAGE_RATES, TableRules, rules_for
 from tracepile.quality.validate import CheckResult, run_expectations
 from tracepile.report import StageReport
 from tracepile.tables import QUARANTINE_RUN_ID, SILVER_EXECUTIONS, VALIDATIONS, TableSpec, quarantine_spec
@@ -167,7 +167,7 @@ def check_table(
     lakehouse: Lakehouse, config: TracepileConfig, spec: TableSpec, rows: DataFrame, batch: Batch | None
 ) -> list[CheckResult]:
     """Every check of ``spec``'s gate on ``rows``: schema, suite, CHECK constraints."""
-    rules = TABLE_RULES[spec.qualified_name]
+    rules = rules_for(spec)
     schema = schema_result(spec, rows)
     if not schema.success:  # the suite's columns would be missing: report the schema alone
         return [schema]
@@ -179,9 +179,13 @@ def check_table(
 
 
 def check_rates(config: TracepileConfig, stage: str, outcomes: DataFrame) -> list[CheckResult]:
-    """The stage's batch-level rates over ``outcomes`` (column ``outcome``)."""
+    """The stage's batch-level rates over ``outcomes`` (column ``outcome``); none for a stage
+    without a rate rule."""
+    rule = STAGE_RATES.get(stage)
+    if rule is None:
+        return []
     counts = {row["outcome"]: row["count"] for row in outcomes.groupBy("outcome").count().collect()}
-    expectations = STAGE_RATES[stage].expectations(config, counts, sum(counts.values()))
+    expectations = rule.expectations(config, counts, sum(counts.values()))
     return run_expectations(outcomes, f"{stage} batch", expectations, [], config.gate.examples)
 
 

@@ -302,6 +302,12 @@ TABLE_RULES: dict[str, TableRules] = {
 }
 
 
+def rules_for(spec: TableSpec) -> TableRules:
+    """The table's rules: its suite above, or, for a table declared without one, the checks its
+    declaration implies (not-null columns, a unique key)."""
+    return TABLE_RULES.get(spec.qualified_name) or TableRules(spec, lambda _: _not_null_and_keys(spec))
+
+
 @dataclass(frozen=True)
 class RateRule:
     """Batch-level rates over a stage's outcomes (a column ``outcome``: ``kept`` or a reason)."""

@@ -177,6 +177,13 @@ def test_filters_and_decontamination_reject_with_reasons(spark, tmp_path) -> Non
     assert "benchmark_fixture.jsonl:2" in details["contaminated"]
     assert "random.randint" in details["nondeterministic"]
     assert report.counts["programs_new"] == 1
+    # each filter's rejections are counted under its name, every filter listed
+    rejected = {k: v for k, v in report.counts.items() if k.startswith("filter_")}
+    assert rejected == {
+        "filter_code_size_rejected": 0, "filter_syntax_rejected": 1, "filter_entry_function_rejected": 0,
+        "filter_capabilities_rejected": 1, "filter_inputs_rejected": 0, "filter_decontamination_rejected": 1,
+    }  # fmt: skip
+    assert all(r["keeper_id"] is None for r in read_delta(lakehouse.ref(SILVER_REJECTS)).to_pylist())
 
 
 def test_connected_components_label_each_component_by_its_smallest_id(spark, tmp_path) -> None:

@@ -109,3 +109,7 @@ def test_databricks_notebook_runs_with_a_given_session(spark, tmp_path) -> None:
     assert trace.counts["runs"] == trace.counts["executions_new"] == executions > kept
     coe = read_delta(str(tmp_path / "lake" / "gold" / "coe")).num_rows
     assert generate.counts["verified"] == coe == trace.counts["status_ok"] > kept
+    # the notebook's run went through the runner: recorded in meta/runs like the CLI's
+    runs = read_delta(str(tmp_path / "lake" / "meta" / "runs")).to_pylist()
+    assert [(r["command"], r["status"], r["engine"]) for r in runs] == [("run", "succeeded", "spark")]
+    assert runs[0]["run_id"] == scope["run"].run_id

@@ -16,6 +16,8 @@ from typing import Any, Literal
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from tracepile.vocab import Backend, GateMode
+
 ENV_PREFIX = "TRACEPILE_"
 DEFAULT_CONFIG_FILE = "tracepile.toml"
 
@@ -109,8 +111,9 @@ class TraceConfig(SandboxLimits):
 class GenerateConfig(_Section):
     """CoE generation (``tracepile generate``): the backend, its model and sampling."""
 
-    backend: Literal["template", "vllm", "openai"] = Field(
-        "template", description="template: rendered from the steps (CPU); vllm: offline engine; openai: HTTP"
+    backend: Backend = Field(
+        Backend.TEMPLATE,
+        description="template: rendered from the steps (CPU); vllm: offline engine; openai: HTTP",
     )
     model: str | None = Field(None, description="vllm: model name or local path; openai: the served model")
     max_prompt_tokens: int = Field(8192, gt=0, description="a longer translation prompt is dropped")
@@ -139,7 +142,7 @@ class GenerateConfig(_Section):
 
     @model_validator(mode="after")
     def _model_given(self) -> GenerateConfig:
-        if self.backend != "template" and not self.model:
+        if self.backend != Backend.TEMPLATE and not self.model:
             raise ValueError(f"backend {self.backend} needs generate.model (a model name or local path)")
         return self
 
@@ -155,8 +158,8 @@ class ExportConfig(_Section):
 class GateConfig(_Section):
     """The quality gate every stage's batch passes before it is published (``quality/``)."""
 
-    mode: Literal["fail", "warn"] = Field(
-        "fail",
+    mode: GateMode = Field(
+        GateMode.FAIL,
         description="fail: a failed check quarantines the batch and the run exits 3; "
         "warn: the batch is published and failures are recorded (CHECK constraints still block)",
     )

@@ -22,6 +22,7 @@ from typing import Any
 
 from tracepile.analysis.values import values_equal
 from tracepile.translation.template import FINAL_ANSWER, Execution
+from tracepile.vocab import GenerateOutcome
 
 _FINAL = re.compile(rf"^\W*{re.escape(FINAL_ANSWER)}\**\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
 _CLAIM = re.compile(r"`\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*([^`=][^`]*?)\s*`")
@@ -81,10 +82,13 @@ def answer_problem(text: str, return_json: str) -> tuple[str, str] | None:
     """(reason, detail) when the text's final answer is missing or is not ``return_json``."""
     stated = final_answer(text)
     if stated is None:
-        return "no_final_answer", "no line starting 'Final answer:'"
+        return GenerateOutcome.NO_FINAL_ANSWER, "no line starting 'Final answer:'"
     answer = literal(stated)
     if answer is _UNPARSED or not values_equal(answer, json.loads(return_json)):
-        return "wrong_final_answer", f"states {stated[:200]!r}, the program returned {return_json[:200]}"
+        return (
+            GenerateOutcome.WRONG_FINAL_ANSWER,
+            f"states {stated[:200]!r}, the program returned {return_json[:200]}",
+        )
     return None
 
 
@@ -106,5 +110,5 @@ def verify(text: str, execution: Execution) -> Verdict:
         checked += 1
         if not any(values_equal(claim, value) for value in known):
             detail = f"states `{name} = {shown[:120]}`; the trace has {name} in {held[name][:8]}"
-            return Verdict(False, "wrong_intermediate_value", detail, checked, unverifiable)
+            return Verdict(False, GenerateOutcome.WRONG_INTERMEDIATE_VALUE, detail, checked, unverifiable)
     return Verdict(True, None, "", checked, unverifiable)

@@ -21,6 +21,7 @@ from tracepile.translation.prompts import ProgramRun, prompt_hash, training_prom
 from tracepile.translation.template import Execution
 from tracepile.translation.verify import verify
 from tracepile.udfs.worker_state import WorkerSetup, worker_state
+from tracepile.vocab import Backend as BackendName
 from tracepile.vocab import GenerateOutcome
 
 VERIFIED = GenerateOutcome.VERIFIED
@@ -98,7 +99,7 @@ def generate_rows(
             )
         else:
             todo.append(index)
-    attempts = 2 if options.retry_with_feedback and backend.name != "template" else 1
+    attempts = 2 if options.retry_with_feedback and backend.name != BackendName.TEMPLATE else 1
     for attempt in range(attempts):
         generations = backend.generate([requests[i] for i in todo])
         retry = []

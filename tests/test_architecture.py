@@ -1,0 +1,125 @@
+"""The floor plan holds: imports run one way, with no cycle, and no two modules share a name.
+
+Every import statement counts, wherever it stands (inside functions, under
+``if __name__ == "__main__"``, under ``TYPE_CHECKING``), as read from the source files.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import Counter
+from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
+
+from tests.conftest import REPO
+
+# where each package's files live (pyproject's package-dir)
+PACKAGES = {
+    "tracepile": REPO / "tracepile",
+    "tracepile.jobs": REPO / "jobs",
+    "tracepile.udfs": REPO / "udfs",
+    "tracepile.quality": REPO / "quality",
+    "tracepile.translation": REPO / "translation",
+}
+ENTRY_SCRIPTS = ("ingest", "dedup", "trace", "generate", "export", "pipeline")
+
+# entry points -> runner -> stages -> partition code -> pure logic -> tables/config
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "entry points",
+        ("tracepile.cli", "tracepile.__main__", *(f"tracepile.jobs.{s}" for s in ENTRY_SCRIPTS)),
+    ),
+    ("runner", ("tracepile.runner", "tracepile.migrations")),
+    ("stages", ("tracepile.jobs.", "tracepile.stage")),
+    (
+        "services the stages use",
+        (
+            "tracepile.quality.",
+            "tracepile.lakehouse",
+            "tracepile.engine",
+            "tracepile.report",
+            "tracepile.interrupts",
+            "tracepile.console",
+        ),
+    ),
+    ("partition code", ("tracepile.udfs.",)),
+    ("pure logic", ("tracepile.analysis.", "tracepile.sources.", "tracepile.translation.")),
+    ("tables and config", ("tracepile.tables", "tracepile.config", "tracepile.vocab", "tracepile.storage")),
+)
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for package, folder in PACKAGES.items():
+        for path in folder.rglob("*.py"):
+            parts = path.relative_to(folder).with_suffix("").parts
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            found[".".join((package, *parts))] = path
+    return found
+
+
+MODULES = _modules()
+
+
+def _imports(module: str, path: Path) -> set[str]:
+    """The project modules ``module`` imports (``from pkg import name`` counts ``pkg.name``
+    when that is a module, else ``pkg``)."""
+    targets = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            targets.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                name = f"{node.module}.{alias.name}"
+                targets.add(name if name in MODULES else node.module)
+    return {t for t in targets if t in MODULES and t != module}
+
+
+GRAPH = {module: _imports(module, path) for module, path in MODULES.items()}
+
+
+def _layer(module: str) -> int:
+    for rank, (_, prefixes) in enumerate(LAYERS):
+        if any(module == p or (p.endswith(".") and module.startswith(p)) for p in prefixes):
+            return rank
+    raise AssertionError(f"{module} is in no layer: add it to LAYERS")
+
+
+def test_the_graph_is_read_from_real_files() -> None:
+    assert {
+        "tracepile.cli",
+        "tracepile.runner",
+        "tracepile.jobs.trace_stage",
+        "tracepile.udfs.sandbox",
+    } <= set(GRAPH)
+    assert "tracepile.runner" in GRAPH["tracepile.cli"]
+    assert "tracepile.cli" in GRAPH["tracepile.jobs.ingest"]  # the spark-submit entry, under __main__
+
+
+def test_no_import_cycle() -> None:
+    try:
+        tuple(TopologicalSorter(GRAPH).static_order())
+    except CycleError as cycle:
+        raise AssertionError(f"import cycle: {' -> '.join(cycle.args[1])}") from None
+
+
+def test_imports_run_one_way() -> None:
+    upward = [
+        f"{module} ({LAYERS[_layer(module)][0]}) imports {target} ({LAYERS[_layer(target)][0]})"
+        for module, targets in GRAPH.items()
+        for target in targets
+        if _layer(target) < _layer(module)
+    ]
+    assert not upward, "\n".join(upward)
+
+
+def test_no_two_modules_share_a_file_name() -> None:
+    names = Counter(path.name for path in MODULES.values() if path.name not in ("__init__.py", "__main__.py"))
+    assert [name for name, count in names.items() if count > 1] == []
+
+
+def test_nothing_imports_a_spark_submit_entry_script() -> None:
+    entries = {f"tracepile.jobs.{s}" for s in ENTRY_SCRIPTS}
+    importers = {module: targets & entries for module, targets in GRAPH.items() if targets & entries}
+    assert importers == {}
