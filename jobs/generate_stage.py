@@ -92,8 +92,8 @@ class GenerateStage(Stage):
         settings = self.config.generate
         return Resources(gpus=settings.tensor_parallel_size if settings.backend == BackendName.VLLM else 0)
 
-    def worker_key(self) -> Hashable:
-        return (self.name, self.config.generate.model_dump_json())  # the backend depends on nothing else
+    def worker_key(self) -> tuple[str, Hashable]:
+        return self.name, self.config.generate.model_dump_json()  # the backend depends on nothing else
 
     def setup(self) -> Backend:
         """The executor's backend: a vLLM engine loads its model once per process, on first use."""

@@ -58,8 +58,8 @@ class TraceStage(Stage):
     def resources(self) -> Resources:
         return Resources(cpus=self.config.trace.workers)
 
-    def worker_key(self) -> Hashable:
-        return (self.name, self.config.trace.workers)  # the sandbox depends on nothing else
+    def worker_key(self) -> tuple[str, Hashable]:
+        return self.name, self.config.trace.workers  # the sandbox depends on nothing else
 
     def setup(self) -> Sandbox:
         """The executor's sandbox: ``trace.workers`` zygote pairs (0 = one per core)."""

@@ -217,3 +217,20 @@ def test_sandbox_run_prints_the_trace_and_json(tmp_path) -> None:
     assert wrong.returncode == 1 and "mismatch" in wrong.stdout
     bad = _run("sandbox-run", str(program), "--entry", "main_solution", "--input", "[3]")
     assert bad.returncode == 2 and "JSON object" in bad.stderr
+
+
+def test_sandbox_run_takes_its_limits_from_the_trace_config_and_flags_override(tmp_path) -> None:
+    program = tmp_path / "program.py"
+    program.write_text(
+        "def main_solution(n):\n    total = 0\n    for i in range(n):\n        total += i\n    return total\n"
+    )
+    args = ("sandbox-run", str(program), "--entry", "main_solution", "--input", '{"n": 50}', "--json")
+    assert json.loads(_run(*args).stdout)["status"] == "ok"  # the default budget: 300 lines
+    config = tmp_path / "tracepile.toml"
+    config.write_text("[trace]\ntrace_lines = 20\n")
+    assert json.loads(_run(*args, "--config", str(config)).stdout)["status"] == "too_long"
+    assert json.loads(_run(*args, "--set", "trace.trace_lines=20").stdout)["status"] == "too_long"
+    from_environment = _run(*args, env={"TRACEPILE_TRACE__TRACE_LINES": "20"})
+    assert json.loads(from_environment.stdout)["status"] == "too_long"
+    overridden = _run(*args, "--config", str(config), "--trace-lines", "300")
+    assert json.loads(overridden.stdout)["status"] == "ok"

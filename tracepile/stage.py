@@ -112,10 +112,11 @@ class Stage(ABC):
         first use through ``udfs/worker_state.py`` and closed at its exit. None by default."""
         return None
 
-    def worker_key(self) -> Hashable:
-        """Names the per-worker state: stages with equal keys share one. Stages with state
-        narrow it to the settings the state depends on, so a process keeps one of each."""
-        return (self.name, json.dumps(self.config.model_dump(mode="json"), sort_keys=True))
+    def worker_key(self) -> tuple[str, Hashable]:
+        """(slot, settings) of the per-worker state: a process keeps one state per slot, made
+        again when the settings change. Stages with state narrow the settings to what the
+        state depends on."""
+        return self.name, json.dumps(self.config.model_dump(mode="json"), sort_keys=True)
 
     def source_description(self) -> str:
         """What the stage reads, for people."""

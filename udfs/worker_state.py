@@ -1,10 +1,13 @@
 """Per-worker state of stages: made once per executor process, kept for it, closed at its exit.
 
-A stage's ``setup()`` (a sandbox pool, a model engine) runs inside the first task of a
-process that needs it; later tasks of the same process get the same object. Spark's
-DataFrame API (Connect included) has no per-executor hook, so this registry, keyed by the
-stage's ``worker_key()``, is where that state lives: the one process-wide store, rather than a
-singleton per kind of state.
+A stage's ``setup()`` (a sandbox pool, a model engine, a process pool) runs inside the first
+task of a process that needs it; later tasks of the same process get the same object.
+Spark's DataFrame API (Connect included) has no per-executor hook, so this registry is where
+that state lives: the one process-wide store, rather than a singleton per kind of state.
+
+``worker_key()`` is ``(slot, settings)``: a process keeps one state per slot, and a task
+asking with other settings closes the old one and gets a new one (a process that runs
+stages with other settings one after another holds one sandbox, not one per setting).
 """
 
 from __future__ import annotations
@@ -16,22 +19,48 @@ from typing import Any, Protocol
 
 
 class WorkerSetup(Protocol):
-    def worker_key(self) -> Hashable: ...
+    def worker_key(self) -> tuple[str, Hashable]: ...
 
     def setup(self) -> Any: ...
 
 
 _lock = threading.Lock()
-_states: dict[Hashable, Any] = {}
+_states: dict[str, tuple[Hashable, Any]] = {}  # slot -> (settings, state)
+
+
+def _close(state: Any) -> None:
+    if callable(getattr(state, "close", None)):
+        state.close()
 
 
 def worker_state(owner: WorkerSetup) -> Any:
-    """``owner.setup()``'s result for this process, made on first use."""
-    key = owner.worker_key()
+    """``owner.setup()``'s result for this process and slot, made on first use."""
+    slot, settings = owner.worker_key()
     with _lock:
-        if key not in _states:
-            state = owner.setup()
-            _states[key] = state
-            if callable(getattr(state, "close", None)):
-                atexit.register(state.close)
-        return _states[key]
+        held = _states.get(slot)
+        if held is not None and held[0] == settings:
+            return held[1]
+        if held is not None:
+            _close(held[1])
+        state = owner.setup()
+        _states[slot] = (settings, state)
+        return state
+
+
+def current(slot: str) -> Any | None:
+    """The state the slot holds now, if any."""
+    with _lock:
+        held = _states.get(slot)
+    return None if held is None else held[1]
+
+
+def release(slot: str | None = None) -> None:
+    """Close the slot's state (every slot's when None)."""
+    with _lock:
+        slots = list(_states) if slot is None else [slot]
+        released = [_states.pop(s)[1] for s in slots if s in _states]
+    for state in released:
+        _close(state)
+
+
+atexit.register(release)

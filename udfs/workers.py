@@ -4,8 +4,8 @@ The embedded engine (Sail) runs Python UDFs inside its own process, under one GI
 CPU-bound Python in ``mapInArrow`` uses one core however many partitions run. This pool
 spreads such work over worker processes. Workers are started with "spawn" (fork + exec),
 never forked from the engine's multi-threaded process; the pool lives as long as the
-process and is shut down at exit. On classic Spark each Python worker is already its own
-process, so callers run inline there (``workers <= 1``).
+process (``worker_state.py``) and is shut down at exit. On classic Spark each Python worker
+is already its own process, so callers run inline there (``workers <= 1``).
 
 Each task carries only its rows, as Arrow IPC (pickling a slice would carry the whole
 parent batch); the function and its options reach each worker once, when it starts.
@@ -13,23 +13,22 @@ parent batch); the function and its options reach each worker once, when it star
 
 from __future__ import annotations
 
-import atexit
 import multiprocessing
 import pickle
-import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-BatchFunction = Callable[[pa.RecordBatch, Any], pa.RecordBatch]
+from tracepile.udfs.worker_state import current, release, worker_state
 
-_lock = threading.Lock()
-_pool: ProcessPoolExecutor | None = None
-_pool_key: tuple[int, bytes] | None = None
+BatchFunction = Callable[[pa.RecordBatch, Any], pa.RecordBatch]
+POOL_SLOT = "batch-pool"
+
 _task: tuple[BatchFunction, Any] | None = None  # set in each worker by _start_worker
 
 
@@ -51,47 +50,62 @@ def _to_ipc(batch: pa.RecordBatch) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def shared_pool(workers: int, function: BatchFunction, options: Any) -> ProcessPoolExecutor:
-    """The process-wide pool for this (workers, function, options); restarted when they change."""
-    global _pool, _pool_key
-    key = (workers, pickle.dumps((function, options)))
-    with _lock:
-        if _pool is None or _pool_key != key:
-            if _pool is not None:
-                _pool.shutdown(cancel_futures=True)
-            _pool = ProcessPoolExecutor(
-                workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_worker,
-                initargs=(function, options),
-            )
-            _pool_key = key
-        return _pool
+class BatchPool:
+    """``workers`` spawned processes, each given ``function`` and ``options`` once at start."""
+
+    def __init__(self, workers: int, function: BatchFunction, options: Any) -> None:
+        self.workers = workers
+        self._executor = ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(function, options),
+        )
+
+    def submit(self, batch: pa.RecordBatch) -> Future[pa.RecordBatch]:
+        return self._executor.submit(_run_task, _to_ipc(batch))
+
+    def peak_rss_mb(self) -> list[float]:
+        """Peak resident memory of each live worker (Linux ``/proc``; empty elsewhere)."""
+        peaks = []
+        for pid in list(self._executor._processes):  # no public accessor
+            try:
+                status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
+            except OSError:
+                continue
+            peaks += [
+                int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:")
+            ]
+        return peaks
+
+    def close(self) -> None:
+        self._executor.shutdown(cancel_futures=True)
+
+
+@dataclass(frozen=True)
+class _PoolSetup:
+    """The pool as per-worker state (``worker_state.py``): one per process, restarted when the
+    function or its options change."""
+
+    workers: int
+    function: BatchFunction
+    options: Any
+
+    def worker_key(self) -> tuple[str, Hashable]:
+        return POOL_SLOT, (self.workers, pickle.dumps((self.function, self.options)))
+
+    def setup(self) -> BatchPool:
+        return BatchPool(self.workers, self.function, self.options)
 
 
 def shutdown_pool() -> None:
-    global _pool, _pool_key
-    with _lock:
-        if _pool is not None:
-            _pool.shutdown(cancel_futures=True)
-            _pool, _pool_key = None, None
-
-
-atexit.register(shutdown_pool)
+    release(POOL_SLOT)
 
 
 def worker_peak_rss_mb() -> list[float]:
-    """Peak resident memory of each live pool worker (Linux ``/proc``; empty elsewhere)."""
-    with _lock:
-        pids = list(_pool._processes) if _pool is not None else []  # no public accessor
-    peaks = []
-    for pid in pids:
-        try:
-            status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
-        except OSError:
-            continue
-        peaks += [int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:")]
-    return peaks
+    """Peak resident memory of each live pool worker."""
+    pool = current(POOL_SLOT)
+    return pool.peak_rss_mb() if pool is not None else []
 
 
 def map_batches(
@@ -103,7 +117,7 @@ def map_batches(
 ) -> Iterator[pa.RecordBatch]:
     """``function(chunk, options)`` over ``chunk_rows``-row slices of the batches, in order.
 
-    With ``workers > 1`` the slices run in the shared pool, at most ``2 * workers`` in
+    With ``workers > 1`` the slices run in this process's pool, at most ``2 * workers`` in
     flight per caller, so memory stays bounded; otherwise inline.
     """
     if workers <= 1:
@@ -111,11 +125,11 @@ def map_batches(
             for start in range(0, batch.num_rows, chunk_rows):
                 yield function(batch.slice(start, chunk_rows), options)
         return
-    pool = shared_pool(workers, function, options)
+    pool: BatchPool = worker_state(_PoolSetup(workers, function, options))
     pending: deque[Future[pa.RecordBatch]] = deque()
     for batch in batches:
         for start in range(0, batch.num_rows, chunk_rows):
-            pending.append(pool.submit(_run_task, _to_ipc(batch.slice(start, chunk_rows))))
+            pending.append(pool.submit(batch.slice(start, chunk_rows)))
             while len(pending) >= 2 * workers:
                 yield pending.popleft().result()
     while pending:
