@@ -2,7 +2,7 @@
 
 Programs: mutants of the sample's programs (``bench/mutate.py``: renames, reformatting,
 one to three one-line edits), all passing the static filters, so both sides see the same
-set. Both sides use the same shingles (``udfs/normalize.py`` + ``udfs/minhash.py``), the
+set. Both sides use the same shingles (``tracepile/analysis/normalize.py`` + ``minhash.py``), the
 same permutations (datasketch's affine32 scheme, seed 1) and the same bands x rows;
 candidate verification is off (datasketch has none), so they should find the same
 duplicate groups.

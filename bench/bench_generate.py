@@ -1,7 +1,7 @@
 """Generation throughput and verification pass rate, per backend, on real executions.
 
 Traces the first ``--problems`` PyEdu problems (or the bundled sample) once, then runs
-the generate stage's per-partition work (``udfs/generate.generate_rows``: prompts, backend,
+the generate stage's per-partition work (``udfs/write_coe.generate_rows``: prompts, backend,
 cleaning, verification) on the ok executions, ``--repeats`` times per backend, and prints
 rows/s, completion tokens/s and the share of texts verified.
 

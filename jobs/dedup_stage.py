@@ -1,7 +1,7 @@
 """Dedup + filter: ``bronze/sources`` -> ``silver/programs``, ``silver/signatures``, ``silver/rejects``.
 
 Only programs not yet processed (in neither silver/programs nor silver/rejects) are read.
-Per batch (``udfs/dedup.py``): static filters, decontamination, the normalised exact key,
+Per batch (``udfs/analyse_programs.py``): static filters, decontamination, the normalised exact key,
 MinHash signature and LSH band keys. Then, on DataFrames:
 
 1. exact duplicates: one keeper per exact key;

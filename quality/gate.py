@@ -1,7 +1,8 @@
 """Write-audit-publish: no batch reaches a published table before it passes its gate.
 
-A stage hands its output to ``stage_batch`` (write: the rows new to each table are
-materialised under ``_staging/<run_id>``), then to ``publish``:
+The runner (``tracepile/runner.py``) hands each batch a stage plans to ``stage_batch``
+(write: the rows new to each table are materialised under ``_staging/<run_id>``), then to
+``publish``:
 
 1. audit every staged table: its great-expectations suite (``suites.py``) on the rows plus
    derived columns (sizes, references to parent tables), its Delta CHECK constraints
@@ -15,7 +16,9 @@ Severities: ``block`` checks stop the batch in ``gate.mode = fail`` (the default
 recorded as warnings in ``warn``; ``hard`` checks (CHECK constraints) stop it in both
 modes, since the Delta writer would refuse the rows anyway. Delta has no multi-table
 commit, so a stage's tables publish one after another; stages order them so that a crash
-in between is repaired by the next run.
+in between is repaired by the next run. ``decide`` is the one decision every gate makes
+(batches, export checks, the on-demand ``tracepile gate``): record every check, then stop
+or go.
 """
 
 from __future__ import annotations

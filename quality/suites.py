@@ -260,7 +260,7 @@ def _coe_rejects(config: TracepileConfig) -> list[Expectation]:
 
 
 def export_expectations() -> list[Expectation]:
-    """The rows about to be written as training files (``jobs/export.py``)."""
+    """The rows about to be written as training files (``jobs/export_stage.py``)."""
     columns = (
         "coe_id",
         "prompt",

@@ -3,7 +3,7 @@
 A text enters gold only if:
 
 - it has a final answer line (``Final answer: <value>``) whose value equals the execution's
-  return value (JSON-equal, floats within 1e-6: ``udfs/outputs.py``);
+  return value (JSON-equal, floats within 1e-6: ``tracepile/analysis/values.py``);
 - every state it claims for a traced variable, written as inline code ``name = value``,
   is a value that variable really held at some step of the trace.
 
