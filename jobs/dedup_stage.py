@@ -74,11 +74,7 @@ def dedup_options(config: TracepileConfig, workers: int = 1) -> DedupOptions:
     )
     return DedupOptions(
         limits=config.filters,
-        shingle_size=dedup.shingle_size,
-        num_perm=dedup.num_perm,
-        seed=dedup.seed,
-        bands=dedup.bands,
-        rows=dedup.rows,
+        minhash=dedup,
         benchmarks=benchmarks,
         workers=workers,
     )

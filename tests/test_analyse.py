@@ -13,12 +13,12 @@ import pytest
 from tracepile.analysis.decontam import BenchmarkIndex
 from tracepile.analysis.filters import FILTER_NAMES
 from tracepile.cli import sample_path
-from tracepile.config import FilterConfig
+from tracepile.config import DedupConfig, FilterConfig
 from tracepile.sources.codeio import parse_codeio_record
 from tracepile.udfs import analyse_programs as analysis
 from tracepile.udfs.analyse_programs import DedupOptions, analyse_table
 
-OPTIONS = DedupOptions(FilterConfig(), shingle_size=5, num_perm=128, seed=1, bands=16, rows=8)
+OPTIONS = DedupOptions(FilterConfig(), DedupConfig(shingle_size=5, num_perm=128, seed=1, bands=16, rows=8))
 
 
 def _batch() -> pa.Table:

@@ -28,7 +28,7 @@ from tracepile.analysis.filters import (
 )
 from tracepile.analysis.minhash import band_keys, estimated_jaccard, shingle_hashes, signatures, token_hashes
 from tracepile.analysis.normalize import exact_key, normalised_tokens, python_tokens, shingle_tokens
-from tracepile.config import FilterConfig
+from tracepile.config import DedupConfig, FilterConfig
 from tracepile.udfs.workers import map_batches
 from tracepile.vocab import DedupReason, InputDrop
 
@@ -57,11 +57,7 @@ ANALYSED_ARROW_SCHEMA = pa.schema(
 @dataclass(frozen=True)
 class DedupOptions:
     limits: FilterConfig
-    shingle_size: int
-    num_perm: int
-    seed: int
-    bands: int
-    rows: int
+    minhash: DedupConfig  # shingle_size, num_perm, seed, bands, rows
     benchmarks: BenchmarkIndex | None = None
     workers: int = 1  # processes for the per-batch work; 1 = inline
     chunk_rows: int = 512
@@ -122,9 +118,11 @@ def analyse_table(batch: pa.Table | pa.RecordBatch, options: DedupOptions) -> pa
     band_column: list[list[int] | None] = [None] * rows
     signature_column: list[bytes | None] = [None] * rows
     if passing:
-        shingles, counts = shingle_hashes(token_hashes(tokens), np.array(lengths), options.shingle_size)
-        signature_rows = signatures(shingles, counts, options.num_perm, options.seed)
-        keys = band_keys(signature_rows, options.bands, options.rows)
+        shingles, counts = shingle_hashes(
+            token_hashes(tokens), np.array(lengths), options.minhash.shingle_size
+        )
+        signature_rows = signatures(shingles, counts, options.minhash.num_perm, options.minhash.seed)
+        keys = band_keys(signature_rows, options.minhash.bands, options.minhash.rows)
         for position, index in enumerate(passing):
             band_column[index] = keys[position].tolist()
             signature_column[index] = signature_rows[position].tobytes()
