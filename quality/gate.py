@@ -204,13 +204,15 @@ def record_results(
 ) -> None:  # fmt: skip
     """Append the checks to ``meta/validations`` (one commit) and re-render the run's report."""
     now = datetime.now(UTC)
+    # vocabulary members as their plain strings: classic Spark's JVM cannot unpickle str subclasses
+    decision, mode = str(decision), str(config.gate.mode)
     rows = [
         (
             run_id, stage, r.table, r.check, r.expectation, r.column, json.dumps(r.kwargs, sort_keys=True),
-            r.severity, r.success, r.element_count, r.unexpected_count, r.unexpected_percent,
+            str(r.severity), r.success, r.element_count, r.unexpected_count, r.unexpected_percent,
             None if r.observed is None else json.dumps(r.observed, default=str),
             json.dumps(r.examples, default=str) if r.examples else None,
-            decision, config.gate.mode, now,
+            decision, mode, now,
         )
         for r in results
     ]  # fmt: skip

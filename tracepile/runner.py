@@ -159,7 +159,7 @@ def _record_run(lakehouse: Lakehouse, report: RunReport, config: TracepileConfig
     row = (
         report.run_id,
         report.command,
-        report.status,
+        str(report.status),  # the plain string: classic Spark's JVM cannot unpickle str subclasses
         report.started_at,
         report.finished_at,
         config.engine,

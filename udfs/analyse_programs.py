@@ -29,12 +29,10 @@ from tracepile.analysis.filters import (
 from tracepile.analysis.minhash import band_keys, estimated_jaccard, shingle_hashes, signatures, token_hashes
 from tracepile.analysis.normalize import exact_key, normalised_tokens, python_tokens, shingle_tokens
 from tracepile.config import DedupConfig, FilterConfig
+from tracepile.tables import INPUTS_ARROW_TYPE
 from tracepile.udfs.workers import map_batches
 from tracepile.vocab import DedupReason, InputDrop
 
-INPUT_ARROW_TYPE = pa.list_(
-    pa.struct([pa.field("input_json", pa.string()), pa.field("expected_output_json", pa.string())])
-)
 ANALYSIS_COLUMNS = ("program_id", "code", "entry_point", "problem", "inputs")
 INPUT_DROP_REASONS = tuple(InputDrop)
 ANALYSED_ARROW_SCHEMA = pa.schema(
@@ -45,7 +43,7 @@ ANALYSED_ARROW_SCHEMA = pa.schema(
         # the filter (filters.FILTER_NAMES) that rejected the program; null when it passed them
         # all, also when the work after them failed (reject_reason analysis_error)
         pa.field("rejected_by", pa.string()),
-        pa.field("inputs", INPUT_ARROW_TYPE),
+        pa.field("inputs", INPUTS_ARROW_TYPE),
         *(pa.field(reason, pa.int64(), nullable=False) for reason in INPUT_DROP_REASONS),
         pa.field("exact_key", pa.string()),
         pa.field("band_keys", pa.list_(pa.int64())),
@@ -132,7 +130,7 @@ def analyse_table(batch: pa.Table | pa.RecordBatch, options: DedupOptions) -> pa
             pa.array(reasons, pa.string()),
             pa.array(details, pa.string()),
             pa.array(rejected_by, pa.string()),
-            pa.array(kept_inputs, INPUT_ARROW_TYPE),
+            pa.array(kept_inputs, INPUTS_ARROW_TYPE),
             *(pa.array(drops[reason], pa.int64()) for reason in INPUT_DROP_REASONS),
             pa.array(exact_keys, pa.string()),
             pa.array(band_column, pa.list_(pa.int64())),

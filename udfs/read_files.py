@@ -13,9 +13,9 @@ import pyarrow as pa
 
 from tracepile.config import IngestConfig
 from tracepile.sources.files import parse_file
+from tracepile.tables import INPUTS_ARROW_TYPE
 
 FILES_SCHEMA_DDL = "source_kind string, path string"
-INPUTS_TYPE = pa.list_(pa.struct([("input_json", pa.string()), ("expected_output_json", pa.string())]))
 PARSED_ARROW_SCHEMA = pa.schema(
     [
         ("outcome", pa.string()),  # program | reject | blank
@@ -28,7 +28,7 @@ PARSED_ARROW_SCHEMA = pa.schema(
         ("io_requirements", pa.string()),
         ("code", pa.string()),
         ("entry_point", pa.string()),
-        ("inputs", INPUTS_TYPE),
+        ("inputs", INPUTS_ARROW_TYPE),
         ("meta_json", pa.string()),
         ("source_file", pa.string()),
         ("source_line", pa.int64()),

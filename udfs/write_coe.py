@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from tracepile.config import GenerateConfig, TracepileConfig
+from tracepile.tables import GOLD_COE
 from tracepile.translation.backends import Backend, Request, finish
 from tracepile.translation.prompts import ProgramRun, prompt_hash, training_prompt, translation_messages
 from tracepile.translation.template import Execution
@@ -25,11 +26,9 @@ from tracepile.vocab import Backend as BackendName
 from tracepile.vocab import GenerateOutcome
 
 VERIFIED = GenerateOutcome.VERIFIED
-OUTCOME_COLUMNS = (
-    "coe_id", "execution_id", "program_id", "backend", "model", "prompt_hash", "outcome", "detail",
-    "prompt", "response", "input_json", "output_json", "source", "domain", "claims_checked",
-    "prompt_tokens", "completion_tokens",
-)  # fmt: skip
+# one outcome row per generation: gold/coe's columns (but run_id, added by the stage), the
+# outcome (verified or the reason) and its detail; the stage splits them into the two tables
+OUTCOME_COLUMNS = (*(name for name in GOLD_COE.schema.names if name != "run_id"), "outcome", "detail")
 
 
 @dataclass(frozen=True)
