@@ -30,7 +30,29 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+class AlgorithmsConfig(_Section):
+    """``algorithms:builtin``: the project's own classical algorithms, each with seeded instances."""
+
+    instances: int = Field(2, gt=0, description="instances per algorithm and size")
+    sizes: list[int] = Field(
+        default_factory=lambda: [4, 8, 12],
+        description="instance sizes (elements, vertices, characters...), each kept within the trace budget",
+    )
+    seed: int = Field(0, ge=0, description="seeds the instance generators")
+
+
+class PyfilesConfig(_Section):
+    """``pyfiles:PATH``: every public top-level function of a tree of .py files."""
+
+    generated_inputs: int = Field(
+        4, gt=0, description="inputs generated from type hints for a function whose docstring has no examples"
+    )
+    seed: int = Field(0, ge=0, description="seeds the input generation")
+
+
 class IngestConfig(_Section):
+    algorithms: AlgorithmsConfig = Field(default_factory=AlgorithmsConfig)
+    pyfiles: PyfilesConfig = Field(default_factory=PyfilesConfig)
     max_record_bytes: int = Field(
         8 * 1024 * 1024, gt=0, description="a longer line is rejected as record_too_large"
     )

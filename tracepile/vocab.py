@@ -29,6 +29,8 @@ class SourceKind(StrEnum):
     """The ``KIND`` of ``--source KIND:PATH`` (``bronze/sources.source_kind``)."""
 
     CODEIO = "codeio"
+    PYFILES = "pyfiles"
+    ALGORITHMS = "algorithms"
 
 
 class Domain(StrEnum):
