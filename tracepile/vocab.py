@@ -63,6 +63,18 @@ class IngestReason(StrEnum):
     INVALID_ENTRY_POINT = "invalid_entry_point"
     RECORD_TOO_LARGE = "record_too_large"
     UNREADABLE_FILE = "unreadable_file"
+    SYNTAX_ERROR = "syntax_error"
+    ASYNC_FUNCTION = "async_function"
+    GENERATOR_FUNCTION = "generator_function"
+    UNSUPPORTED_DECORATOR = "unsupported_decorator"
+    POSITIONAL_ONLY_PARAMETER = "positional_only_parameter"
+    VARIADIC_ONLY = "variadic_only"
+    NO_PARAMETERS = "no_parameters"
+    UNDEFINED_NAME = "undefined_name"
+    IMPORTS_TREE_MODULE = "imports_tree_module"
+    MUTATES_GLOBAL = "mutates_global"
+    NO_INPUTS = "no_inputs"
+    UNSUPPORTED_PARAMETER = "unsupported_parameter"
 
 
 class DedupReason(StrEnum):
