@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 
 from tracepile.config import TracepileConfig
-from tracepile.sources.files import expand_paths, parse_source_spec
+from tracepile.sources.files import parse_source_spec, source_files
 from tracepile.stage import Stage, StageRun
 from tracepile.tables import BRONZE_SOURCES, INGEST_REJECTS
 from tracepile.udfs.read_files import FILES_SCHEMA_DDL, PARSED_ARROW_SCHEMA, parse_files_arrow
@@ -27,7 +27,7 @@ def list_source_files(sources: Sequence[str]) -> list[tuple[str, str]]:
     files: dict[str, str] = {}
     for spec in sources:
         kind, path = parse_source_spec(spec)
-        for file in expand_paths(path):
+        for file in source_files(kind, path):
             files.setdefault(file, kind)
     return sorted((kind, file) for file, kind in files.items())
 

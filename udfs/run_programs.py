@@ -33,13 +33,20 @@ EXECUTION_COLUMNS = [f.name for f in SILVER_EXECUTIONS.schema if f.name != "run_
 CHUNK_ROWS = 64  # rows per yielded frame: traces can be large, so frames stay small
 
 
+def _expected(row: pd.Series) -> str | None:
+    """The expected output's JSON, or None when unknown (pandas gives NaN where a whole
+    batch's column is null)."""
+    value = row["expected_output_json"]
+    return value if isinstance(value, str) else None
+
+
 def _row(row: pd.Series, result: RunResult) -> dict[str, object]:
     return {
         "execution_id": row["execution_id"],
         "program_id": row["program_id"],
         "input_index": int(row["input_index"]),
         "input_json": row["input_json"],
-        "expected_output_json": row["expected_output_json"],
+        "expected_output_json": _expected(row),
         "status": result.status,
         "return_json": result.return_json,
         "stdout": result.stdout,
@@ -58,9 +65,7 @@ def trace_batches(batches: Iterator[pd.DataFrame], stage: TracingStage) -> Itera
     limits = stage.config.trace
 
     def execute(row: pd.Series) -> dict[str, object]:
-        result = sandbox.execute(
-            row["code"], row["entry_point"], row["input_json"], row["expected_output_json"], limits
-        )
+        result = sandbox.execute(row["code"], row["entry_point"], row["input_json"], _expected(row), limits)
         return _row(row, result)
 
     with ThreadPoolExecutor(max_workers=sandbox.workers) as pool:

@@ -14,6 +14,7 @@ import io
 import re
 import zlib
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import IO, Any
 
 import pyarrow.fs as pafs
@@ -21,14 +22,14 @@ import pyarrow.fs as pafs
 from tracepile.analysis.hashing import content_id
 from tracepile.config import IngestConfig
 from tracepile.sources import codeio
+from tracepile.sources.algorithms.programs import program_rows
+from tracepile.sources.codeio import Rejection
 from tracepile.storage import filesystem_for
-from tracepile.vocab import IngestReason
+from tracepile.vocab import IngestReason, SourceKind
 
-RecordParser = Callable[[bytes], "dict[str, Any] | codeio.Rejection"]
-PARSERS: dict[str, RecordParser] = {codeio.SOURCE_KIND: codeio.parse_codeio_record}
-
-# Suffixes picked up when a source names a directory.
+# Suffixes picked up when a JSONL source names a directory.
 DATA_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".json", ".json.gz")
+BUILTIN_PATH = "builtin"  # the PATH of a kind whose programs come with the project
 _GLOB_CHARS = frozenset("*?[")
 _GZIP_MAGIC = b"\x1f\x8b"
 
@@ -42,9 +43,17 @@ def parse_source_spec(spec: str) -> tuple[str, str]:
     kind, sep, path = spec.partition(":")
     if not sep or not path:
         raise SourceError(f"--source expects KIND:PATH, got {spec!r}")
-    if kind not in PARSERS:
-        raise SourceError(f"unknown source kind {kind!r}; known: {', '.join(sorted(PARSERS))}")
+    if kind not in READERS:
+        raise SourceError(f"unknown source kind {kind!r}; known: {', '.join(READERS)}")
+    if not READERS[kind].suffixes and path != BUILTIN_PATH:
+        raise SourceError(f"the {kind} kind comes with tracepile: write {kind}:{BUILTIN_PATH}, got {spec!r}")
     return kind, path
+
+
+def source_files(kind: str, path: str) -> list[str]:
+    """The files ``KIND:PATH`` names (``builtin`` for a kind that has none)."""
+    suffixes = READERS[kind].suffixes
+    return expand_paths(path, suffixes) if suffixes else [BUILTIN_PATH]
 
 
 def _glob_regex(pattern: str) -> re.Pattern[str]:
@@ -74,7 +83,7 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(parts))
 
 
-def expand_paths(path: str) -> list[str]:
+def expand_paths(path: str, suffixes: tuple[str, ...] = DATA_SUFFIXES) -> list[str]:
     """A file, a directory (recursively, data suffixes only) or a glob -> sorted file paths."""
     fs, inner, prefix = filesystem_for(path)
     glob_at = next((i for i, ch in enumerate(inner) if ch in _GLOB_CHARS), None)
@@ -85,9 +94,9 @@ def expand_paths(path: str) -> list[str]:
         if info.type != pafs.FileType.Directory:
             raise SourceError(f"source path does not exist: {path}")
         infos = fs.get_file_info(pafs.FileSelector(inner, recursive=True))
-        found = [i.path for i in infos if i.is_file and i.path.endswith(DATA_SUFFIXES)]
+        found = [i.path for i in infos if i.is_file and i.path.endswith(suffixes)]
         if not found:
-            raise SourceError(f"no {'/'.join(DATA_SUFFIXES)} files under {path}")
+            raise SourceError(f"no {'/'.join(suffixes)} files under {path}")
         return sorted(prefix + p for p in found)
     base = inner[: inner.rfind("/", 0, glob_at) + 1] or "/"
     infos = fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
@@ -147,9 +156,9 @@ def _reject_row(
     }
 
 
-def parse_file(kind: str, path: str, options: IngestConfig) -> Iterator[dict[str, Any]]:
-    """Every line of one file as a parsed row; never raises for bad content or I/O."""
-    parse = PARSERS[kind]
+def _read_records(kind: str, path: str, options: IngestConfig) -> Iterator[dict[str, Any]]:
+    """A JSONL kind: every line of one file as a parsed row; never raises for bad content or I/O."""
+    parse = RECORD_PARSERS[kind]
     line_no = 0
     try:
         with _open_maybe_gzip(path) as stream:
@@ -169,7 +178,7 @@ def parse_file(kind: str, path: str, options: IngestConfig) -> Iterator[dict[str
                     }
                     continue
                 parsed = parse(raw)
-                if isinstance(parsed, codeio.Rejection):
+                if isinstance(parsed, Rejection):
                     yield _reject_row(kind, path, line_no, parsed.reason, parsed.detail, raw, options)
                 else:
                     yield {
@@ -182,3 +191,32 @@ def parse_file(kind: str, path: str, options: IngestConfig) -> Iterator[dict[str
         # Truncated gzip, unreadable or vanished file: the rows read so far stand.
         detail = f"after line {line_no}: {type(exc).__name__}: {exc}"
         yield _reject_row(kind, path, line_no + 1, IngestReason.UNREADABLE_FILE, detail, b"", options)
+
+
+def _read_algorithms(kind: str, path: str, options: IngestConfig) -> Iterator[dict[str, Any]]:
+    """``algorithms:builtin``: one program per algorithm of the project's library."""
+    for position, row in program_rows(options.algorithms):
+        yield {"outcome": "program", **row, "source_file": f"{kind}:{path}", "source_line": position}
+
+
+@dataclass(frozen=True)
+class KindReader:
+    """How a source kind is read: the files a directory holds of it (none: the kind comes with
+    the project, ``KIND:builtin``), and one file's parsed rows (program, reject or blank)."""
+
+    suffixes: tuple[str, ...]
+    read: Callable[[str, str, IngestConfig], Iterator[dict[str, Any]]]
+
+
+RECORD_PARSERS: dict[str, Callable[[bytes], dict[str, Any] | Rejection]] = {
+    SourceKind.CODEIO: codeio.parse_codeio_record
+}
+READERS: dict[str, KindReader] = {
+    SourceKind.CODEIO: KindReader(DATA_SUFFIXES, _read_records),
+    SourceKind.ALGORITHMS: KindReader((), _read_algorithms),
+}
+
+
+def parse_file(kind: str, path: str, options: IngestConfig) -> Iterator[dict[str, Any]]:
+    """Every parsed row of one file of ``kind``; never raises for bad content or I/O."""
+    return READERS[kind].read(kind, path, options)
