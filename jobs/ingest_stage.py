@@ -16,23 +16,28 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 
 from tracepile.config import TracepileConfig
-from tracepile.sources.files import parse_source_spec, source_files
+from tracepile.sources.files import parse_source_spec, source_context, source_files
 from tracepile.stage import Stage, StageRun
 from tracepile.tables import BRONZE_SOURCES, INGEST_REJECTS
 from tracepile.udfs.read_files import FILES_SCHEMA_DDL, PARSED_ARROW_SCHEMA, parse_files_arrow
 
 
-def list_source_files(sources: Sequence[str]) -> list[tuple[str, str]]:
-    """(kind, file) pairs for every --source, each file once, in a stable order."""
-    files: dict[str, str] = {}
+def list_source_files(sources: Sequence[str]) -> list[tuple[str, str, str | None]]:
+    """(kind, file, context) for every --source, each file once, in a stable order; the context
+    is what the file's task needs to know of its whole source (a pyfiles tree's packages)."""
+    files: dict[str, tuple[str, str | None]] = {}
     for spec in sources:
         kind, path = parse_source_spec(spec)
-        for file in source_files(kind, path):
-            files.setdefault(file, kind)
-    return sorted((kind, file) for file, kind in files.items())
+        found = source_files(kind, path)
+        context = source_context(kind, path, found)
+        for file in found:
+            files.setdefault(file, (kind, context))
+    return sorted((kind, file, context) for file, (kind, context) in files.items())
 
 
-def parse_sources(spark: SparkSession, files: list[tuple[str, str]], config: TracepileConfig) -> DataFrame:
+def parse_sources(
+    spark: SparkSession, files: list[tuple[str, str, str | None]], config: TracepileConfig
+) -> DataFrame:
     """The ingest transformation: one parsed row per source line (program, reject or blank)."""
     file_rows = spark.createDataFrame(files, FILES_SCHEMA_DDL).repartition(len(files))
     # The Arrow schema the reader yields is the one declaration; Spark's is derived from it.

@@ -436,7 +436,9 @@ def test_overloads_redefinitions_star_imports_and_the_main_block() -> None:
     )
     assert (found["get"]["source"], found["get"]["category"]) == ("pkg/mod.py", "mod")  # no tree given
     [rejection] = [row for row in rows if isinstance(row, Rejection)]
-    assert rejection == Rejection("undefined_name", "main_only (line 35): reads MAIN_ONLY, defined nowhere")
+    assert rejection == Rejection(
+        "undefined_name", "main_only (line 35): reads MAIN_ONLY, defined nowhere", 35
+    )
 
 
 def test_a_name_defined_nowhere_may_come_from_a_star_import() -> None:

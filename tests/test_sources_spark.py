@@ -49,3 +49,79 @@ def test_builtin_algorithms_reach_gold_every_run_verified(spark, tmp_path) -> No
     assert grown.stages[0].counts["programs_new"] == len(ALGORITHMS)
     assert set(grown.stages[1].reasons) <= {"exact_duplicate", "near_duplicate"}
     assert sum(grown.stages[1].reasons.values()) == len(ALGORITHMS)
+
+
+MODULE = '''"""Small helpers, as a user's repository has them."""
+
+SCALE = 3
+
+
+def scaled_sum(values: list[int]) -> int:
+    """The sum of the values times SCALE.
+
+    >>> scaled_sum([1, 2, 3])
+    18
+    """
+    total = 0
+    for value in values:
+        total += value * SCALE
+    return total
+
+
+def square(n: int) -> int:
+    """The square of n; its docstring states a wrong answer.
+
+    >>> square(3)
+    10
+    """
+    return n * n
+
+
+def clamp(value: int, low: int = 0, high: int = 10) -> int:
+    if value < low:
+        return low
+    if value > high:
+        return high
+    return value
+
+
+def countdown(n: int):
+    while n > 0:
+        yield n
+        n -= 1
+'''
+
+
+def test_pyfiles_tree_reaches_gold_and_a_wrong_docstring_answer_does_not(spark, tmp_path) -> None:
+    tree = tmp_path / "repo" / "helpers"
+    tree.mkdir(parents=True)
+    (tree / "__init__.py").write_text("")
+    (tree / "numbers.py").write_text(MODULE)
+    lake = tmp_path / "lake"
+    config = load_config(overrides={"lakehouse": str(lake)}, environ={})
+    report = run_stages("run", pipeline(config, [f"pyfiles:{tmp_path / 'repo'}"]), config, spark=spark)
+    assert report.status == "succeeded", report.error
+
+    programs = {r["entry_point"]: r for r in read_delta(lake / "silver" / "programs").to_pylist()}
+    assert set(programs) == {"scaled_sum", "square", "clamp"}
+    assert (
+        "SCALE = 3" in programs["scaled_sum"]["code"] and "def square" not in programs["scaled_sum"]["code"]
+    )
+    rejects = read_delta(lake / "bronze" / "ingest_rejects").to_pylist()
+    assert [(r["reason"], r["source_line"]) for r in rejects] == [("generator_function", 35)]
+    executions = read_delta(lake / "silver" / "executions").to_pylist()
+    by_program = {}
+    for row in executions:
+        by_program.setdefault(row["program_id"], []).append(row)
+    assert [r["status"] for r in by_program[programs["square"]["program_id"]]] == ["mismatch"]
+    assert [r["status"] for r in by_program[programs["scaled_sum"]["program_id"]]] == ["ok"]
+    generated = by_program[programs["clamp"]["program_id"]]
+    assert len(generated) == config.ingest.pyfiles.generated_inputs and {r["status"] for r in generated} == {
+        "ok"
+    }
+    gold = read_delta(lake / "gold" / "coe").to_pylist()
+    assert {r["program_id"] for r in gold} == {
+        programs["scaled_sum"]["program_id"],
+        programs["clamp"]["program_id"],
+    }
+    assert len(gold) == 1 + len(generated)  # the wrong answer reached nothing

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from tracepile.vocab import Backend, GateMode
+from tracepile.vocab import DUPLICATE_REASONS, UNFIT_FUNCTION_REASONS, Backend, GateMode
 
 ENV_PREFIX = "TRACEPILE_"
 DEFAULT_CONFIG_FILE = "tracepile.toml"
@@ -192,8 +192,11 @@ class GateConfig(_Section):
         0.5, ge=0, le=1, description="ingest and dedup: a larger share of any one reject reason blocks"
     )
     reject_rate_limits: dict[str, float] = Field(
-        default_factory=lambda: {"exact_duplicate": 1.0, "near_duplicate": 1.0},
-        description="per-reason overrides of max_reject_rate (duplicates are normal in a growing corpus)",
+        default_factory=lambda: {
+            reason.value: 1.0 for reason in (*DUPLICATE_REASONS, *UNFIT_FUNCTION_REASONS)
+        },
+        description="per-reason overrides of max_reject_rate (duplicates are normal in a growing corpus, "
+        "and so are functions of a pyfiles tree that cannot be programs)",
     )
     min_verified_rate: float = Field(
         0.5, ge=0, le=1, description="a generate batch with a smaller share of verified texts is blocked"

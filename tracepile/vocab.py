@@ -77,6 +77,15 @@ class IngestReason(StrEnum):
     UNSUPPORTED_PARAMETER = "unsupported_parameter"
 
 
+# pyfiles: a function that cannot be a program (not bad data), normal at any share of a tree
+UNFIT_FUNCTION_REASONS = (
+    IngestReason.ASYNC_FUNCTION, IngestReason.GENERATOR_FUNCTION, IngestReason.UNSUPPORTED_DECORATOR,
+    IngestReason.POSITIONAL_ONLY_PARAMETER, IngestReason.VARIADIC_ONLY, IngestReason.NO_PARAMETERS,
+    IngestReason.UNDEFINED_NAME, IngestReason.IMPORTS_TREE_MODULE, IngestReason.MUTATES_GLOBAL,
+    IngestReason.NO_INPUTS, IngestReason.UNSUPPORTED_PARAMETER,
+)  # fmt: skip
+
+
 class DedupReason(StrEnum):
     """Why the dedup stage dropped a program (``silver/rejects.reason``)."""
 

@@ -15,7 +15,7 @@ from tracepile.config import IngestConfig
 from tracepile.sources.files import parse_file
 from tracepile.tables import INPUTS_ARROW_TYPE
 
-FILES_SCHEMA_DDL = "source_kind string, path string"
+FILES_SCHEMA_DDL = "source_kind string, path string, context string"
 PARSED_ARROW_SCHEMA = pa.schema(
     [
         ("outcome", pa.string()),  # program | reject | blank
@@ -52,9 +52,9 @@ def _batched(rows: Iterable[dict[str, Any]], size: int) -> Iterator[pa.RecordBat
 
 
 def parse_files_arrow(batches: Iterable[pa.RecordBatch], options: IngestConfig) -> Iterator[pa.RecordBatch]:
-    """``mapInArrow`` body: (source_kind, path) rows in, parsed rows out, in bounded batches."""
+    """``mapInArrow`` body: (source_kind, path, context) rows in, parsed rows out, in bounded batches."""
     for files in batches:
-        for kind, path in zip(
-            files.column("source_kind").to_pylist(), files.column("path").to_pylist(), strict=True
+        for kind, path, context in zip(
+            *(files.column(name).to_pylist() for name in ("source_kind", "path", "context")), strict=True
         ):
-            yield from _batched(parse_file(kind, path, options), options.batch_rows)
+            yield from _batched(parse_file(kind, path, options, context), options.batch_rows)

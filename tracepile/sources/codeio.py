@@ -30,10 +30,12 @@ _OPTIONAL_TEXT = ("problem_description", "io_requirements", "source", "category"
 
 @dataclass(frozen=True)
 class Rejection:
-    """Why a line did not become a program: a stable ``reason`` and a human ``detail``."""
+    """Why a record did not become a program: a stable ``reason`` and a human ``detail`` (and,
+    for a kind that reads a whole file, the line the record starts at)."""
 
     reason: str
     detail: str
+    line: int | None = None
 
 
 def domain_for_category(category: str) -> str:

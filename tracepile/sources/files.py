@@ -11,6 +11,8 @@ from __future__ import annotations
 import fnmatch
 import gzip
 import io
+import json
+import posixpath
 import re
 import zlib
 from collections.abc import Callable, Iterator
@@ -21,7 +23,7 @@ import pyarrow.fs as pafs
 
 from tracepile.analysis.hashing import content_id
 from tracepile.config import IngestConfig
-from tracepile.sources import codeio
+from tracepile.sources import codeio, pyfiles
 from tracepile.sources.algorithms.programs import program_rows
 from tracepile.sources.codeio import Rejection
 from tracepile.storage import filesystem_for
@@ -156,7 +158,7 @@ def _reject_row(
     }
 
 
-def _read_records(kind: str, path: str, options: IngestConfig) -> Iterator[dict[str, Any]]:
+def _read_records(kind: str, path: str, options: IngestConfig, _: str | None) -> Iterator[dict[str, Any]]:
     """A JSONL kind: every line of one file as a parsed row; never raises for bad content or I/O."""
     parse = RECORD_PARSERS[kind]
     line_no = 0
@@ -193,19 +195,73 @@ def _read_records(kind: str, path: str, options: IngestConfig) -> Iterator[dict[
         yield _reject_row(kind, path, line_no + 1, IngestReason.UNREADABLE_FILE, detail, b"", options)
 
 
-def _read_algorithms(kind: str, path: str, options: IngestConfig) -> Iterator[dict[str, Any]]:
+def _read_algorithms(kind: str, path: str, options: IngestConfig, _: str | None) -> Iterator[dict[str, Any]]:
     """``algorithms:builtin``: one program per algorithm of the project's library."""
     for position, row in program_rows(options.algorithms):
         yield {"outcome": "program", **row, "source_file": f"{kind}:{path}", "source_line": position}
 
 
+def _pyfiles_context(path: str, files: list[str]) -> str:
+    """The tree the files of ``pyfiles:PATH`` belong to (its root and own packages), worked out
+    once on the driver for every file's task."""
+    fs, inner, prefix = filesystem_for(path)
+    if fs.get_file_info(inner).type == pafs.FileType.Directory:
+        root = prefix + inner
+    else:
+        root = posixpath.commonpath(files) if len(files) > 1 else posixpath.dirname(files[0])
+    tree = pyfiles.scan_tree(root, files)
+    return json.dumps(
+        {"root": tree.root, "packages": sorted(tree.packages), "root_package": tree.root_package}
+    )
+
+
+def _read_pyfile(
+    kind: str, path: str, options: IngestConfig, context: str | None
+) -> Iterator[dict[str, Any]]:
+    """``pyfiles``: one program or reject per public top-level function of one module."""
+    try:
+        fs, inner, _ = filesystem_for(path)
+        with fs.open_input_file(inner) as stream:
+            raw = stream.read(options.max_record_bytes + 1)
+    except OSError as exc:
+        yield _reject_row(
+            kind, path, 1, IngestReason.UNREADABLE_FILE, f"{type(exc).__name__}: {exc}", b"", options
+        )
+        return
+    if len(raw) > options.max_record_bytes:
+        detail = f"file longer than {options.max_record_bytes} bytes"
+        yield _reject_row(kind, path, 1, IngestReason.RECORD_TOO_LARGE, detail, raw, options)
+        return
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        detail = f"byte {exc.start}: {exc.reason}"
+        yield _reject_row(kind, path, 1, IngestReason.INVALID_UTF8, detail, raw, options)
+        return
+    tree = None
+    if context is not None:
+        known = json.loads(context)
+        tree = pyfiles.PyTree(known["root"], frozenset(known["packages"]), known["root_package"])
+    for parsed in pyfiles.parse_pyfile(path, text, options.pyfiles, tree):
+        if isinstance(parsed, Rejection):
+            line = parsed.line or 1
+            source = "\n".join(text.splitlines()[line - 1 : line + 20]).encode("utf-8")
+            yield _reject_row(kind, path, line, parsed.reason, parsed.detail, source, options)
+        else:
+            line = json.loads(parsed["meta_json"])["line"]
+            yield {"outcome": "program", **parsed, "source_file": path, "source_line": line}
+
+
 @dataclass(frozen=True)
 class KindReader:
     """How a source kind is read: the files a directory holds of it (none: the kind comes with
-    the project, ``KIND:builtin``), and one file's parsed rows (program, reject or blank)."""
+    the project, ``KIND:builtin``), what every file's task needs to know of the whole source
+    (``context``, JSON made once on the driver), and one file's parsed rows (program, reject
+    or blank)."""
 
     suffixes: tuple[str, ...]
-    read: Callable[[str, str, IngestConfig], Iterator[dict[str, Any]]]
+    read: Callable[[str, str, IngestConfig, str | None], Iterator[dict[str, Any]]]
+    context: Callable[[str, list[str]], str] | None = None
 
 
 RECORD_PARSERS: dict[str, Callable[[bytes], dict[str, Any] | Rejection]] = {
@@ -214,9 +270,18 @@ RECORD_PARSERS: dict[str, Callable[[bytes], dict[str, Any] | Rejection]] = {
 READERS: dict[str, KindReader] = {
     SourceKind.CODEIO: KindReader(DATA_SUFFIXES, _read_records),
     SourceKind.ALGORITHMS: KindReader((), _read_algorithms),
+    SourceKind.PYFILES: KindReader((".py",), _read_pyfile, _pyfiles_context),
 }
 
 
-def parse_file(kind: str, path: str, options: IngestConfig) -> Iterator[dict[str, Any]]:
+def parse_file(
+    kind: str, path: str, options: IngestConfig, context: str | None = None
+) -> Iterator[dict[str, Any]]:
     """Every parsed row of one file of ``kind``; never raises for bad content or I/O."""
-    return READERS[kind].read(kind, path, options)
+    return READERS[kind].read(kind, path, options, context)
+
+
+def source_context(kind: str, path: str, files: list[str]) -> str | None:
+    """What every task reading ``files`` of ``KIND:PATH`` needs to know of the whole source."""
+    make = READERS[kind].context
+    return make(path, files) if make is not None else None

@@ -701,7 +701,8 @@ def parse_pyfile(
         module = ast.parse(text, filename=path)
         compile(module, path, "exec", dont_inherit=True)  # the errors the parser leaves to the compiler
     except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:  # ValueError: NUL bytes
-        yield Rejection(IngestReason.SYNTAX_ERROR, f"{type(exc).__name__}: {exc}"[:500])
+        line = getattr(exc, "lineno", None) or 1
+        yield Rejection(IngestReason.SYNTAX_ERROR, f"{type(exc).__name__}: {exc}"[:500], line)
         return
     units = _module_units(module, text)
     last_binder = {name: unit for unit in units for name in unit.binds}
@@ -718,5 +719,6 @@ def parse_pyfile(
         else:
             result = _program(unit, function, units, settings, where)
         if isinstance(result, Rejection):
-            result = Rejection(result.reason, f"{function.name} (line {function.lineno}): {result.detail}")
+            detail = f"{function.name} (line {function.lineno}): {result.detail}"
+            result = Rejection(result.reason, detail, function.lineno)
         yield result
