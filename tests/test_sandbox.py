@@ -167,3 +167,13 @@ def _is_zombie(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+def test_programs_defining_dataclasses_run_their_module_is_registered(sandbox: Sandbox) -> None:
+    code = (
+        "from dataclasses import dataclass\n\n@dataclass\nclass Point:\n    x: int\n    y: int\n\n"
+        "def main_solution(a, b):\n    point = Point(a, b)\n    return point.x * point.y\n"
+    )
+    result = sandbox.execute(code, "main_solution", json.dumps({"a": 3, "b": 4}), "12")
+    assert result.status == "ok", result.error
+    assert "point = Point(x=3, y=4)" in (result.trace_text or "")

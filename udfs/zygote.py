@@ -26,11 +26,14 @@ import signal
 import sys
 import tempfile
 import time
+import types
 from collections import OrderedDict
 from types import CodeType
 from typing import Any
 
 from tracepile.vocab import Status
+
+PROGRAM_MODULE = "__sandbox__"  # the name programs run under (not __main__: no main guard runs)
 
 # Modules programs commonly import: loaded here once, because after dropping to
 # ``nobody`` an interpreter installed under a private home cannot read its stdlib.
@@ -203,7 +206,11 @@ def _child(
         recorder = Recorder(limits["trace_lines"], limits["trace_bytes"], too_long)
     result: dict[str, Any]
     try:
-        namespace: dict[str, Any] = {"__name__": "__sandbox__"}
+        # the program's module, registered: dataclasses, typing and pickle look their class's
+        # module up in sys.modules
+        module = types.ModuleType(PROGRAM_MODULE)
+        sys.modules[PROGRAM_MODULE] = module
+        namespace: dict[str, Any] = module.__dict__
         exec(compiled or compile(request["code"], PROGRAM_FILENAME, "exec"), namespace)
         function = namespace[request["entry"]]
         if recorder is not None:
