@@ -97,3 +97,34 @@ def test_expand_paths_file_directory_and_glob(tmp_path) -> None:
 def test_bad_source_specs(spec: str, message: str) -> None:
     with pytest.raises(SourceError, match=message):
         parse_source_spec(spec)
+
+
+def test_source_kinds_name_their_files_and_builtin_kinds_take_no_path(tmp_path) -> None:
+    from tracepile.sources.files import source_files
+
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "a.py").write_text("def f(x: int) -> int:\n    return x\n")
+    (tmp_path / "pkg" / "data.jsonl").write_text("")
+    assert source_files("pyfiles", str(tmp_path / "pkg")) == [str(tmp_path / "pkg" / "a.py")]
+    assert source_files("algorithms", "builtin") == ["builtin"]
+    with pytest.raises(SourceError, match="algorithms:builtin"):
+        parse_source_spec(f"algorithms:{tmp_path}")
+    with pytest.raises(SourceError, match="known: codeio, algorithms, pyfiles"):
+        parse_source_spec("competition:x.jsonl")
+
+
+def test_a_pyfiles_module_the_reader_fails_on_is_a_reject_not_a_failed_job(tmp_path, monkeypatch) -> None:
+    from tracepile.sources import pyfiles
+
+    module = tmp_path / "broken.py"
+    module.write_text("def f(x: int) -> int:\n    return x\n")
+
+    def fails(*_: object) -> None:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(pyfiles, "parse_pyfile", fails)  # a reader bug stands in for any one
+    rows = list(parse_file("pyfiles", str(module), OPTIONS))
+    assert [(r["outcome"], r["reject_reason"], r["source_line"]) for r in rows] == [
+        ("reject", "reader_error", 1)
+    ]
+    assert "RecursionError" in rows[0]["reject_detail"]

@@ -63,6 +63,7 @@ class IngestReason(StrEnum):
     INVALID_ENTRY_POINT = "invalid_entry_point"
     RECORD_TOO_LARGE = "record_too_large"
     UNREADABLE_FILE = "unreadable_file"
+    READER_ERROR = "reader_error"  # the kind's reader failed on the file: the exception is the detail
     SYNTAX_ERROR = "syntax_error"
     ASYNC_FUNCTION = "async_function"
     GENERATOR_FUNCTION = "generator_function"

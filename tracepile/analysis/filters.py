@@ -22,6 +22,7 @@ from enum import StrEnum
 from functools import partial
 from typing import Any
 
+from tracepile.analysis import pyast
 from tracepile.analysis.decontam import BenchmarkIndex
 from tracepile.config import FilterConfig
 from tracepile.vocab import DedupReason, InputDrop
@@ -300,7 +301,7 @@ def _too_large(text: str | None, limits: FilterConfig, value: Any = _UNPARSED) -
 def parse_program(code: str) -> ast.Module | str:
     """The AST, or the reason the code does not parse."""
     try:
-        return ast.parse(code)
+        return pyast.parse(code)
     except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:  # ValueError: NUL bytes
         return f"{type(exc).__name__}: {exc}"
 

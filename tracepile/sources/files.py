@@ -22,6 +22,7 @@ from typing import IO, Any
 import pyarrow.fs as pafs
 
 from tracepile.analysis.hashing import content_id
+from tracepile.analysis.pyast import AST_LOCK
 from tracepile.config import IngestConfig
 from tracepile.sources import codeio, pyfiles
 from tracepile.sources.algorithms.programs import program_rows
@@ -242,7 +243,14 @@ def _read_pyfile(
     if context is not None:
         known = json.loads(context)
         tree = pyfiles.PyTree(known["root"], frozenset(known["packages"]), known["root_package"])
-    for parsed in pyfiles.parse_pyfile(path, text, options.pyfiles, tree):
+    try:
+        with AST_LOCK:  # parsed as a whole: the module's functions, their examples and inputs
+            results = list(pyfiles.parse_pyfile(path, text, options.pyfiles, tree))
+    except Exception as exc:  # one odd module must not fail the job; it is rejected
+        detail = f"{type(exc).__name__}: {exc}"[:500]
+        yield _reject_row(kind, path, 1, IngestReason.READER_ERROR, detail, raw, options)
+        return
+    for parsed in results:
         if isinstance(parsed, Rejection):
             line = parsed.line or 1
             source = "\n".join(text.splitlines()[line - 1 : line + 20]).encode("utf-8")
