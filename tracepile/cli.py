@@ -74,7 +74,8 @@ Sources = Annotated[
     list[str] | None,
     typer.Option(
         "--source",
-        help="KIND:PATH; PATH a file, directory or glob (repeatable). Kinds: " + ", ".join(SourceKind),
+        help="KIND:PATH; PATH a file, directory or glob (repeatable), e.g. codeio:data/pyedu/, "
+        "pyfiles:src/mypkg, algorithms:builtin. Kinds: " + ", ".join(SourceKind),
     ),
 ]
 Sample = Annotated[bool, typer.Option("--sample", help="also ingest the bundled sample of programs")]
@@ -213,7 +214,13 @@ _stages_command(
 )
 _stages_command(
     "ingest",
-    "Read sources into bronze/sources; bad lines go to bronze/ingest_rejects with a reason.",
+    "Read sources into bronze/sources; bad records go to bronze/ingest_rejects with a reason.\n\n"
+    "Kinds (--source KIND:PATH, repeatable):\n\n"
+    "codeio:data/pyedu/ - CodeI/O / PyEdu JSONL records (plain or gzip; a file, folder or glob).\n\n"
+    "pyfiles:src/mypkg - every public top-level function of a tree of .py files "
+    "(inputs from its docstring examples, else from its type hints).\n\n"
+    "algorithms:builtin - the project's classical algorithms with seeded instances "
+    "(ingest.algorithms.sizes, instances, seed).",
     lambda config, sources: [IngestStage(config, sources)],
     with_sources=True,
 )
