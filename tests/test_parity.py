@@ -53,3 +53,42 @@ def test_sail_and_classic_spark_ingest_and_dedup_identical_rows(tmp_path, pyedu_
         sail_rows, classic_rows = _sorted_rows(sail, key), _sorted_rows(classic, key)
         assert len(sail_rows) == expected
         assert sail_rows == classic_rows
+
+
+def _run_pipeline(engine_args: list[str], lake, sources: list[str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tracepile", "run", *(f"--source={s}" for s in sources),
+         "--lakehouse", str(lake), *engine_args],
+        capture_output=True, text=True, timeout=900, env={**os.environ, "COLUMNS": "120"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_algorithms_and_pyfiles_kinds_reach_the_same_gold_on_sail_and_classic_spark(tmp_path) -> None:
+    tree = tmp_path / "repo" / "helpers"
+    tree.mkdir(parents=True)
+    (tree / "__init__.py").write_text("")
+    (tree / "numbers.py").write_text(
+        "def scaled_sum(values: list[int]) -> int:\n"
+        '    """>>> scaled_sum([1, 2])\n    9\n    """\n'
+        "    return 3 * sum(values)\n\n\n"
+        "def clamp(value: int, low: int = 0, high: int = 10) -> int:\n"
+        "    return max(low, min(high, value))\n"
+    )
+    sources = ["algorithms:builtin", f"pyfiles:{tmp_path / 'repo'}"]
+    sail_lake, classic_lake = tmp_path / "sail", tmp_path / "classic"
+    _run_pipeline(["--engine", "local"], sail_lake, sources)
+    _run_pipeline(["--engine", "spark", "--table-format", "parquet"], classic_lake, sources)
+
+    for table, columns in (
+        ("bronze/sources", ["program_id", "source_kind", "entry_point", "inputs"]),
+        ("silver/programs", ["program_id"]),
+        ("silver/executions", ["execution_id", "status", "return_json"]),
+        ("gold/coe", ["coe_id", "response"]),
+    ):
+        sail = _sorted_rows(read_delta(str(sail_lake / table)).select(columns), columns[0])
+        classic = _sorted_rows(pq.read_table(classic_lake / table).select(columns), columns[0])
+        assert sail == classic, table
+    kinds = {r["source_kind"] for r in read_delta(str(sail_lake / "bronze" / "sources")).to_pylist()}
+    assert kinds == {"algorithms", "pyfiles"}
+    assert len(read_delta(str(sail_lake / "gold" / "coe")).to_pylist()) > 300
