@@ -380,6 +380,7 @@ class DedupStage(Stage):
             )
         for spec in (SILVER_PROGRAMS, SILVER_SIGNATURES, SILVER_REJECTS):
             report.counts[f"{spec.name}_new"] = batch.rows(spec)
+        report.mix = run.mix(batch.staged(SILVER_PROGRAMS))
         with run.step("quality gate, then publishing"):
             run.publish(batch)
 

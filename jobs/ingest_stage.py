@@ -108,5 +108,6 @@ class IngestStage(Stage):
         report.counts["rejects_new"] = batch.rows(INGEST_REJECTS)
         report.counts["already_present"] = parsed - report.counts["duplicates_in_batch"] - written
         report.counts["programs_new"] = written
+        report.mix = run.mix(batch.staged(BRONZE_SOURCES))
         with run.step("quality gate, then publishing bronze/sources, bronze/ingest_rejects"):
             run.publish(batch)

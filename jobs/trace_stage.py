@@ -13,7 +13,7 @@ import os
 from collections.abc import Hashable
 from functools import partial
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
@@ -24,12 +24,41 @@ from tracepile.udfs.run_programs import trace_batches
 from tracepile.udfs.sandbox import Sandbox
 
 
-def pending_runs(lakehouse: Lakehouse) -> DataFrame:
-    """(program, input) rows of silver/programs without an execution yet."""
-    require_table(lakehouse, SILVER_PROGRAMS, "dedup")
+def within_quota(programs: DataFrame, lakehouse: Lakehouse, quota: dict[str, int]) -> DataFrame:
+    """The programs of silver/programs a domain quota lets on to trace: every program already
+    traced (its other inputs too), and per capped domain the first new ones by program_id up
+    to the quota less the programs of that domain traced already."""
+    if not quota:
+        return programs
+    traced = (
+        lakehouse.read(SILVER_EXECUTIONS).select("program_id").distinct()
+        if lakehouse.exists(SILVER_EXECUTIONS)
+        else programs.select("program_id").limit(0)
+    )
+    started = programs.join(traced, "program_id", "left_semi")
+    counts = {row["domain"]: row["count"] for row in started.groupBy("domain").count().collect()}
+    room = F.lit(None).cast("long")
+    for domain, cap in quota.items():
+        room = F.when(F.col("domain") == str(domain), F.lit(max(0, cap - counts.get(domain, 0)))).otherwise(
+            room
+        )
+    rank = F.row_number().over(Window.partitionBy("domain").orderBy("program_id"))
+    fresh = (
+        programs.join(traced, "program_id", "left_anti")
+        .withColumn("_room", room)
+        .withColumn("_rank", rank)
+        .where(F.col("_room").isNull() | (F.col("_rank") <= F.col("_room")))
+        .drop("_room", "_rank")
+    )
+    return started.unionByName(fresh)
+
+
+def pending_runs(lakehouse: Lakehouse, programs: DataFrame) -> DataFrame:
+    """(program, input) rows of ``programs`` (silver/programs rows) without an execution yet."""
     runs = (
-        lakehouse.read(SILVER_PROGRAMS)
-        .select("program_id", "code", "entry_point", F.posexplode("inputs").alias("input_index", "input"))
+        programs.select(
+            "program_id", "code", "entry_point", F.posexplode("inputs").alias("input_index", "input")
+        )
         .select(
             "program_id",
             "code",
@@ -69,7 +98,11 @@ class TraceStage(Stage):
         limits = self.config.trace
         # the UDF returns every column but run_id, which names this run and is added here
         udf_schema = StructType([f for f in SILVER_EXECUTIONS.schema if f.name != "run_id"])
-        runs = pending_runs(run.lakehouse)
+        require_table(run.lakehouse, SILVER_PROGRAMS, "dedup")
+        programs = run.lakehouse.read(SILVER_PROGRAMS)
+        quota = {str(domain): cap for domain, cap in limits.domain_quota.items()}
+        admitted = within_quota(programs, run.lakehouse, quota)
+        runs = pending_runs(run.lakehouse, admitted)
         if limits.partitions:
             runs = runs.repartition(limits.partitions)
         executed = runs.mapInPandas(partial(trace_batches, stage=self), udf_schema).withColumn(
@@ -88,6 +121,9 @@ class TraceStage(Stage):
             "runs": sum(by_status.values()),
             **{f"status_{status}": count for status, count in sorted(by_status.items())},
         }
+        if quota:
+            run.report.notes["domain quota"] = ", ".join(f"{d} {n:,}" for d, n in quota.items())
+            run.report.counts["programs_waiting_for_quota"] = programs.count() - admitted.count()
         with run.step("quality gate, then publishing silver/executions"):
             run.publish(batch)
         run.report.counts["executions_new"] = batch.rows(SILVER_EXECUTIONS)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import read_delta
+from tracepile.cli import sample_path
 from tracepile.config import load_config
 from tracepile.jobs.stages import pipeline
 from tracepile.runner import run_stages
@@ -125,3 +126,46 @@ def test_pyfiles_tree_reaches_gold_and_a_wrong_docstring_answer_does_not(spark, 
         programs["clamp"]["program_id"],
     }
     assert len(gold) == 1 + len(generated)  # the wrong answer reached nothing
+
+
+def test_the_mix_is_reported_and_a_domain_quota_caps_what_goes_on_to_trace(spark, tmp_path) -> None:
+    lake = tmp_path / "lake"
+    sources = ["algorithms:builtin", f"codeio:{sample_path()}"]
+
+    def run(quota: int):
+        config = load_config(
+            overrides={"lakehouse": str(lake)}, assignments=[f"trace.domain_quota={{algorithms={quota}}}"],
+            environ={},
+        )  # fmt: skip
+        report = run_stages("run", pipeline(config, sources), config, spark=spark)
+        assert report.status == "succeeded", report.error
+        return report
+
+    first = run(5)
+    ingest, dedup, trace = first.stages[:3]
+    assert ingest.mix["algorithms/algorithms"] == len(ALGORITHMS)
+    sample_domains = {k for k in ingest.mix if k.startswith("codeio/")}
+    assert sample_domains == {"codeio/math", "codeio/algorithms", "codeio/competition"}
+    assert sum(ingest.mix.values()) == ingest.counts["programs_new"]
+    assert sum(dedup.mix.values()) == dedup.counts["programs_new"]
+
+    def traced_by_domain() -> dict[str, int]:
+        programs = {
+            r["program_id"]: r["domain"] for r in read_delta(lake / "silver" / "programs").to_pylist()
+        }
+        traced = {r["program_id"] for r in read_delta(lake / "silver" / "executions").to_pylist()}
+        counts: dict[str, int] = {}
+        for program_id in traced:
+            counts[programs[program_id]] = counts.get(programs[program_id], 0) + 1
+        return counts
+
+    kept_algorithms = dedup.mix["algorithms/algorithms"] + dedup.mix.get("codeio/algorithms", 0)
+    assert traced_by_domain()["algorithms"] == 5  # capped; math and competition are not
+    assert traced_by_domain()["math"] == dedup.mix["codeio/math"]
+    assert trace.counts["programs_waiting_for_quota"] == kept_algorithms - 5
+    # a larger quota lets the next run trace more, and only those
+    second = run(8)
+    assert traced_by_domain()["algorithms"] == 8 and second.stages[2].counts[
+        "programs_waiting_for_quota"
+    ] == (kept_algorithms - 8)
+    assert second.stages[0].counts["programs_new"] == 0

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from tracepile.vocab import DUPLICATE_REASONS, UNFIT_FUNCTION_REASONS, Backend, GateMode
+from tracepile.vocab import DUPLICATE_REASONS, UNFIT_FUNCTION_REASONS, Backend, Domain, GateMode
 
 ENV_PREFIX = "TRACEPILE_"
 DEFAULT_CONFIG_FILE = "tracepile.toml"
@@ -127,6 +127,11 @@ class TraceConfig(SandboxLimits):
     workers: int = Field(0, ge=0, description="sandbox processes per executor; 0 = one per core")
     partitions: int = Field(
         0, ge=0, description="spread the runs over this many tasks; 0 = as silver/programs is read"
+    )
+    domain_quota: dict[Domain, int] = Field(
+        default_factory=dict,
+        description="most programs per domain ever traced, e.g. {algorithms = 100}; the rest wait, "
+        "untraced, for a larger quota (unset domains: no cap)",
     )
 
 

@@ -32,6 +32,7 @@ class StageReport:
     counts: dict[str, int] = field(default_factory=dict)
     reasons: dict[str, int] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    mix: dict[str, int] = field(default_factory=dict)  # programs per "source_kind/domain"
     seconds: float = 0.0
 
 
@@ -79,6 +80,8 @@ class RunReport:
                 stages.add_row("", f"writes {', '.join(stage.writes)}", "")
                 for name, value in stage.counts.items():
                     stages.add_row("", name, f"{value:,}")
+                for kind_domain, value in stage.mix.items():
+                    stages.add_row("", f"[cyan]programs: {kind_domain}[/]", f"{value:,}")
                 for reason, value in stage.reasons.items():
                     stages.add_row("", f"[yellow]rejected: {reason}[/]", f"{value:,}")
                 for name, text in stage.notes.items():

@@ -56,6 +56,10 @@ class _StageRun:
     def stage(self, df: DataFrame, name: str) -> DataFrame:
         return self.lakehouse.stage(df, name, self.run_id)
 
+    def mix(self, programs: DataFrame) -> dict[str, int]:
+        rows = programs.groupBy("source_kind", "domain").count().collect()
+        return {f"{r['source_kind']}/{r['domain']}": r["count"] for r in sorted(rows, key=lambda r: r[:2])}
+
     def step(self, message: str) -> AbstractContextManager[None]:
         return step(f"{self._stage_name}: {message}")
 

@@ -68,6 +68,10 @@ class StageRun(Protocol):
         """Materialise an intermediate once (read back by later steps); removed when the stage ends."""
         ...
 
+    def mix(self, programs: DataFrame) -> dict[str, int]:
+        """Programs per ``source_kind/domain`` (the run summary's mix)."""
+        ...
+
     def step(self, message: str) -> AbstractContextManager[None]:
         """Show a long step's progress and time; a requested interrupt stops the run after it."""
         ...
