@@ -3,6 +3,8 @@ embedded engine, through the same runner as ``tracepile run``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.conftest import read_delta
@@ -169,3 +171,33 @@ def test_the_mix_is_reported_and_a_domain_quota_caps_what_goes_on_to_trace(spark
         "programs_waiting_for_quota"
     ] == (kept_algorithms - 8)
     assert second.stages[0].counts["programs_new"] == 0
+
+
+def test_pyfiles_on_a_real_pypi_package_brings_most_of_its_functions_to_gold(spark, tmp_path) -> None:
+    """``inflection`` (a dev dependency, written by nobody here): its public functions, with the
+    examples their docstrings give, run in the sandbox and reach gold."""
+    import inflection
+
+    root = Path(inflection.__file__).parent
+    lake = tmp_path / "lake"
+    config = load_config(overrides={"lakehouse": str(lake)}, environ={})
+    report = run_stages("run", pipeline(config, [f"pyfiles:{root}"]), config, spark=spark)
+    assert report.status == "succeeded", report.error
+    public = [
+        name for name in vars(inflection) if callable(getattr(inflection, name)) and not name.startswith("_")
+    ]
+    public = [n for n in public if getattr(getattr(inflection, n), "__module__", "") == "inflection"]
+    programs = {
+        r["program_id"]: r["entry_point"] for r in read_delta(lake / "bronze" / "sources").to_pylist()
+    }
+    assert sorted(programs.values()) == sorted(public)
+    gold = {programs[r["program_id"]] for r in read_delta(lake / "gold" / "coe").to_pylist()}
+    assert len(gold) > 0.75 * len(public), sorted(set(public) - gold)
+    # what did not reach gold was folded into a near-copy of it, never lost without a reason
+    rejects = {
+        programs[r["program_id"]]: r["reason"] for r in read_delta(lake / "silver" / "rejects").to_pylist()
+    }
+    assert set(public) - gold == set(rejects) and set(rejects.values()) <= {
+        "near_duplicate",
+        "exact_duplicate",
+    }
