@@ -266,7 +266,7 @@ class DedupStage(Stage):
         with run.step("counting new programs"):
             new_programs = sources.count()
         options = dedup_options(self.config, analysis_workers(self.config, new_programs))
-        report.notes = {
+        report.notes |= {
             "LSH": f"{settings.bands} bands x {settings.rows} rows of {settings.num_perm} permutations, "
             f"{settings.shingle_size}-token shingles",
             "LSH threshold": f"~{lsh_threshold(settings.bands, settings.rows):.2f} Jaccard",

@@ -43,11 +43,9 @@ if TYPE_CHECKING:
 class _StageRun:
     """``stage.StageRun`` for one stage of one run."""
 
-    def __init__(
-        self, stage: Stage, lakehouse: Lakehouse, config: TracepileConfig, run_id: str, report: StageReport
-    ) -> None:
+    def __init__(self, stage: Stage, lakehouse: Lakehouse, run_id: str, report: StageReport) -> None:
         self._stage_name = stage.name
-        self.config, self.lakehouse, self.run_id, self.report = config, lakehouse, run_id, report
+        self.config, self.lakehouse, self.run_id, self.report = stage.config, lakehouse, run_id, report
 
     @property
     def spark(self) -> SparkSession:
@@ -86,18 +84,20 @@ def run_stage(stage: Stage, lakehouse: Lakehouse, run_id: str) -> StageReport:
     """One stage: plan, then write-audit-publish each batch; staging removed however it ends.
     A blocked batch raises ``GateBlocked`` carrying this stage's report."""
     report = StageReport(
-        stage=stage.name, reads=stage.source_description(), writes=stage.target_description()
+        stage=stage.name,
+        reads=stage.source_description(),
+        writes=stage.target_description(),
+        notes={"resources": stage.resources().describe()},
     )
     started = time.perf_counter()
     try:
-        stage.plan(_StageRun(stage, lakehouse, stage.config, run_id, report))
+        stage.plan(_StageRun(stage, lakehouse, run_id, report))
     except gate.GateBlocked as blocked:
         blocked.stage_reports.append(report)
         raise
     finally:
         lakehouse.drop_staging(run_id)
         report.seconds = time.perf_counter() - started
-    report.notes["resources"] = stage.resources().describe()
     return report
 
 
@@ -107,8 +107,9 @@ def run_stages(
     """A whole run: the stages in order on ``spark`` (else a session for ``config.engine``,
     stopped at the end), recorded in ``meta/runs`` however it ends. The status says how it
     went (succeeded, blocked, failed); Ctrl-C and SIGTERM are recorded, then re-raised, and
-    an engine that cannot start raises ``EngineError``."""
-    if threading.current_thread() is threading.main_thread():
+    an engine that cannot start raises ``EngineError``. The process's signal handlers are
+    only taken when the run owns its session (not in a notebook, whose kernel keeps its own)."""
+    if spark is None and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: stop engines, drop staging
         interrupts.install()
     report = RunReport(
