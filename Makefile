@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-fast lint bench bench-dedup bench-trace bench-gate bench-generate
+.PHONY: demo test test-fast lint bench bench-dedup bench-trace bench-gate bench-generate bench-sources
 
 $(BIN)/tracepile: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,3 +39,6 @@ bench-gate: $(BIN)/tracepile  ## quality-gate overhead on 100k execution rows vs
 
 bench-generate: $(BIN)/tracepile  ## CoE generation rows/s and verified share per backend (template here; vllm with VLLM_MODEL=PATH on a GPU)
 	$(BIN)/python bench/bench_generate.py $(if $(VLLM_MODEL),--vllm-model $(VLLM_MODEL))
+
+bench-sources: $(BIN)/tracepile  ## ingest + dedup + trace throughput per source kind (~4 min)
+	$(BIN)/python bench/bench_sources.py
