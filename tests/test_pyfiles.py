@@ -1,7 +1,9 @@
 """The ``pyfiles`` source: a tree of .py files -> programs (code bundles, inputs) or named rejections.
 
 The fixture tree (tests/fixtures/pyfiles/toolkit) is parsed, never imported; its programs are
-also run in the sandbox, where the docstring examples must hold.
+also run in the sandbox, where the docstring examples must hold. Its modules are read as the
+ingest reads them: a function also bundles what it needs from the tree's other modules
+(toolkit/linked: modules that import one another).
 """
 
 from __future__ import annotations
@@ -23,7 +25,16 @@ import pytest
 from tracepile.analysis.values import values_equal
 from tracepile.config import PyfilesConfig
 from tracepile.sources.codeio import Rejection
-from tracepile.sources.pyfiles import MAX_CHARS, MAX_INT, MAX_ITEMS, PyTree, parse_pyfile, scan_tree
+from tracepile.sources.pyfiles import (
+    MAX_CHARS,
+    MAX_INT,
+    MAX_ITEMS,
+    TREE_CODE_BUDGET,
+    FileReader,
+    PyTree,
+    parse_pyfile,
+    scan_tree,
+)
 from tracepile.udfs.sandbox import Sandbox
 from tracepile.vocab import IngestReason, Status
 
@@ -37,9 +48,17 @@ CONTENT_KEYS = {
 }  # fmt: skip
 
 
-def parse(module: str, settings: PyfilesConfig = SETTINGS) -> list[dict[str, Any] | Rejection]:
+def read_file(path: str) -> str | None:
+    """The text of a file of a tree, as the ingest hands it to ``parse_pyfile``."""
+    file = Path(path)
+    return file.read_text(encoding="utf-8") if file.is_file() else None
+
+
+def parse(
+    module: str, settings: PyfilesConfig = SETTINGS, reader: FileReader | None = read_file
+) -> list[dict[str, Any] | Rejection]:
     path = TOOLKIT / f"{module}.py"
-    return list(parse_pyfile(str(path), path.read_text(encoding="utf-8"), settings, TREE))
+    return list(parse_pyfile(str(path), path.read_text(encoding="utf-8"), settings, TREE, reader))
 
 
 def programs(module: str, settings: PyfilesConfig = SETTINGS) -> dict[str, dict[str, Any]]:
@@ -66,6 +85,9 @@ def parse_text(text: str, path: str = "pkg/mod.py") -> list[dict[str, Any] | Rej
 
 
 ALL_MODULES = ("examples", "generated", "geometry", "rejects", "sorting", "units")
+LINKED_MODULES = tuple(
+    f"linked/{name}" for name in ("base", "middle", "top", "clash", "ping", "pong", "starred")
+)
 
 
 def test_a_tree_knows_its_own_packages_and_module_names() -> None:
@@ -85,11 +107,21 @@ def test_a_tree_knows_its_own_packages_and_module_names() -> None:
     )
     assert repository.packages == {"pkg", "setup", "tests"}
     assert repository.module_name("/r/src/pkg/a.py") == "pkg.a"
+    # where a module may be, in the order Python looks: what a program needs from it is read there
+    assert repository.module_paths("pkg.a") == [
+        "/r/pkg/a/__init__.py", "/r/pkg/a.py", "/r/src/pkg/a/__init__.py", "/r/src/pkg/a.py",
+    ]  # fmt: skip
+    assert repository.module_paths("json") == []  # not the tree's
+    assert package.module_paths("toolkit") == [str(TOOLKIT / "__init__.py")]
+    assert package.module_paths("toolkit.linked.base") == [
+        str(TOOLKIT / "linked" / "base" / "__init__.py"), str(TOOLKIT / "linked" / "base.py"),
+    ]  # fmt: skip
+    assert package.module_paths("other.base") == []
 
 
 def test_rows_have_the_codeio_fields_and_compile() -> None:
-    rows = [row for module in ALL_MODULES for row in parse(module) if isinstance(row, dict)]
-    assert len(rows) == 24
+    rows = [row for module in ALL_MODULES + LINKED_MODULES for row in parse(module) if isinstance(row, dict)]
+    assert len(rows) == 24 + 3 + 13  # 3 of toolkit's own take what they need from toolkit.units
     for row in rows:
         assert set(row) == CONTENT_KEYS
         assert row["source_kind"] == "pyfiles"
@@ -102,7 +134,7 @@ def test_rows_have_the_codeio_fields_and_compile() -> None:
 
 def test_a_function_bundles_exactly_what_it_needs_from_its_module() -> None:
     found = programs("geometry")
-    assert sorted(found) == ["distance", "origin_offset", "shoelace_area"]
+    assert sorted(found) == ["distance", "origin_offset", "scaled", "shoelace_area"]
     # unused: os, UNUSED, the tree's own imports; Point and math only where used
     assert found["distance"]["code"] == textwrap.dedent('''\
         from __future__ import annotations
@@ -181,12 +213,302 @@ def test_a_function_bundles_exactly_what_it_needs_from_its_module() -> None:
     assert (
         found["origin_offset"]["problem"] == "The function `origin_offset` of the module `toolkit.geometry`."
     )
-    assert rejections("geometry") == [
+    assert rejections("geometry") == []  # `scaled` takes what it needs from toolkit.units: next test
+
+
+def test_what_a_function_needs_from_other_modules_of_its_tree_is_bundled() -> None:
+    # from toolkit.units: `to_metres` (absolutely) and `SCALE` (relatively), both defined there
+    assert programs("geometry")["scaled"]["code"] == textwrap.dedent('''\
+        from __future__ import annotations
+
+        SCALE = 1000
+
+
+        def to_metres(millimetres: float) -> float:
+            """Millimetres to metres.
+
+            to_metres(1500) -> 1.5
+            """
+            return millimetres / SCALE
+
+
+        def scaled(length: float) -> float:
+            return to_metres(length) * SCALE
+        ''')
+    top = programs("linked/top")
+    # a chain of modules: top takes `scale` from middle, which takes `UNIT` and `clip` from base;
+    # each module's units after those of the modules it imports from, none of those imports
+    assert top["scaled_twice"]["code"] == textwrap.dedent('''\
+        UNIT = 10
+        LIMITS = (0, 100)
+
+
+        def clip(value: int) -> int:
+            """clip(150) ==> 100"""
+            low, high = LIMITS
+            return max(low, min(high, value))
+
+
+        def scale(value: int) -> int:
+            """scale(3) ==> 30"""
+            return clip(value * UNIT)
+
+
+        def scaled_twice(value: int) -> int:
+            """scaled_twice(2) ==> 100"""
+            return scale(scale(value))
+        ''')
+    # a name imported under another: its definition, then the other name bound to it
+    assert top["in_units"]["code"] == textwrap.dedent('''\
+        UNIT = 10
+        BASE_UNIT = UNIT
+
+
+        def in_units(length: int) -> float:
+            """in_units(25) ==> 2.5"""
+            return length / BASE_UNIT
+        ''')
+    # a name the package's __init__ imports from base: taken from base, where it is defined
+    assert top["per_unit"]["code"] == textwrap.dedent('''\
+        UNIT = 10
+
+
+        def per_unit(total: int) -> float:
+            """per_unit(50) ==> 5.0"""
+            return total / UNIT
+        ''')
+    # modules imported as namespaces (`from . import middle`): `middle.root` is read as `root`;
+    # the imports of all the modules come first, each once
+    assert top["clipped_root"]["code"] == textwrap.dedent('''\
+        import math
+
+        LIMITS = (0, 100)
+        PRECISION = 3
+
+
+        def clip(value: int) -> int:
+            """clip(150) ==> 100"""
+            low, high = LIMITS
+            return max(low, min(high, value))
+
+
+        def rounded(value: float) -> float:
+            """rounded(2.71828) ==> 2.718"""
+            return round(value, PRECISION)
+
+
+        def root(value: float) -> float:
+            """root(2) ==> 1.414"""
+            return rounded(math.sqrt(value))
+
+
+        def clipped_root(value: float) -> int:
+            """clipped_root(40000) ==> 100"""
+            return clip(int(root(value)))
+        ''')
+    assert top["floor_root"]["code"].startswith("import math\n\nPRECISION = 3\n")
+    assert top["floor_root"]["code"].count("import math") == 1  # top's and middle's
+    # `units.to_metres(millimetres)`, after `from toolkit import units`
+    assert programs("rejects")["in_metres"]["code"].endswith(
+        "def in_metres(millimetres: float) -> float:\n    return to_metres(millimetres)\n"
+    )
+    assert json.loads(top["clipped_root"]["meta_json"])["module"] == "toolkit.linked.top"
+    for program in top.values():
+        compile(program["code"], program["source"], "exec")
+
+
+def test_without_a_reader_a_function_that_imports_its_tree_is_rejected() -> None:
+    """The tree's other modules are read only through the reader the caller hands in."""
+    alone = parse("geometry", reader=None)
+    assert [(row.reason, row.detail) for row in alone if isinstance(row, Rejection)] == [
         (
             "imports_tree_module",
             "scaled (line 57): needs `from toolkit.units import to_metres`, a module of its own tree",
         )
     ]
+    assert [row for row in alone if isinstance(row, dict)] == [
+        row for row in parse("geometry") if isinstance(row, dict) and row["entry_point"] != "scaled"
+    ]
+
+
+def test_what_cannot_be_bundled_from_other_modules_is_rejected_with_a_reason() -> None:
+    assert rejections("linked/clash") == [
+        (
+            "imports_tree_module",
+            "both_precisions (line 13): name collision: `PRECISION` is defined in toolkit.linked.base"
+            " and toolkit.linked.clash",
+        )
+    ]
+    assert sorted(programs("linked/clash")) == ["coarse"]  # it needs only its own PRECISION
+    # ping takes `pong` from pong, which takes `twice` from ping: no order runs both modules' code
+    assert rejections("linked/ping") == [
+        (
+            "imports_tree_module",
+            "ping (line 6): import cycle: toolkit.linked.ping -> toolkit.linked.pong -> toolkit.linked.ping",
+        )
+    ]
+    assert sorted(programs("linked/ping")) == ["twice"]
+    assert sorted(programs("linked/pong")) == ["pong"]
+    assert rejections("linked/starred") == [
+        (
+            "imports_tree_module",
+            "clipped (line 6): needs `from .base import *`, a star import of its own tree",
+        )
+    ]
+
+
+def outcomes(files: dict[str, str], path: str = "user.py") -> dict[str, str]:
+    """Each function of ``path`` in the package ``pkg`` made of ``files``: its code, or its
+    rejection's reason and detail (without the function's name and line)."""
+    texts = {f"/t/pkg/{name}": textwrap.dedent(text) for name, text in files.items()}
+    tree = scan_tree("/t/pkg", sorted(texts))
+    found = {}
+    for row in parse_pyfile(f"/t/pkg/{path}", texts[f"/t/pkg/{path}"], SETTINGS, tree, texts.get):
+        if isinstance(row, Rejection):
+            name, _, detail = row.detail.partition(" ")
+            found[name] = f"{row.reason}: {detail.partition(': ')[2]}"
+        else:
+            found[row["entry_point"]] = row["code"]
+    return found
+
+
+HELPERS = """\
+    import os
+
+    TOTAL = 0
+
+
+    def helper(x: int) -> int:
+        return x + TOTAL
+
+
+    def sum(values: list[int]) -> int:
+        return 0
+
+
+    def total(values: list[int]) -> int:
+        return sum(values)
+
+
+    def nested(x: int) -> int:
+        from .user import f
+
+        return f(x)
+"""
+
+
+CASES = {  # what the module ``user`` binds ``helper`` by -> why ``f`` is no program, if it is not
+    "from .a import helper": "program",
+    "from .a import total as helper": "program",  # `helper = total` after a's total
+    f"from .a import helper\nBIG = {'x' * TREE_CODE_BUDGET!r}": "program",  # its own module's code
+    # `t = total` reads a's total; `total.TOTAL` is read as `TOTAL`
+    "from .a import total as t\nfrom . import a as total\nhelper = lambda x: t([x]) + total.TOTAL": "program",
+    "from .missing import helper": (
+        "needs `from .missing import helper`: pkg.missing is no .py module of the tree"
+    ),
+    "from .a import nope as helper": (
+        "needs `from .a import nope as helper`: pkg.a has no nope, neither a name nor a .py module"
+    ),
+    "from ...up import helper": (
+        "needs `from ...up import helper`, a relative import beyond the top-level package"
+    ),
+    "from .a import *": "needs `from .a import *`, a star import of its own tree",
+    "from .a import total\nhelper = lambda x: total([x]) + sum([x])": (
+        "name collision: pkg.user reads the builtin `sum`, which pkg.a defines"
+    ),
+    "from .a import helper as _helper\nTOTAL = 1\nhelper = lambda x: _helper(x) + TOTAL": (
+        "name collision: `TOTAL` is defined in pkg.a and pkg.user"
+    ),
+    "from .a import helper as h\nhelper = h": "name collision: `helper` is defined in pkg.a and pkg.user",
+    "from . import a\nhelper = a": (
+        "`helper` of pkg.user uses the module pkg.a other than by reading `a.name`"
+    ),
+    "from . import a\nhelper = a.helper\na = None": (
+        "needs `from . import a`: the module pkg.a, also bound otherwise"
+    ),
+    "from . import a\ndef helper(x):\n    return a.helper(x)": (
+        "name collision: `helper` of pkg.user reads `a.helper` and binds `helper` itself"
+    ),
+    "from .a import nested as helper": (
+        "needs `from .user import f` within a statement: only module-level imports of the tree are bundled"
+    ),
+    "from .big import BIG as helper": f"needs over {TREE_CODE_BUDGET} characters of code from other modules",
+}
+
+
+@pytest.mark.parametrize(("user", "expected"), CASES.items(), ids=range(len(CASES)))
+def test_what_cannot_be_taken_from_other_modules_has_a_reason(user: str, expected: str) -> None:
+    """``f`` calls ``helper``, which the module ``user`` binds as the case says."""
+    source = f"{user}\n\n\ndef f(x: int) -> int:\n    return helper(x)\n"
+    big = f"BIG = {'x' * TREE_CODE_BUDGET!r}\n"
+    found = outcomes({"__init__.py": "", "a.py": HELPERS, "big.py": big, "user.py": source})["f"]
+    if expected == "program":
+        compile(found, "user.py", "exec")
+    else:
+        assert found == f"imports_tree_module: {expected}"
+
+
+def test_modules_imported_through_others_and_their_futures_are_bundled() -> None:
+    files = {
+        # `from . import helpers` in an __init__ imports its submodule; the other name is a re-export
+        "__init__.py": "from . import helpers\nfrom .helpers import double as twice\n",
+        "helpers.py": """\
+            from __future__ import annotations
+
+            import os.path
+
+
+            def double(x: int) -> int:
+                return 2 * x
+
+
+            def described(x: Unknown) -> str:
+                return os.path.join("a", str(x))
+        """,
+        "user.py": """\
+            import os
+
+            from pkg import helpers, twice
+
+
+            def quadruple(x: int) -> int:
+                return twice(twice(x))
+
+
+            def describe(x: int) -> str:
+                return helpers.described(x) + os.sep
+        """,
+    }
+    found = outcomes(files)
+    assert found["quadruple"] == textwrap.dedent("""\
+        from __future__ import annotations
+
+
+        def double(x: int) -> int:
+            return 2 * x
+
+
+        twice = double
+
+
+        def quadruple(x: int) -> int:
+            return twice(twice(x))
+        """)
+    # helpers' annotations are postponed: so are the bundle's; `import os` and `import os.path`
+    # both bind `os` to the same module
+    assert found["describe"] == textwrap.dedent("""\
+        from __future__ import annotations
+        import os.path
+        import os
+
+
+        def described(x: Unknown) -> str:
+            return os.path.join("a", str(x))
+
+
+        def describe(x: int) -> str:
+            return described(x) + os.sep
+        """)
 
 
 def test_functools_decorators_are_kept_and_the_domain_follows_the_path() -> None:
@@ -347,22 +669,17 @@ def test_each_reason_rejects_its_function() -> None:
         ("undefined_name", "uses_missing (line 45): reads MISSING, defined nowhere"),
         (
             "imports_tree_module",
-            "in_metres (line 49): needs `from toolkit import units`, a module of its own tree",
-        ),
-        (
-            "imports_tree_module",
-            "scaled (line 53): needs `from .units import SCALE`, a module of its own tree",
-        ),
-        (
-            "imports_tree_module",
-            "imports_inside (line 57): needs `from .units import to_metres`, a module of its own tree",
+            "imports_inside (line 57): needs `from .units import to_metres` within a statement: only"
+            " module-level imports of the tree are bundled",
         ),
         ("mutates_global", "bump (line 63): declares `global COUNTER`"),
         ("no_inputs", "untyped (line 69): parameter n has no type hint and no example"),
         ("unsupported_parameter", "area (line 73): parameter shape: Shape has no JSON form"),
         ("unsupported_parameter", "tagged (line 77): parameter tags: set[str] has no JSON form"),
     ]
-    assert programs("rejects") == {}  # _private is no candidate, and the __main__ block is never read
+    # _private is no candidate, and the __main__ block is never read; the functions that import
+    # the tree's modules at module level take what they need from toolkit.units
+    assert sorted(programs("rejects")) == ["in_metres", "scaled"]
 
 
 def test_a_module_that_does_not_compile_is_one_rejection() -> None:
@@ -464,7 +781,7 @@ def sandbox() -> Any:
 
 def test_fixture_programs_run_in_the_sandbox_as_their_docstrings_say(sandbox: Sandbox) -> None:
     runs: Counter[str] = Counter()
-    for module in ALL_MODULES:
+    for module in ALL_MODULES + LINKED_MODULES:
         for program in programs(module).values():
             for item in program["inputs"]:
                 result = sandbox.run(program["code"], program["entry_point"], item["input_json"])
@@ -477,7 +794,8 @@ def test_fixture_programs_run_in_the_sandbox_as_their_docstrings_say(sandbox: Sa
                         item,
                     )
                 runs[origin(program)] += 1
-    assert runs == {"doctest": 8, "docstring": 11, "generated": 40}
+    generated = SETTINGS.generated_inputs
+    assert runs == {"doctest": 8, "docstring": 11 + 11, "generated": 40 + 3 * generated + 2 * generated}
 
 
 def test_an_installed_package_parses_without_error() -> None:
@@ -490,7 +808,7 @@ def test_an_installed_package_parses_without_error() -> None:
     tree = scan_tree(root, paths)
     outcomes: Counter[str] = Counter()
     for path in paths:
-        for row in parse_pyfile(path, Path(path).read_text(encoding="utf-8"), SETTINGS, tree):
+        for row in parse_pyfile(path, Path(path).read_text(encoding="utf-8"), SETTINGS, tree, read_file):
             if isinstance(row, Rejection):
                 assert row.reason in set(IngestReason)
                 outcomes[row.reason] += 1
