@@ -216,6 +216,21 @@ def _pyfiles_context(path: str, files: list[str]) -> str:
     )
 
 
+def _tree_file_reader(options: IngestConfig) -> Callable[[str], str | None]:
+    """Reads another module of a pyfiles tree (what a function needs from it is bundled)."""
+
+    def read(path: str) -> str | None:
+        try:
+            fs, inner, _ = filesystem_for(path)
+            with fs.open_input_file(inner) as stream:
+                raw = stream.read(options.max_record_bytes + 1)
+            return raw.decode("utf-8") if len(raw) <= options.max_record_bytes else None
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    return read
+
+
 def _read_pyfile(
     kind: str, path: str, options: IngestConfig, context: str | None
 ) -> Iterator[dict[str, Any]]:
@@ -245,7 +260,9 @@ def _read_pyfile(
         tree = pyfiles.PyTree(known["root"], frozenset(known["packages"]), known["root_package"])
     try:
         with AST_LOCK:  # parsed as a whole: the module's functions, their examples and inputs
-            results = list(pyfiles.parse_pyfile(path, text, options.pyfiles, tree))
+            results = list(
+                pyfiles.parse_pyfile(path, text, options.pyfiles, tree, _tree_file_reader(options))
+            )
     except Exception as exc:  # one odd module must not fail the job; it is rejected
         detail = f"{type(exc).__name__}: {exc}"[:500]
         yield _reject_row(kind, path, 1, IngestReason.READER_ERROR, detail, raw, options)
