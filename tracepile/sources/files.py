@@ -216,14 +216,19 @@ def _pyfiles_context(path: str, files: list[str]) -> str:
     )
 
 
+def _read_head(path: str, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes of a whole file: one more than the limit says it is too long."""
+    fs, inner, _ = filesystem_for(path)
+    with fs.open_input_file(inner) as stream:
+        return stream.read(limit + 1)
+
+
 def _tree_file_reader(options: IngestConfig) -> Callable[[str], str | None]:
     """Reads another module of a pyfiles tree (what a function needs from it is bundled)."""
 
     def read(path: str) -> str | None:
         try:
-            fs, inner, _ = filesystem_for(path)
-            with fs.open_input_file(inner) as stream:
-                raw = stream.read(options.max_record_bytes + 1)
+            raw = _read_head(path, options.max_record_bytes)
             return raw.decode("utf-8") if len(raw) <= options.max_record_bytes else None
         except (OSError, UnicodeDecodeError):
             return None
@@ -236,9 +241,7 @@ def _read_pyfile(
 ) -> Iterator[dict[str, Any]]:
     """``pyfiles``: one program or reject per public top-level function of one module."""
     try:
-        fs, inner, _ = filesystem_for(path)
-        with fs.open_input_file(inner) as stream:
-            raw = stream.read(options.max_record_bytes + 1)
+        raw = _read_head(path, options.max_record_bytes)
     except OSError as exc:
         yield _reject_row(
             kind, path, 1, IngestReason.UNREADABLE_FILE, f"{type(exc).__name__}: {exc}", b"", options
