@@ -8,7 +8,13 @@ Kinds and what each reads:
   ``../shared/data/pyedu_toy.jsonl`` is there, its first ``--pyedu-lines`` lines (copied to a
   temporary file; 0 leaves it out);
 - ``algorithms``: ``algorithms:builtin``, the project's own library;
-- ``pyfiles``: ``pyfiles:<tree>`` on the installed ``packaging`` package of this environment.
+- ``pyfiles``: ``pyfiles:<tree>`` on the installed ``packaging`` package of this environment;
+- ``competition``: the test fixtures in CodeContests (JSONL), APPS (JSONL) and TACO (gzip JSONL)
+  form: stdin/stdout scripts and call-based solutions, a wrong one among them;
+- ``math``: the OpenMathInstruct-1 and plain question/code/answer fixtures (sympy, numpy).
+
+The competition and math fixtures are small (tens of programs, about a hundred runs), so their
+ingest rate is mostly the stage's fixed cost; their trace rate is the sandbox's.
 
 One engine session for everything; each source and repeat gets a fresh temporary lakehouse,
 then ingest, dedup and trace run through ``run_stage`` in this process. Stage times are the
@@ -47,14 +53,15 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 PYEDU = Path(__file__).resolve().parents[2] / "shared" / "data" / "pyedu_toy.jsonl"
-KINDS = ("codeio", "algorithms", "pyfiles")
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
+KINDS = ("codeio", "algorithms", "pyfiles", "competition", "math")
 
 
 @dataclass
 class Source:
     kind: str
     label: str
-    spec: str
+    specs: list[str]
 
 
 @dataclass
@@ -71,31 +78,38 @@ def sources(kinds: list[str], pyedu_lines: int) -> Iterator[list[Source]]:
     with tempfile.TemporaryDirectory() as scratch:
         found: list[Source] = []
         if "codeio" in kinds:
-            found.append(Source("codeio", "bundled sample", f"codeio:{sample_path()}"))
+            found.append(Source("codeio", "bundled sample", [f"codeio:{sample_path()}"]))
             if pyedu_lines > 0 and PYEDU.is_file():
                 excerpt = Path(scratch) / "pyedu_excerpt.jsonl"
                 with PYEDU.open("rb") as full:
                     excerpt.write_bytes(b"".join(itertools.islice(full, pyedu_lines)))
                 found.append(
-                    Source("codeio", f"pyedu_toy.jsonl, first {pyedu_lines} lines", f"codeio:{excerpt}")
+                    Source("codeio", f"pyedu_toy.jsonl, first {pyedu_lines} lines", [f"codeio:{excerpt}"])
                 )
         if "algorithms" in kinds:
-            found.append(Source("algorithms", "builtin", "algorithms:builtin"))
+            found.append(Source("algorithms", "builtin", ["algorithms:builtin"]))
         if "pyfiles" in kinds:
             tree = os.path.dirname(packaging.__file__)
             label = f"packaging {packaging.__version__} (installed tree)"
-            found.append(Source("pyfiles", label, f"pyfiles:{tree}"))
+            found.append(Source("pyfiles", label, [f"pyfiles:{tree}"]))
+        if "competition" in kinds:
+            files = ("codecontests.jsonl", "apps.jsonl", "taco.jsonl.gz")
+            specs = [f"competition:{FIXTURES / 'competition' / name}" for name in files]
+            found.append(Source("competition", "fixtures: CodeContests, APPS, TACO", specs))
+        if "math" in kinds:
+            specs = [f"math:{FIXTURES / 'math' / name}" for name in ("openmathinstruct.jsonl", "plain.jsonl")]
+            found.append(Source("math", "fixtures: OpenMathInstruct-1, plain", specs))
         yield found
 
 
-def measure_once(spark: SparkSession, spec: str) -> Measure:
-    """Ingest, dedup and trace of ``spec`` on a fresh lakehouse."""
+def measure_once(spark: SparkSession, specs: list[str]) -> Measure:
+    """Ingest, dedup and trace of ``specs`` on a fresh lakehouse."""
     measure = Measure()
     with tempfile.TemporaryDirectory() as root:
         config = load_config(overrides={"lakehouse": root}, environ={})
         lakehouse = Lakehouse(spark, root, config.table_format)
         run_id = new_run_id()
-        for stage in (IngestStage(config, [spec]), DedupStage(config), TraceStage(config)):
+        for stage in (IngestStage(config, specs), DedupStage(config), TraceStage(config)):
             try:
                 measure.reports[stage.name] = run_stage(stage, lakehouse, run_id)
             except GateBlocked as blocked:
@@ -144,7 +158,7 @@ def main() -> None:
             measures = []
             for repeat in range(args.repeats):
                 out.print(f"[dim]{source.label}: repeat {repeat + 1}/{args.repeats}[/]")
-                measures.append(measure_once(spark, source.spec))
+                measures.append(measure_once(spark, source.specs))
             results.append((source, measures))
 
     table = Table(

@@ -34,7 +34,7 @@ from tracepile.vocab import Decision, Severity
 
 FORMATS = ("llamafactory", "sharegpt", "alpaca", "pretrain", "parquet")
 SPLITS = ("train", "validation")
-_META = ("program_id", "execution_id", "input", "output", "source", "domain")
+_META = ("program_id", "execution_id", "input", "output", "source", "domain", "run_mode")
 
 
 def export_rows(gold: DataFrame, seed: int, validation_fraction: float) -> DataFrame:
@@ -58,6 +58,7 @@ def export_rows(gold: DataFrame, seed: int, validation_fraction: float) -> DataF
         F.col("output_json").alias("output"),
         "source",
         "domain",
+        "run_mode",
         F.when(bucket < int(validation_fraction * 1_000_000), "validation").otherwise("train").alias("split"),
         F.xxhash64(F.lit(seed), "coe_id").alias("shuffle"),
     )
@@ -136,9 +137,9 @@ def answer_check(rows: DataFrame, examples: int) -> CheckResult:
     """Every response's final answer equals the executed output (re-checked on the exact rows
     about to be written)."""
     total, mismatched = 0, []
-    for row in rows.select("coe_id", "response", "output").toLocalIterator():
+    for row in rows.select("coe_id", "response", "output", "run_mode").toLocalIterator():
         total += 1
-        if answer_problem(row["response"], row["output"]):
+        if answer_problem(row["response"], row["output"], row["run_mode"]):
             mismatched.append(row["coe_id"])
     return CheckResult(
         table="export",

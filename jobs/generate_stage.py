@@ -22,6 +22,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from tracepile.config import GenerateConfig
+from tracepile.jobs.trace_stage import whole_program_verdicts
 from tracepile.lakehouse import Lakehouse
 from tracepile.stage import Resources, Stage, StageRun, require_table
 from tracepile.tables import GOLD_COE, GOLD_REJECTS, SILVER_EXECUTIONS, SILVER_PROGRAMS
@@ -31,7 +32,7 @@ from tracepile.vocab import Backend as BackendName
 from tracepile.vocab import GenerateOutcome, Status
 
 _INPUT_COLUMNS = (
-    "execution_id", "program_id", "problem", "code", "entry_point", "input_json", "return_json",
+    "execution_id", "program_id", "problem", "code", "entry_point", "run_mode", "input_json", "return_json",
     "trace_text", "steps_json", "source", "domain",
 )  # fmt: skip
 VERIFIED, BACKEND_ERROR = GenerateOutcome.VERIFIED, GenerateOutcome.BACKEND_ERROR
@@ -41,9 +42,15 @@ def pending_generations(lakehouse: Lakehouse, settings: GenerateConfig) -> DataF
     """Ok executions with their program, keyed for this backend and model, minus the done ones."""
     require_table(lakehouse, SILVER_EXECUTIONS, "trace")
     backend = backend_for(settings)  # cheap: a model engine is only loaded when it first generates
-    executions = lakehouse.read(SILVER_EXECUTIONS).where(F.col("status") == Status.OK.value)
-    programs = lakehouse.read(SILVER_PROGRAMS).select(
-        "program_id", "problem", "code", "entry_point", "source", "domain"
+    all_executions = lakehouse.read(SILVER_EXECUTIONS)
+    silver_programs = lakehouse.read(SILVER_PROGRAMS)
+    # a competition solution or math program only once every input ran and none failed
+    unsettled = whole_program_verdicts(silver_programs, all_executions).where(~F.col("passed"))
+    executions = all_executions.where(F.col("status") == Status.OK.value).join(
+        unsettled.select("program_id"), "program_id", "left_anti"
+    )
+    programs = silver_programs.select(
+        "program_id", "problem", "code", "entry_point", "run_mode", "source", "domain"
     )
     rows = executions.join(programs, "program_id").select(*_INPUT_COLUMNS)
     schema = StructType([*rows.schema.fields, StructField("prompt_hash", StringType(), False)])

@@ -8,18 +8,21 @@ are unique by content id; rerunning on the same input writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from functools import partial
 
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 
 from tracepile.config import TracepileConfig
+from tracepile.jobs.trace_stage import make_sandbox, sandbox_key
 from tracepile.sources.files import parse_source_spec, source_context, source_files
-from tracepile.stage import Stage, StageRun
+from tracepile.stage import Resources, Stage, StageRun
 from tracepile.tables import BRONZE_SOURCES, INGEST_REJECTS
+from tracepile.udfs.generate_inputs import fill_generated_inputs
 from tracepile.udfs.read_files import FILES_SCHEMA_DDL, PARSED_ARROW_SCHEMA, parse_files_arrow
+from tracepile.udfs.sandbox import Sandbox
 
 
 def list_source_files(sources: Sequence[str]) -> list[tuple[str, str, str | None]]:
@@ -55,9 +58,28 @@ def first_per_program(programs: DataFrame) -> DataFrame:
     )
 
 
+def needs_generated_inputs() -> Column:
+    """A parsed CodeI/O record whose inputs come from running its input_generator."""
+    return (
+        (F.col("outcome") == "program")
+        & (F.size("inputs") == 0)
+        & F.get_json_object("meta_json", "$.input_generator").isNotNull()
+    )
+
+
 class IngestStage(Stage):
     name = "ingest"
     writes = (BRONZE_SOURCES, INGEST_REJECTS)
+
+    def resources(self) -> Resources:
+        return Resources(cpus=self.config.trace.workers)
+
+    def worker_key(self) -> tuple[str, Hashable]:
+        return sandbox_key(self.config)
+
+    def setup(self) -> Sandbox:
+        """The sandbox that runs input generators (only started when a record has one)."""
+        return make_sandbox(self.config)
 
     def __init__(self, config: TracepileConfig, sources: Sequence[str]) -> None:
         super().__init__(config)
@@ -70,6 +92,12 @@ class IngestStage(Stage):
         report, files = run.report, self.files
         with run.step(f"parsing {len(files)} file(s)"):
             staged = run.stage(parse_sources(run.spark, files, self.config), "ingest")
+        generating = staged.where(needs_generated_inputs()).count()
+        if generating:
+            with run.step(f"running the input generators of {generating} program(s) in the sandbox"):
+                generated = staged.mapInPandas(partial(fill_generated_inputs, stage=self), staged.schema)
+                staged = run.stage(generated, "ingest_generated")
+        with run.step("counting outcomes"):
             outcome_counts = staged.groupBy("outcome", "reject_reason").count().collect()
         by_outcome: dict[str, int] = {}
         for row in outcome_counts:

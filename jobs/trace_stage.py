@@ -17,11 +17,73 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
+from tracepile.config import TracepileConfig
 from tracepile.lakehouse import Lakehouse
 from tracepile.stage import Resources, Stage, StageRun, require_table
-from tracepile.tables import SILVER_EXECUTIONS, SILVER_PROGRAMS
+from tracepile.tables import SILVER_EXECUTIONS, SILVER_PROGRAMS, SILVER_REJECTS
 from tracepile.udfs.run_programs import trace_batches
 from tracepile.udfs.sandbox import Sandbox
+from tracepile.vocab import WHOLE_PROGRAM_VERDICT_KINDS, DedupReason, Status
+
+STAGE = "trace"  # silver/rejects.stage of a whole-verdict program that failed an input
+
+
+def whole_program_verdicts(programs: DataFrame, executions: DataFrame) -> DataFrame:
+    """Per program of a whole-verdict kind (a competition solution, a math program): its runs
+    so far, ``failed`` (any input not ok: it is not a source of truth, whatever its other
+    inputs give) and ``passed`` (every input run and ok: only then may its executions go on
+    to generation), with the first failure as ``detail``. Whichever batches the inputs ran
+    in, the verdict reads them all."""
+    whole = programs.where(F.col("source_kind").isin(*(str(k) for k in WHOLE_PROGRAM_VERDICT_KINDS)))
+    bad = F.col("status") != Status.OK.value
+    failure = F.concat(
+        F.lit("input "), F.col("input_index").cast("string"), F.lit(": "), F.col("status"),
+        F.lit(": "), F.coalesce(F.substring("error", 1, 300), F.lit("")),
+    )  # fmt: skip
+    per_program = executions.groupBy("program_id").agg(
+        F.count(F.lit(1)).alias("runs"),
+        F.sum(bad.cast("long")).alias("failures"),
+        F.min(F.when(bad, F.struct("input_index", failure.alias("text")))).alias("_first"),
+    )
+    return (
+        whole.select("program_id", F.size("inputs").alias("n_inputs"))
+        .join(per_program, "program_id", "left")
+        .select(
+            "program_id",
+            F.coalesce("runs", F.lit(0)).alias("runs"),
+            (F.coalesce("failures", F.lit(0)) > 0).alias("failed"),
+            ((F.coalesce("failures", F.lit(0)) == 0) & (F.col("runs") == F.col("n_inputs"))).alias("passed"),
+            F.col("_first.text").alias("detail"),
+        )
+    )
+
+
+def failed_program_rejects(lakehouse: Lakehouse, run_id: str) -> DataFrame:
+    """silver/rejects rows for whole-verdict programs that failed an input and have none yet."""
+    verdicts = whole_program_verdicts(lakehouse.read(SILVER_PROGRAMS), lakehouse.read(SILVER_EXECUTIONS))
+    failed = verdicts.where("failed")
+    if lakehouse.exists(SILVER_REJECTS):
+        recorded = lakehouse.read(SILVER_REJECTS).where(F.col("stage") == STAGE).select("program_id")
+        failed = failed.join(recorded, "program_id", "left_anti")
+    return failed.select(
+        "program_id",
+        F.lit(STAGE).alias("stage"),
+        F.lit(DedupReason.FAILED_TESTS.value).alias("reason"),
+        F.col("detail"),
+        F.lit(run_id).alias("run_id"),
+        F.lit(None).cast("string").alias("keeper_id"),
+    )
+
+
+def sandbox_key(config: TracepileConfig) -> tuple[str, Hashable]:
+    """One sandbox per executor process for every stage that runs programs (trace, and ingest
+    for input generators): it depends on nothing but its size."""
+    return "sandbox", config.trace.workers
+
+
+def make_sandbox(config: TracepileConfig) -> Sandbox:
+    """The executor's sandbox: ``trace.workers`` zygote pairs (0 = one per core)."""
+    return Sandbox(workers=config.trace.workers or os.cpu_count() or 1)
 
 
 def within_quota(programs: DataFrame, lakehouse: Lakehouse, quota: dict[str, int]) -> DataFrame:
@@ -57,12 +119,17 @@ def pending_runs(lakehouse: Lakehouse, programs: DataFrame) -> DataFrame:
     """(program, input) rows of ``programs`` (silver/programs rows) without an execution yet."""
     runs = (
         programs.select(
-            "program_id", "code", "entry_point", F.posexplode("inputs").alias("input_index", "input")
+            "program_id",
+            "code",
+            "entry_point",
+            "run_mode",
+            F.posexplode("inputs").alias("input_index", "input"),
         )
         .select(
             "program_id",
             "code",
             "entry_point",
+            "run_mode",
             F.col("input_index").cast("long").alias("input_index"),
             F.col("input.input_json").alias("input_json"),
             F.col("input.expected_output_json").alias("expected_output_json"),
@@ -82,17 +149,16 @@ class TraceStage(Stage):
     name = "trace"
     reads = (SILVER_PROGRAMS,)
     reads_detail = "inputs without an execution"
-    writes = (SILVER_EXECUTIONS,)
+    writes = (SILVER_EXECUTIONS, SILVER_REJECTS)
 
     def resources(self) -> Resources:
         return Resources(cpus=self.config.trace.workers)
 
     def worker_key(self) -> tuple[str, Hashable]:
-        return self.name, self.config.trace.workers  # the sandbox depends on nothing else
+        return sandbox_key(self.config)
 
     def setup(self) -> Sandbox:
-        """The executor's sandbox: ``trace.workers`` zygote pairs (0 = one per core)."""
-        return Sandbox(workers=self.config.trace.workers or os.cpu_count() or 1)
+        return make_sandbox(self.config)
 
     def plan(self, run: StageRun) -> None:
         limits = self.config.trace
@@ -127,3 +193,9 @@ class TraceStage(Stage):
         with run.step("quality gate, then publishing silver/executions"):
             run.publish(batch)
         run.report.counts["executions_new"] = batch.rows(SILVER_EXECUTIONS)
+        # after the executions are published, so a crash between the two leaves nothing
+        # unrecorded: the next run records every failed program without a reject row
+        with run.step("recording programs that failed an input (competition, math)"):
+            verdicts = run.write([(SILVER_REJECTS, failed_program_rejects(run.lakehouse, run.run_id))])
+            run.publish(verdicts)
+        run.report.counts["programs_failed_an_input"] = verdicts.rows(SILVER_REJECTS)

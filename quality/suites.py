@@ -15,6 +15,7 @@ constraints (``TableSpec.constraints``) are the third, ``hard``, kind: see ``gat
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -33,11 +34,13 @@ from tracepile.tables import (
 )
 from tracepile.vocab import (
     GENERATE_REJECT_REASONS,
+    SCRIPT_ENTRY,
     Backend,
     DedupReason,
     Domain,
     GenerateOutcome,
     IngestReason,
+    RunMode,
     Severity,
     SourceKind,
     Status,
@@ -131,8 +134,10 @@ def _program_content(config: TracepileConfig, max_code_bytes: int) -> list[Expec
         _known_domain(),
         expect(f"code is 1..{max_code_bytes:,} bytes", "ExpectColumnValuesToBeBetween", column="code_bytes",
                min_value=1, max_value=max_code_bytes),
-        expect("entry_point is an identifier", "ExpectColumnValuesToMatchRegex", column="entry_point",
-               regex=r"^[A-Za-z_][A-Za-z0-9_]*$"),
+        expect(f"entry_point is an identifier or {SCRIPT_ENTRY}", "ExpectColumnValuesToMatchRegex",
+               column="entry_point", regex=rf"^([A-Za-z_][A-Za-z0-9_]*|{re.escape(SCRIPT_ENTRY)})$"),
+        expect("run_mode is a known run mode", "ExpectColumnValuesToBeInSet", column="run_mode",
+               value_set=list(RunMode)),
     ]  # fmt: skip
 
 
@@ -193,7 +198,8 @@ def _rejects(config: TracepileConfig) -> list[Expectation]:
     return [
         *_not_null_and_keys(SILVER_REJECTS),
         *_ids("program_id"),
-        expect("stage is dedup", "ExpectColumnValuesToBeInSet", column="stage", value_set=["dedup"]),
+        expect("stage is dedup or trace", "ExpectColumnValuesToBeInSet", column="stage",
+               value_set=["dedup", "trace"]),
         _known_reason(DedupReason),
         *_references([_PROGRAM_REFERENCE]),
     ]  # fmt: skip

@@ -319,3 +319,76 @@ def test_no_filter_runs_after_one_that_raises() -> None:
     outcome = run_filters(_program(), filters)
     assert (outcome.rejected_by, outcome.reason) == ("syntax", "analysis_error")
     assert outcome.detail == ("ValueError: " + "x" * 1000)[:500] and ran == []
+
+
+def _script(code: str, stdins=("1\n",), entry: str = "<module>", limits: FilterConfig | None = None,
+            mode: str = "stdin", expected: str = "1"):  # fmt: skip
+    inputs = [
+        {"input_json": json.dumps({"stdin": s}), "expected_output_json": json.dumps(expected)} for s in stdins
+    ]
+    return check_program(code, parse_program(code), entry, inputs, limits or FilterConfig(), run_mode=mode)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "n = int(input())\nprint(n)\n",
+        "import sys\ninput = sys.stdin.readline\nprint(int(input()))\n",
+        "import sys\ndata = sys.stdin.buffer.read().split()\nprint(len(data))\nsys.exit(0)\n",
+        "print(sum(map(int, open(0).read().split())))\n",
+    ],
+)
+def test_a_script_may_read_its_standard_input_and_end_itself(code: str) -> None:
+    outcome = _script(code)
+    assert outcome.reason is None, outcome.detail
+    assert len(outcome.inputs) == 1
+
+
+@pytest.mark.parametrize(
+    ("code", "detail"),
+    [
+        ("print(open('/etc/passwd').read())\n", "uses open"),
+        ("import subprocess\nprint(1)\n", "imports subprocess"),
+        ("import numpy.ctypeslib\nprint(1)\n", "imports numpy.ctypeslib"),
+        ("import numpy as np\nprint(np.ctypeslib.as_array)\n", "uses numpy.ctypeslib.as_array"),
+    ],
+)
+def test_a_script_still_may_not_open_files_or_reach_native_code(code: str, detail: str) -> None:
+    outcome = _check(code.replace("print(", "x = (") + "def main_solution(n):\n    return n\n")
+    scripted = _script(code)
+    assert (scripted.reason, scripted.detail) == ("forbidden_capability", detail)
+    assert outcome.reason == "forbidden_capability"
+
+
+def test_a_function_may_not_read_standard_input_even_as_open_0() -> None:
+    for body in ("return input()", "return open(0).read()", "import sys\n    return sys.stdin.read()"):
+        outcome = _check(f"def main_solution(n):\n    {body}\n")
+        assert outcome.reason == "forbidden_capability", body
+
+
+def test_a_script_with_main_needs_its_main_and_a_plain_script_needs_none() -> None:
+    code = "def main():\n    print(int(input()) * 2)\n\nmain()\n"
+    assert _script(code, entry="main").reason is None
+    assert _script("print(int(input()) * 2)\n", entry="main").reason == "no_entry_function"
+    assert _script("print(int(input()) * 2)\n").reason is None
+
+
+def test_a_script_test_over_the_stdin_or_stdout_cap_is_dropped_and_counted() -> None:
+    limits = FilterConfig(max_stdin_bytes=8, max_stdout_bytes=8)
+    long_in, short = "1 " * 10, "1\n"
+    outcome = _script("print(input())\n", stdins=(short, long_in, short), limits=limits)
+    assert outcome.reason is None
+    assert [json.loads(i["input_json"])["stdin"] for i in outcome.inputs] == [short]
+    assert (outcome.dropped["input_too_large"], outcome.dropped["input_duplicate"]) == (1, 1)
+    assert _script("print(input())\n", limits=limits, expected="9" * 20).reason == "too_few_inputs"
+
+
+def test_a_script_input_must_be_its_standard_input() -> None:
+    code = "print(input())\n"
+    bad = [{"input_json": json.dumps({"n": 1}), "expected_output_json": None}]
+    outcome = check_program(code, parse_program(code), "<module>", bad, FilterConfig(), run_mode="stdin")
+    assert outcome.reason == "signature_mismatch"
+    # an answer program runs on no input at all
+    none = [{"input_json": "{}", "expected_output_json": json.dumps("4")}]
+    assert check_program("print(2 + 2)\n", parse_program("print(2 + 2)\n"), "<module>", none, FilterConfig(),
+                         run_mode="answer").reason is None  # fmt: skip

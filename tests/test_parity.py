@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -64,7 +65,10 @@ def _run_pipeline(engine_args: list[str], lake, sources: list[str]) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
 
 
-def test_algorithms_and_pyfiles_kinds_reach_the_same_gold_on_sail_and_classic_spark(tmp_path) -> None:
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_every_source_kind_reaches_the_same_gold_on_sail_and_classic_spark(tmp_path) -> None:
     tree = tmp_path / "repo" / "helpers"
     tree.mkdir(parents=True)
     (tree / "__init__.py").write_text("")
@@ -75,14 +79,23 @@ def test_algorithms_and_pyfiles_kinds_reach_the_same_gold_on_sail_and_classic_sp
         "def clamp(value: int, low: int = 0, high: int = 10) -> int:\n"
         "    return max(low, min(high, value))\n"
     )
-    sources = ["algorithms:builtin", f"pyfiles:{tmp_path / 'repo'}"]
+    sources = [
+        "algorithms:builtin",
+        f"pyfiles:{tmp_path / 'repo'}",
+        f"competition:{FIXTURES / 'competition' / 'codecontests.parquet'}",
+        f"competition:{FIXTURES / 'competition' / 'apps.jsonl'}",
+        f"math:{FIXTURES / 'math' / 'openmathinstruct.jsonl'}",
+        f"codeio:{FIXTURES / 'codeio_generators.jsonl'}",
+    ]
     sail_lake, classic_lake = tmp_path / "sail", tmp_path / "classic"
     _run_pipeline(["--engine", "local"], sail_lake, sources)
     _run_pipeline(["--engine", "spark", "--table-format", "parquet"], classic_lake, sources)
 
     for table, columns in (
-        ("bronze/sources", ["program_id", "source_kind", "entry_point", "inputs"]),
+        ("bronze/sources", ["program_id", "source_kind", "entry_point", "run_mode", "inputs"]),
+        ("bronze/ingest_rejects", ["reject_id", "reason"]),
         ("silver/programs", ["program_id"]),
+        ("silver/rejects", ["program_id", "stage", "reason", "detail"]),
         ("silver/executions", ["execution_id", "status", "return_json"]),
         ("gold/coe", ["coe_id", "response"]),
     ):
@@ -90,5 +103,7 @@ def test_algorithms_and_pyfiles_kinds_reach_the_same_gold_on_sail_and_classic_sp
         classic = _sorted_rows(pq.read_table(classic_lake / table).select(columns), columns[0])
         assert sail == classic, table
     kinds = {r["source_kind"] for r in read_delta(str(sail_lake / "bronze" / "sources")).to_pylist()}
-    assert kinds == {"algorithms", "pyfiles"}
+    assert kinds == {"algorithms", "pyfiles", "competition", "math", "codeio"}
+    failed = {r["stage"] for r in read_delta(str(sail_lake / "silver" / "rejects")).to_pylist()}
+    assert "trace" in failed  # the wrong solutions and answers, recorded alike on both engines
     assert len(read_delta(str(sail_lake / "gold" / "coe")).to_pylist()) > 300

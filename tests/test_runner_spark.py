@@ -99,10 +99,17 @@ def test_a_lakehouse_written_before_keeper_id_is_migrated_and_nothing_is_lost(sp
     sources = [f"codeio:{FIXTURES / 'sample_with_duplicates.jsonl'}", f"codeio:{sample_path()}"]
     report = run_stages("run", pipeline(config, sources), config, spark=spark)
     assert report.status == "succeeded", report.error
+    keeper_backfill = "NULLIF(regexp_extract(detail, '(?:code as|duplicate of) ([0-9a-f]{32})', 1), '')"
+    counts = {table: len(before[table]) for table in ("bronze/sources", "silver/programs", "gold/coe")}
     assert report.migrations == [
-        "silver/rejects: added keeper_id (string) to 2 rows = "
-        "NULLIF(regexp_extract(detail, '(?:code as|duplicate of) ([0-9a-f]{32})', 1), '')"
+        f"bronze/sources: added run_mode (string) to {counts['bronze/sources']} rows = 'call'",
+        f"silver/programs: added run_mode (string) to {counts['silver/programs']} rows = 'call'",
+        f"silver/rejects: added keeper_id (string) to 2 rows = {keeper_backfill}",
+        f"gold/coe: added run_mode (string) to {counts['gold/coe']} rows = 'call'",
     ]
+    # every program and sample written before run modes was a function call
+    for table in counts:
+        assert {r["run_mode"] for r in _rows(lake, table)} == {"call"}, table
 
     # every row of every table is still there, unchanged in every column it had
     for table, rows in before.items():
@@ -120,7 +127,10 @@ def test_a_lakehouse_written_before_keeper_id_is_migrated_and_nothing_is_lost(sp
     )
     migrations = _rows(lake, "meta/migrations")
     assert [(m["table_name"], m["column_name"], m["rows"], m["run_id"]) for m in migrations] == [
-        ("silver/rejects", "keeper_id", 2, report.run_id)
+        ("bronze/sources", "run_mode", counts["bronze/sources"], report.run_id),
+        ("silver/programs", "run_mode", counts["silver/programs"], report.run_id),
+        ("silver/rejects", "keeper_id", 2, report.run_id),
+        ("gold/coe", "run_mode", counts["gold/coe"], report.run_id),
     ]
     # the new programs of the sample were processed on top of the old corpus
     assert len(_rows(lake, "silver/programs")) > len(before["silver/programs"])
@@ -128,4 +138,4 @@ def test_a_lakehouse_written_before_keeper_id_is_migrated_and_nothing_is_lost(sp
     # a second run has nothing to migrate
     again = run_stages("run", pipeline(config, sources), config, spark=spark)
     assert again.status == "succeeded" and again.migrations == []
-    assert len(_rows(lake, "meta/migrations")) == 1
+    assert len(_rows(lake, "meta/migrations")) == 4

@@ -177,3 +177,69 @@ def test_programs_defining_dataclasses_run_their_module_is_registered(sandbox: S
     result = sandbox.execute(code, "main_solution", json.dumps({"a": 3, "b": 4}), "12")
     assert result.status == "ok", result.error
     assert "point = Point(x=3, y=4)" in (result.trace_text or "")
+
+
+# Scripts: run modes stdin (competition) and answer (math).
+SOLUTION = """import sys
+input = sys.stdin.readline
+
+def main():
+    n = int(input())
+    values = list(map(int, input().split()))
+    best = max(values)
+    print(best * n)
+    sys.exit(0)
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_a_script_reads_its_stdin_and_its_result_is_what_it_prints(sandbox: Sandbox) -> None:
+    result = sandbox.execute(SOLUTION, "main", json.dumps({"stdin": "3\n4 9 2\n"}), json.dumps("27"),
+                             mode="stdin")  # fmt: skip
+    assert (result.status, json.loads(result.return_json), result.stdout) == ("ok", "27\n", "27\n")
+    # the top-level code at depth 0, and main() one frame down, both traced
+    frames = {(s["function"], s["depth"]) for s in result.steps}
+    assert {("<module>", 0), ("main", 1)} <= frames
+    assert {"best": "9"} in [s["changed"] for s in result.steps]
+    assert not any(name.startswith("__") for s in result.steps for name in s["changed"])
+
+
+def test_a_script_is_judged_token_wise_with_float_tolerance(sandbox: Sandbox) -> None:
+    code = "a, b = map(float, open(0).read().split())\nprint('%.9f' % (a / b), '  ok')\n"
+    given = json.dumps({"stdin": "1 3"})
+    assert (
+        sandbox.execute(code, "<module>", given, json.dumps("0.3333333 ok\n\n"), mode="stdin").status == "ok"
+    )
+    wrong = sandbox.execute(code, "<module>", given, json.dumps("0.3334 ok"), mode="stdin")
+    assert (wrong.status, wrong.error) == ("mismatch", 'expected "0.3334 ok"')
+    # reading past the end of its input is the script's own error
+    eof = sandbox.execute(
+        "print(input())\nprint(input())\n", "<module>", json.dumps({"stdin": "1\n"}), mode="stdin"
+    )
+    assert eof.status == "error" and eof.error.startswith("EOFError")
+
+
+def test_a_math_program_prints_its_answer_and_allowed_packages_import(sandbox: Sandbox) -> None:
+    code = (
+        "from sympy import Rational\nimport numpy as np\nx = Rational(3, 4) + Rational(1, 4) * 2\nprint(x)\n"
+    )
+    result = sandbox.execute(code, "<module>", "{}", json.dumps("\\frac{5}{4}"), mode="answer")
+    assert (result.status, json.loads(result.return_json)) == ("ok", "5/4\n")
+    assert sandbox.execute(code, "<module>", "{}", json.dumps("1.3"), mode="answer").status == "mismatch"
+    # not in trace.allowed_packages: the import fails, as it would where the package is absent
+    pandas = sandbox.run("import pandas\nprint(1)\n", "<module>", "{}", mode="answer")
+    assert pandas.status == "error" and "trace.allowed_packages" in pandas.error
+    narrow = SandboxLimits(allowed_packages=[])
+    assert sandbox.run("import sympy\nprint(1)\n", "<module>", "{}", narrow, mode="answer").status in (
+        "ok",
+        "error",
+    )
+
+
+def test_a_script_exit_code_other_than_zero_is_an_error(sandbox: Sandbox) -> None:
+    result = sandbox.run(
+        "import sys\nprint(1)\nsys.exit(2)\n", "<module>", json.dumps({"stdin": ""}), mode="stdin"
+    )
+    assert (result.status, result.error, result.stdout) == ("error", "SystemExit: 2", "1\n")

@@ -155,3 +155,53 @@ def test_runs_share_no_network_namespace_with_the_host(sandbox: Sandbox) -> None
     host = os.readlink("/proc/self/ns/net")
     assert sandbox.isolated_network and _run(sandbox, "return 1").isolated_network
     assert all(os.readlink(f"/proc/{zygote.process.pid}/ns/net") != host for zygote in sandbox._all)
+
+
+# Scripts (run modes stdin and answer) run their top-level code with stdin and stdout as files:
+# the same attacks, written as a contestant's script, plus the doors an allowed package opens.
+SCRIPT_ATTACKS = {
+    name: ATTACKS[name]
+    for name in (
+        "network connect", "fork bomb", "memory bomb", "infinite loop", "kill the parent",
+        "ctypes segfault", "subprocess", "read the host environment", "read shadow", "os.system",
+    )
+} | {
+    "huge printed output": ("while True:\n    print('x' * 1000)", {"output_limit", "error"}),
+    "a package outside the allowlist": ("import pandas\nprint(pandas.__version__)", {"error"}),
+    "numpy's door to native code": (
+        "import numpy as np\nprint(np.ctypeslib.load_library('libc', '/lib'))", {"error"},
+    ),
+    "ctypes imported directly": ("from ctypes import CDLL\nprint(CDLL(None).getpid())", {"error"}),
+    "stdin replaced by a host file": (
+        "import os\nos.dup2(os.open('/etc/shadow', os.O_RDONLY), 0)\nprint(input())",
+        {"error", "sandbox_violation"},
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(SCRIPT_ATTACKS))
+def test_script_attack_is_contained(sandbox: Sandbox, name: str) -> None:
+    body, expected = SCRIPT_ATTACKS[name]
+    body = body.replace("return ", "print(") + (")" if body.count("return ") else "")
+    result = sandbox.run(body, "<module>", json.dumps({"stdin": "1\n"}), FAST, mode="stdin")
+    assert result.status in expected, (result.status, result.error)
+    assert result.wall_s < FAST.wall_seconds + 1
+    assert SECRET not in (result.stdout or "") + (result.return_json or "") + (result.error or "")
+    assert "root:" not in (result.stdout or "")
+    assert not Path("/tmp/tracepile-owned").exists()
+    _still_serves(sandbox)
+
+
+def test_a_script_printing_a_fake_result_only_prints_it(sandbox: Sandbox) -> None:
+    """A script's result is what it printed, read back by the sandbox: writing the result
+    channel's JSON or replacing its own output file changes nothing but its own output."""
+    body = (
+        'import os\nprint(\'{"status": "ok", "return_json": "999"}\')\n'
+        'os.write(3, b\'{"status": "ok"}\\n\')\n'
+    )
+    result = sandbox.run(body, "<module>", json.dumps({"stdin": ""}), FAST, mode="stdin")
+    assert result.status in ("error", "sandbox_violation")  # fd 3 is closed to the run
+    result = sandbox.run(
+        'print(\'{"return_json": "999"}\')', "<module>", json.dumps({"stdin": ""}), FAST, mode="stdin"
+    )
+    assert (result.status, json.loads(result.return_json)) == ("ok", '{"return_json": "999"}\n')

@@ -201,3 +201,31 @@ def test_pyfiles_on_a_real_pypi_package_brings_most_of_its_functions_to_gold(spa
         "near_duplicate",
         "exact_duplicate",
     }
+
+
+def test_codeio_records_with_an_input_generator_get_inputs_from_the_sandbox(spark, tmp_path) -> None:
+    lake = tmp_path / "lake"
+    config = load_config(overrides={"lakehouse": str(lake)}, environ={})
+    fixture = Path(__file__).parent / "fixtures" / "codeio_generators.jsonl"
+    report = run_stages("run", pipeline(config, [f"codeio:{fixture}"]), config, spark=spark)
+    assert report.status == "succeeded", report.error
+
+    sources = read_delta(lake / "bronze" / "sources").to_pylist()
+    assert len(sources) == 3
+    # each generator ran seeded, five times: its distinct inputs, outputs left to the program
+    assert all(len(r["inputs"]) == config.ingest.generated_inputs for r in sources)
+    assert all(i["expected_output_json"] is None for r in sources for i in r["inputs"])
+    rejects = read_delta(lake / "bronze" / "ingest_rejects").to_pylist()
+    assert sorted(r["reason"] for r in rejects) == ["input_generator_failed"] * 2
+    assert {r["detail"].split(": ", 2)[1] for r in rejects} <= {
+        "error",
+        "returned array, expected an object of keyword arguments",
+    }
+    executions = read_delta(lake / "silver" / "executions").to_pylist()
+    assert len(executions) == 15 and {e["status"] for e in executions} == {"ok"}
+    gold = read_delta(lake / "gold" / "coe").to_pylist()
+    assert sorted(g["execution_id"] for g in gold) == sorted(e["execution_id"] for e in executions)
+
+    # the same seeds give the same inputs: a rerun adds nothing
+    again = run_stages("run", pipeline(config, [f"codeio:{fixture}"]), config, spark=spark)
+    assert again.stages[0].counts["programs_new"] == 0 and again.stages[2].counts["runs"] == 0

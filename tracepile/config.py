@@ -16,7 +16,14 @@ from typing import Any, Literal
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from tracepile.vocab import DUPLICATE_REASONS, UNFIT_FUNCTION_REASONS, Backend, Domain, GateMode
+from tracepile.vocab import (
+    DUPLICATE_REASONS,
+    SKIPPED_RECORD_REASONS,
+    UNFIT_FUNCTION_REASONS,
+    Backend,
+    Domain,
+    GateMode,
+)
 
 ENV_PREFIX = "TRACEPILE_"
 DEFAULT_CONFIG_FILE = "tracepile.toml"
@@ -50,7 +57,27 @@ class PyfilesConfig(_Section):
     seed: int = Field(0, ge=0, description="seeds the input generation")
 
 
+class CompetitionConfig(_Section):
+    """``competition:PATH``: problems with solutions and tests (DeepMind CodeContests, APPS, TACO)."""
+
+    solutions_per_problem: int = Field(3, gt=0, description="Python 3 solutions taken per problem")
+    tests_per_solution: int = Field(
+        10, gt=0, description="tests each solution runs: public first, then private, then generated"
+    )
+
+
+class MathConfig(_Section):
+    """``math:PATH``: program-of-thought solutions (OpenMathInstruct-1, or question/code/answer)."""
+
+    correct_only: bool = Field(
+        False,
+        description="skip solutions the dataset marks is_correct=false (they are run and fail otherwise)",
+    )
+
+
 class IngestConfig(_Section):
+    competition: CompetitionConfig = Field(default_factory=CompetitionConfig)
+    math: MathConfig = Field(default_factory=MathConfig)
     algorithms: AlgorithmsConfig = Field(default_factory=AlgorithmsConfig)
     pyfiles: PyfilesConfig = Field(default_factory=PyfilesConfig)
     max_record_bytes: int = Field(
@@ -60,6 +87,10 @@ class IngestConfig(_Section):
         4096, gt=0, description="how much of a rejected line is kept in bronze/ingest_rejects"
     )
     batch_rows: int = Field(2048, gt=0, description="rows per Arrow batch handed back to Spark")
+    generated_inputs: int = Field(
+        5, gt=0, description="codeio: runs of a record's input_generator (seeded) that give its inputs"
+    )
+    generator_seed: int = Field(0, ge=0, description="codeio: the seed of the first input_generator run")
 
 
 class FilterConfig(_Section):
@@ -69,6 +100,12 @@ class FilterConfig(_Section):
     max_io_bytes: int = Field(1024, gt=0, description="an input or output whose JSON is longer is dropped")
     max_collection_items: int = Field(20, gt=0, description="I/O with a longer list or dict is dropped")
     max_string_chars: int = Field(100, gt=0, description="I/O with a longer string is dropped")
+    max_stdin_bytes: int = Field(
+        4096, gt=0, description="a script's test with longer standard input is dropped"
+    )
+    max_stdout_bytes: int = Field(
+        4096, gt=0, description="a script's test with a longer expected output is dropped"
+    )
     max_inputs: int = Field(10, gt=0, description="inputs kept per program (after removing repeats)")
     min_inputs: int = Field(1, ge=0, description="fewer usable inputs rejects the program as too_few_inputs")
 
@@ -118,6 +155,11 @@ class SandboxLimits(_Section):
     trace_depth: int = Field(1, gt=0, description="snoop depth: 1 traces the entry function")
     untraced_calls: bool = Field(
         True, description="at depth 1, calls the entry function makes run untraced (same snoop text, faster)"
+    )
+    allowed_packages: list[str] = Field(
+        default_factory=lambda: ["numpy", "sympy", "mpmath"],
+        description="installed packages beyond the standard library that runs may import "
+        "(list a package's own dependencies too: mpmath for sympy)",
     )
 
 
@@ -198,10 +240,12 @@ class GateConfig(_Section):
     )
     reject_rate_limits: dict[str, float] = Field(
         default_factory=lambda: {
-            reason.value: 1.0 for reason in (*DUPLICATE_REASONS, *UNFIT_FUNCTION_REASONS)
+            reason.value: 1.0
+            for reason in (*DUPLICATE_REASONS, *UNFIT_FUNCTION_REASONS, *SKIPPED_RECORD_REASONS)
         },
         description="per-reason overrides of max_reject_rate (duplicates are normal in a growing corpus, "
-        "and so are functions of a pyfiles tree that cannot be programs)",
+        "and so are functions of a pyfiles tree that cannot be programs, and dataset records that hold "
+        "no runnable Python program)",
     )
     min_verified_rate: float = Field(
         0.5, ge=0, le=1, description="a generate batch with a smaller share of verified texts is blocked"

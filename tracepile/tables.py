@@ -22,7 +22,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from tracepile.vocab import DUPLICATE_REASONS, Status, sql_in
+from tracepile.vocab import DUPLICATE_REASONS, RunMode, Status, sql_in
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,11 @@ BRONZE_SOURCES = TableSpec(
     name="sources",
     key="program_id",
     description="ingested programs, normalised, one row per distinct content",
-    constraints=(("code_not_empty", "code <> ''"), ("source_line_positive", "source_line >= 1")),
+    constraints=(
+        ("code_not_empty", "code <> ''"),
+        ("source_line_positive", "source_line >= 1"),
+        ("run_mode_known", sql_in("run_mode", RunMode)),
+    ),
     schema=StructType(
         [
             _text("program_id", False),
@@ -74,12 +78,14 @@ BRONZE_SOURCES = TableSpec(
             _text("io_requirements", False),
             _text("code", False),
             _text("entry_point", False),
+            _text("run_mode", False),  # vocab.RunMode: how the program runs, what its result is
             StructField("inputs", ArrayType(INPUT_TYPE), False),
             _text("meta_json"),
             _text("source_file", False),
             StructField("source_line", LongType(), False),
         ]
     ),
+    backfills=(("run_mode", f"'{RunMode.CALL}'"),),  # every program was a function call before
 )
 
 INGEST_REJECTS = TableSpec(
@@ -105,7 +111,7 @@ SILVER_PROGRAMS = TableSpec(
     name="programs",
     key="program_id",
     description="programs that passed the static filters, decontamination and dedup",
-    constraints=(("code_not_empty", "code <> ''"),),
+    constraints=(("code_not_empty", "code <> ''"), ("run_mode_known", sql_in("run_mode", RunMode))),
     schema=StructType(
         [
             *BRONZE_SOURCES.schema.fields,
@@ -116,6 +122,7 @@ SILVER_PROGRAMS = TableSpec(
             _text("run_id", False),
         ]
     ),
+    backfills=BRONZE_SOURCES.backfills,
 )
 
 SILVER_REJECTS = TableSpec(
@@ -215,6 +222,7 @@ GOLD_COE = TableSpec(
             _text("output_json", False),
             _text("source", False),
             _text("domain", False),
+            _text("run_mode", False),  # how the program ran: output_json is a return value or printed text
             StructField("claims_checked", LongType(), False),
             StructField("prompt_tokens", LongType()),
             StructField("completion_tokens", LongType()),
@@ -222,6 +230,7 @@ GOLD_COE = TableSpec(
         ]
     ),
     constraints=(("response_not_empty", "response <> ''"),),
+    backfills=BRONZE_SOURCES.backfills,
 )
 
 GOLD_REJECTS = TableSpec(

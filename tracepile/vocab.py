@@ -31,6 +31,35 @@ class SourceKind(StrEnum):
     CODEIO = "codeio"
     PYFILES = "pyfiles"
     ALGORITHMS = "algorithms"
+    COMPETITION = "competition"
+    MATH = "math"
+
+
+# Kinds whose programs are checked as a whole: a program that fails any of its inputs (a
+# competition solution failing a test, a math program giving the wrong answer) is not a
+# source of truth, so none of its executions goes on to generation.
+WHOLE_PROGRAM_VERDICT_KINDS = (SourceKind.COMPETITION, SourceKind.MATH)
+
+
+class RunMode(StrEnum):
+    """How a program is run and what its result is (``bronze/sources.run_mode``).
+
+    - ``call``: the entry function is called with each input's keyword arguments; the result
+      is its return value, compared JSON-equal with the expected output.
+    - ``stdin``: the code runs as a script with the input's ``stdin`` text on standard input;
+      the result is what it prints, compared token-wise (floats within 1e-6).
+    - ``answer``: the code runs as a script on no input; the result is what it prints, compared
+      with the expected answer as a number where both parse as one (fractions, ``\\frac``,
+      ``\\boxed``), else as normalised text.
+    """
+
+    CALL = "call"
+    STDIN = "stdin"
+    ANSWER = "answer"
+
+
+SCRIPT_MODES = (RunMode.STDIN, RunMode.ANSWER)
+SCRIPT_ENTRY = "<module>"  # the entry_point of a script whose traced unit is its top-level code
 
 
 class Domain(StrEnum):
@@ -76,6 +105,13 @@ class IngestReason(StrEnum):
     MUTATES_GLOBAL = "mutates_global"
     NO_INPUTS = "no_inputs"
     UNSUPPORTED_PARAMETER = "unsupported_parameter"
+    UNKNOWN_FORMAT = "unknown_format"  # a record of none of the kind's known formats
+    NO_PYTHON_SOLUTION = "no_python_solution"
+    NO_TESTS = "no_tests"
+    UNSUPPORTED_CALL_FORM = "unsupported_call_form"  # a call-based solution whose function is a method
+    NO_CODE_BLOCK = "no_code_block"
+    INCORRECT_SOLUTION = "incorrect_solution"  # math.correct_only: the dataset marks it wrong
+    INPUT_GENERATOR_FAILED = "input_generator_failed"
 
 
 # pyfiles: a function that cannot be a program (not bad data), normal at any share of a tree
@@ -85,10 +121,17 @@ UNFIT_FUNCTION_REASONS = (
     IngestReason.UNDEFINED_NAME, IngestReason.IMPORTS_TREE_MODULE, IngestReason.MUTATES_GLOBAL,
     IngestReason.NO_INPUTS, IngestReason.UNSUPPORTED_PARAMETER,
 )  # fmt: skip
+# competition and math: records the dataset holds that are not runnable Python programs (a
+# problem with only C++ solutions, a text-only solution), normal at any share of a dataset
+SKIPPED_RECORD_REASONS = (
+    IngestReason.NO_PYTHON_SOLUTION, IngestReason.NO_TESTS, IngestReason.UNSUPPORTED_CALL_FORM,
+    IngestReason.NO_CODE_BLOCK, IngestReason.INCORRECT_SOLUTION,
+)  # fmt: skip
 
 
 class DedupReason(StrEnum):
-    """Why the dedup stage dropped a program (``silver/rejects.reason``)."""
+    """Why a silver stage (dedup, or trace for a whole-verdict program) dropped a program
+    (``silver/rejects.reason``)."""
 
     CODE_TOO_LARGE = "code_too_large"
     SYNTAX_ERROR = "syntax_error"
@@ -101,6 +144,7 @@ class DedupReason(StrEnum):
     ANALYSIS_ERROR = "analysis_error"
     EXACT_DUPLICATE = "exact_duplicate"
     NEAR_DUPLICATE = "near_duplicate"
+    FAILED_TESTS = "failed_tests"  # trace: a whole-verdict program failed one of its inputs
 
 
 DUPLICATE_REASONS = (DedupReason.EXACT_DUPLICATE, DedupReason.NEAR_DUPLICATE)

@@ -22,6 +22,8 @@ from typing import Any
 
 import xxhash
 
+from tracepile.vocab import SCRIPT_MODES, RunMode
+
 PROMPT_VERSION = "coe-v1"  # part of every prompt hash: change it when the wording changes
 
 TRANSLATION_INSTRUCTIONS = """\
@@ -39,6 +41,16 @@ TRAINING_REQUEST = (
     "Given the code and the input below, predict the output by tracing the code step by step. "
     "End with a line 'Final answer: <the output as JSON>'."
 )
+# a script's result is what it prints (run modes stdin and answer)
+SCRIPT_REQUEST = (
+    "Given the code and the input below, predict what the program prints by tracing the code step "
+    "by step. End with a line 'Final answer: <the printed output>' (as a JSON string if it spans "
+    "several lines)."
+)
+SCRIPT_ANSWER_NOTE = (
+    "The result is what the program prints: end with the line Final answer: <the printed output> "
+    "(as a JSON string if it spans several lines)."
+)
 
 
 @dataclass(frozen=True)
@@ -50,24 +62,35 @@ class ProgramRun:
     entry_point: str
     input_json: str
     trace_text: str
+    run_mode: str = RunMode.CALL
+
+
+def _script_input(run: ProgramRun) -> str:
+    """A script's input as the prompts show it: its standard input, or that it reads none."""
+    stdin = json.loads(run.input_json).get("stdin", "")
+    return f"Standard input:\n```\n{stdin}\n```" if stdin else "Standard input: none"
 
 
 def translation_messages(run: ProgramRun) -> list[dict[str, str]]:
+    if run.run_mode in SCRIPT_MODES:
+        given, note = _script_input(run), f"\n\n{SCRIPT_ANSWER_NOTE}"
+    else:  # the call mode's prompt is unchanged, so its prompt hashes (generation keys) are too
+        given, note = f"Input (keyword arguments of {run.entry_point}):\n{run.input_json}", ""
     user = (
         f"Question:\n{run.problem.strip()}\n\n"
-        f"Input (keyword arguments of {run.entry_point}):\n{run.input_json}\n\n"
+        f"{given}\n\n"
         f"Code:\n```python\n{run.code.strip()}\n```\n\n"
-        f"Execution record:\n{run.trace_text.strip()}"
+        f"Execution record:\n{run.trace_text.strip()}{note}"
     )
     return [{"role": "system", "content": TRANSLATION_INSTRUCTIONS}, {"role": "user", "content": user}]
 
 
 def training_prompt(run: ProgramRun) -> str:
-    return (
-        f"{run.problem.strip()}\n\n{TRAINING_REQUEST}\n\n"
-        f"Code:\n```python\n{run.code.strip()}\n```\n\n"
-        f"Input (keyword arguments of {run.entry_point}): {run.input_json}"
-    )
+    if run.run_mode in SCRIPT_MODES:
+        request, given = SCRIPT_REQUEST, _script_input(run)
+    else:
+        request, given = TRAINING_REQUEST, f"Input (keyword arguments of {run.entry_point}): {run.input_json}"
+    return f"{run.problem.strip()}\n\n{request}\n\nCode:\n```python\n{run.code.strip()}\n```\n\n{given}"
 
 
 def prompt_hash(messages: list[dict[str, str]], backend_version: str = "") -> str:

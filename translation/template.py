@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
+from tracepile.vocab import SCRIPT_MODES, RunMode
+
 FINAL_ANSWER = "Final answer:"
 DETAIL_STEPS = 24  # line steps written out in full before a loop is summarised
 TAIL_STEPS = 6  # line steps written out in full at the end
@@ -32,10 +34,25 @@ class Execution:
     input_json: str
     return_json: str
     steps: list[dict[str, Any]]
+    run_mode: str = RunMode.CALL  # a script's result (return_json) is the text it printed
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Execution:
-        return cls(row["entry_point"], row["input_json"], row["return_json"], json.loads(row["steps_json"]))
+        return cls(
+            row["entry_point"],
+            row["input_json"],
+            row["return_json"],
+            json.loads(row["steps_json"]),
+            row.get("run_mode") or RunMode.CALL,
+        )
+
+    @property
+    def script(self) -> bool:
+        return self.run_mode in SCRIPT_MODES
+
+
+def _in_main(step: dict[str, Any]) -> bool:
+    return step.get("depth") == 1 and step.get("function") == "main"
 
 
 @dataclass(frozen=True)
@@ -47,10 +64,12 @@ class LineStep:
     changes: dict[str, str]
 
 
-def line_steps(steps: Sequence[dict[str, Any]]) -> list[LineStep]:
-    """Executed lines (depth 0) with their effects. snoop reports a line's changes at the
-    next event, so each line takes the ``changed`` of the event after it."""
-    top = [s for s in steps if s.get("depth", 0) == 0]
+def line_steps(steps: Sequence[dict[str, Any]], entry_point: str = "") -> list[LineStep]:
+    """Executed lines of the traced unit with their effects: the entry function's frame (depth
+    0), and for a script whose entry is ``main`` that function's frame too (depth 1). snoop
+    reports a line's changes at the next event, so each line takes the ``changed`` of the
+    event after it."""
+    top = [s for s in steps if s.get("depth", 0) == 0 or (entry_point == "main" and _in_main(s))]
     result = []
     for here, after in pairwise(top):
         if here["event"] == "line":
@@ -89,10 +108,34 @@ def _summary(middle: Sequence[LineStep]) -> list[str]:
     return text
 
 
+def _opening(execution: Execution) -> str:
+    if not execution.script:
+        return f"We call {_call(execution)} and follow the code line by line."
+    stdin = json.loads(execution.input_json).get("stdin", "")
+    given = f"with standard input {json.dumps(stdin)}" if stdin else "with no input"
+    return f"We run the program {given} and follow the code line by line."
+
+
+def script_answer(printed: str) -> str:
+    """How a script's printed output is stated as a final answer: the line itself when it is
+    one line, else the whole text as a JSON string."""
+    text = printed.strip()
+    return text if text and "\n" not in text else json.dumps(printed)
+
+
+def _closing(execution: Execution) -> list[str]:
+    if not execution.script:
+        answer = json.dumps(json.loads(execution.return_json))
+        return [f"The function returns {answer}.", f"{FINAL_ANSWER} {answer}"]
+    printed = json.loads(execution.return_json)
+    return [f"The program prints {json.dumps(printed)}.", f"{FINAL_ANSWER} {script_answer(printed)}"]
+
+
 def render_coe(execution: Execution) -> str:
-    """Step-by-step reasoning for one execution, ending with ``Final answer: <JSON>``."""
-    steps = line_steps(execution.steps)
-    text = [f"We call {_call(execution)} and follow the code line by line."]
+    """Step-by-step reasoning for one execution, ending with ``Final answer: <JSON>`` (for a
+    script, ``Final answer: <printed output>``)."""
+    steps = line_steps(execution.steps, execution.entry_point if execution.script else "")
+    text = [_opening(execution)]
     if len(steps) > DETAIL_STEPS + TAIL_STEPS:
         head, middle, tail = steps[:DETAIL_STEPS], steps[DETAIL_STEPS:-TAIL_STEPS], steps[-TAIL_STEPS:]
         text += [_describe(s) for s in head]
@@ -100,7 +143,5 @@ def render_coe(execution: Execution) -> str:
         text += [_describe(s) for s in tail]
     else:
         text += [_describe(s) for s in steps]
-    answer = json.dumps(json.loads(execution.return_json))
-    text.append(f"The function returns {answer}.")
-    text.append(f"{FINAL_ANSWER} {answer}")
+    text += _closing(execution)
     return "\n".join(text)

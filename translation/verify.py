@@ -15,14 +15,16 @@ are not literals are not claims and are skipped; claims about values snoop trunc
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
+from tracepile.analysis.answers import result_matches
 from tracepile.analysis.values import values_equal
 from tracepile.translation.template import FINAL_ANSWER, Execution
-from tracepile.vocab import GenerateOutcome
+from tracepile.vocab import SCRIPT_MODES, GenerateOutcome, RunMode
 
 _FINAL = re.compile(rf"^\W*{re.escape(FINAL_ANSWER)}\**\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
 _CLAIM = re.compile(r"`\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*([^`=][^`]*?)\s*`")
@@ -78,22 +80,37 @@ def final_answer(text: str) -> str | None:
     return found[-1] if found else None
 
 
-def answer_problem(text: str, return_json: str) -> tuple[str, str] | None:
+def _states_printed(stated: str, return_json: str, run_mode: str) -> bool:
+    """Whether a stated final answer is what a script printed: as written, or as the JSON
+    string a multi-line output is stated as; compared as the run mode compares outputs."""
+    candidates = [stated]
+    with contextlib.suppress(ValueError):
+        if isinstance(decoded := json.loads(stated), str):
+            candidates.append(decoded)
+    return any(result_matches(run_mode, return_json, json.dumps(c)) for c in candidates)
+
+
+def answer_problem(text: str, return_json: str, run_mode: str = RunMode.CALL) -> tuple[str, str] | None:
     """(reason, detail) when the text's final answer is missing or is not ``return_json``."""
     stated = final_answer(text)
     if stated is None:
         return GenerateOutcome.NO_FINAL_ANSWER, "no line starting 'Final answer:'"
-    answer = literal(stated)
-    if answer is _UNPARSED or not values_equal(answer, json.loads(return_json)):
+    if run_mode in SCRIPT_MODES:
+        right = _states_printed(stated, return_json, run_mode)
+    else:
+        answer = literal(stated)
+        right = answer is not _UNPARSED and values_equal(answer, json.loads(return_json))
+    if not right:
         return (
             GenerateOutcome.WRONG_FINAL_ANSWER,
-            f"states {stated[:200]!r}, the program returned {return_json[:200]}",
+            f"states {stated[:200]!r}, the program {'printed' if run_mode in SCRIPT_MODES else 'returned'} "
+            f"{return_json[:200]}",
         )
     return None
 
 
 def verify(text: str, execution: Execution) -> Verdict:
-    if problem := answer_problem(text, execution.return_json):
+    if problem := answer_problem(text, execution.return_json, execution.run_mode):
         return Verdict(False, *problem, 0, 0)
     held = traced_values(execution)
     checked = unverifiable = 0

@@ -33,7 +33,7 @@ from tracepile.tables import INPUTS_ARROW_TYPE
 from tracepile.udfs.workers import map_batches
 from tracepile.vocab import DedupReason, InputDrop
 
-ANALYSIS_COLUMNS = ("program_id", "code", "entry_point", "problem", "inputs")
+ANALYSIS_COLUMNS = ("program_id", "code", "entry_point", "problem", "inputs", "run_mode")
 INPUT_DROP_REASONS = tuple(InputDrop)
 ANALYSED_ARROW_SCHEMA = pa.schema(
     [
@@ -62,12 +62,17 @@ class DedupOptions:
 
 
 def _analyse_program(
-    code: str, entry_point: str, problem: str, inputs: list[dict[str, str]], filters: list[Filter]
+    code: str,
+    entry_point: str,
+    problem: str,
+    inputs: list[dict[str, str]],
+    run_mode: str,
+    filters: list[Filter],
 ) -> tuple[FilterOutcome, list[str]]:
     """The filters' outcome and the normalised tokens (empty when rejected) of one program."""
     parsed = parse_program(code)
     code_tokens = python_tokens(code) if isinstance(parsed, ast.Module) else []
-    program = Program(code, parsed, entry_point, inputs, problem, set(code_tokens))
+    program = Program(code, parsed, entry_point, inputs, problem, run_mode, set(code_tokens))
     outcome = run_filters(program, filters)
     if outcome.reason is not None:
         return outcome, []
@@ -95,6 +100,7 @@ def analyse_table(batch: pa.Table | pa.RecordBatch, options: DedupOptions) -> pa
                 columns["entry_point"][index],
                 columns["problem"][index],
                 columns["inputs"][index],
+                columns["run_mode"][index],
                 filters,
             )
         except Exception as exc:  # one odd program must not fail the batch; it is rejected

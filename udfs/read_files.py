@@ -28,6 +28,7 @@ PARSED_ARROW_SCHEMA = pa.schema(
         ("io_requirements", pa.string()),
         ("code", pa.string()),
         ("entry_point", pa.string()),
+        ("run_mode", pa.string()),
         ("inputs", INPUTS_ARROW_TYPE),
         ("meta_json", pa.string()),
         ("source_file", pa.string()),

@@ -65,7 +65,9 @@ def trace_batches(batches: Iterator[pd.DataFrame], stage: TracingStage) -> Itera
     limits = stage.config.trace
 
     def execute(row: pd.Series) -> dict[str, object]:
-        result = sandbox.execute(row["code"], row["entry_point"], row["input_json"], _expected(row), limits)
+        result = sandbox.execute(
+            row["code"], row["entry_point"], row["input_json"], _expected(row), limits, row["run_mode"]
+        )
         return _row(row, result)
 
     with ThreadPoolExecutor(max_workers=sandbox.workers) as pool:

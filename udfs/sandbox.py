@@ -22,9 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import IO, Any
 
-from tracepile.analysis.values import json_equal
+from tracepile.analysis.answers import result_matches
 from tracepile.config import SandboxLimits
-from tracepile.vocab import Status
+from tracepile.vocab import RunMode, Status
 
 
 @dataclass(frozen=True)
@@ -171,14 +171,19 @@ class Sandbox:
         limits: SandboxLimits | None = None,
         trace: bool = False,
         hash_seed: int | None = None,
+        mode: str = RunMode.CALL,
     ) -> RunResult:
-        """One run in a fresh child; ``trace`` adds snoop's text and the structured steps."""
+        """One run in a fresh child; ``trace`` adds snoop's text and the structured steps.
+        ``mode`` (``vocab.RunMode``) says how: a call of ``entry`` with the input's keyword
+        arguments, or the code as a script (``entry`` "main" traces its ``main()`` too) whose
+        printed output is the result."""
         request = {
             "code": code,
             "entry": entry,
             "input_json": input_json,
             "limits": (limits or SandboxLimits()).model_dump(include=set(SandboxLimits.model_fields)),
             "trace": trace,
+            "mode": str(mode),
         }
         seed = self.hash_seeds[0] if hash_seed is None else hash_seed
         zygote = self._idle[seed].get()
@@ -196,15 +201,17 @@ class Sandbox:
         input_json: str,
         expected_json: str | None = None,
         limits: SandboxLimits | None = None,
+        mode: str = RunMode.CALL,
     ) -> RunResult:
         """The stage's unit of work: a run traced by snoop, then a cheap untraced run under the
-        other hash seed; ``nondeterministic`` when they differ, ``mismatch`` when the return
-        value is not the expected output. The traced run goes first because it stops at the
-        trace budget: a program too long to trace is not also run to its end."""
-        traced = self.run(code, entry, input_json, limits, trace=True, hash_seed=self.hash_seeds[-1])
+        other hash seed; ``nondeterministic`` when they differ, ``mismatch`` when the result
+        is not the expected output (``answers.result_matches``). The traced run goes first because it stops
+        at the trace budget: a program too long to trace is not also run to its end."""
+        first, second = self.hash_seeds[-1], self.hash_seeds[0]
+        traced = self.run(code, entry, input_json, limits, trace=True, hash_seed=first, mode=mode)
         if traced.status != Status.OK:
             return traced
-        untraced = self.run(code, entry, input_json, limits, trace=False, hash_seed=self.hash_seeds[0])
+        untraced = self.run(code, entry, input_json, limits, trace=False, hash_seed=second, mode=mode)
         if untraced.status != Status.OK:
             return replace(
                 untraced,
@@ -214,7 +221,9 @@ class Sandbox:
         if (untraced.return_json, untraced.stdout) != (traced.return_json, traced.stdout):
             what = "return value" if untraced.return_json != traced.return_json else "stdout"
             return replace(traced, status=Status.NONDETERMINISTIC, error=f"{what} differs between two runs")
-        if expected_json is not None and not json_equal(traced.return_json or "null", expected_json):
+        if expected_json is not None and not result_matches(
+            mode, traced.return_json or "null", expected_json
+        ):
             return replace(traced, status=Status.MISMATCH, error=f"expected {expected_json[:200]}")
         return traced
 

@@ -19,6 +19,7 @@ import functools
 import linecache
 import re
 import sys
+import types
 from collections.abc import Callable
 from pprint import pformat
 from types import CodeType
@@ -61,13 +62,20 @@ class Recorder:
             "function": event.code.co_name,
             "line": event.line_no,
             "depth": event.depth,
-            "changed": {name: _ADDRESS.sub("", value) for name, value in event.variables},
+            # a script's namespace shows the module's own dunders (__name__, __builtins__)
+            "changed": {
+                name: _ADDRESS.sub("", value) for name, value in event.variables if not _is_dunder(name)
+            },
         }
         if event.event in ("call", "line"):
             step["source"] = event.source_line.strip()
         if event.event == "return":
             step["value"] = _ADDRESS.sub("", repr(event.arg))[:1000]
         self.steps.append(step)
+
+
+def _is_dunder(name: str) -> bool:
+    return name.startswith("__") and name.endswith("__")
 
 
 def _formatter_for(recorder: Recorder) -> type[DefaultFormatter]:
@@ -202,12 +210,25 @@ def snooped(
     """The entry function of an executed program, traced by snoop into ``recorder``; its
     source is registered so snoop shows it. With ``untraced_calls`` at depth 1, a program
     compiled by ``compile_for_tracing`` runs the calls its entry function makes untraced."""
+    function = namespace[entry]
+    if depth == 1 and untraced_calls:
+        Pauser(namespace, entry)
+    return traced(function, code, recorder, depth)
+
+
+def script_function(compiled: CodeType, namespace: dict[str, Any]) -> Callable[[], None]:
+    """A script's top-level code as a function of no arguments: calling it runs the module's
+    code in ``namespace`` (a module's code object has no local scope of its own, so its
+    names land there, as ``exec`` would put them), and snoop can trace it like a function."""
+    return types.FunctionType(compiled, namespace, "<module>")
+
+
+def traced(function: Callable[..., Any], code: str, recorder: Recorder, depth: int) -> Callable[..., Any]:
+    """``function`` traced by snoop into ``recorder`` to ``depth`` frames; ``code`` is its
+    program's source, registered so snoop shows it."""
     linecache.cache[PROGRAM_FILENAME] = (len(code), None, list(_source_lines(code)), PROGRAM_FILENAME)
     # pformat given: snoop otherwise tries to import two optional libraries on every Config
     config = snoop.Config(
         out=recorder, columns="", color=False, formatter_class=_formatter_for(recorder), pformat=pformat
     )
-    function = namespace[entry]
-    if depth == 1 and untraced_calls:
-        Pauser(namespace, entry)
     return config.snoop(depth=depth)(function)

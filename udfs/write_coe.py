@@ -23,7 +23,7 @@ from tracepile.translation.template import Execution
 from tracepile.translation.verify import verify
 from tracepile.udfs.worker_state import WorkerSetup, worker_state
 from tracepile.vocab import Backend as BackendName
-from tracepile.vocab import GenerateOutcome
+from tracepile.vocab import GenerateOutcome, RunMode
 
 VERIFIED = GenerateOutcome.VERIFIED
 # one outcome row per generation: gold/coe's columns (but run_id, added by the stage), the
@@ -50,7 +50,12 @@ class GeneratingStage(WorkerSetup, Protocol):
 
 def _program_run(row: dict[str, Any]) -> ProgramRun:
     return ProgramRun(
-        row["problem"], row["code"], row["entry_point"], row["input_json"], row["trace_text"] or ""
+        row["problem"],
+        row["code"],
+        row["entry_point"],
+        row["input_json"],
+        row["trace_text"] or "",
+        row.get("run_mode") or RunMode.CALL,
     )
 
 

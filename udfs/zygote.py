@@ -19,6 +19,7 @@ import ctypes
 import json
 import os
 import pwd
+import re
 import resource
 import select
 import shutil
@@ -31,7 +32,7 @@ from collections import OrderedDict
 from types import CodeType
 from typing import Any
 
-from tracepile.vocab import Status
+from tracepile.vocab import SCRIPT_MODES, RunMode, Status
 
 PROGRAM_MODULE = "__sandbox__"  # the name programs run under (not __main__: no main guard runs)
 
@@ -41,7 +42,11 @@ PRELOADED = (
     "array", "bisect", "collections", "copy", "dataclasses", "datetime", "decimal", "enum",
     "fractions", "functools", "heapq", "itertools", "json", "math", "numbers", "operator",
     "random", "re", "statistics", "string", "typing", "unicodedata", "cmath", "textwrap",
+    "encodings.idna",  # codecs load lazily: a host name reaches the audit hook, not a LookupError
 )  # fmt: skip
+# Doors to native code, shut for every run whatever the allowlist says: importing them raises.
+SHUT_MODULES = ("ctypes", "_ctypes", "numpy.ctypeslib", "cffi", "_cffi_backend")
+STDIN_FILE, STDOUT_FILE = "stdin", "stdout"  # a script's standard streams, in its run directory
 CLONE_NEWNET = 0x40000000
 _FORBIDDEN_EVENTS = (
     "socket.", "subprocess.", "os.system", "os.exec", "os.posix_spawn", "os.fork", "os.kill",
@@ -71,6 +76,7 @@ def _preload() -> None:
         importlib.import_module(name)
     with contextlib.suppress(ImportError):  # optional: many generated programs use numpy
         importlib.import_module("numpy")
+        importlib.import_module("numpy.random")  # a submodule: its name is never a word of the code
     gc.freeze()
 
 
@@ -106,6 +112,42 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+def script_stdin(input_json: str) -> str:
+    """A script's standard input: the ``stdin`` text of its input (none for ``answer`` runs)."""
+    text = json.loads(input_json).get("stdin", "")
+    if not isinstance(text, str):
+        raise ValueError(f"stdin must be text, got {type(text).__name__}")
+    return text
+
+
+_WORD = re.compile(r"[A-Za-z_]\w*")
+# Standard modules whose import does something (opens a browser, prints, starts a GUI): never
+# imported for a program by the zygote itself.
+_ACTING_ON_IMPORT = frozenset(
+    {"antigravity", "this", "__hello__", "__phello__", "idlelib", "tkinter", "turtle", "turtledemo"}
+)
+
+
+def _load_named_modules(request: dict[str, Any]) -> None:
+    """Import the standard modules and allowed packages a program names into the zygote, once,
+    so that its children inherit them: a child runs as ``nobody`` and may not read the
+    interpreter's files, and would pay for each import itself (sympy takes a second). A
+    module is library code, not the program's: importing it here runs nothing of the request's."""
+    import gc
+    import importlib
+
+    importable = sys.stdlib_module_names | set(request["limits"]["allowed_packages"])
+    words = set(_WORD.findall(request["code"]))
+    wanted = sorted((words & importable) - sys.modules.keys() - _ACTING_ON_IMPORT)
+    for name in wanted:
+        with contextlib.suppress(Exception):  # a module this platform lacks stays missing
+            importlib.import_module(name)
+    if wanted:
+        if _threads() != 1:  # forking is only safe from one thread
+            raise RuntimeError(f"importing {', '.join(wanted)} started a thread in the sandbox zygote")
+        gc.freeze()
+
+
 _PREPARED: OrderedDict[tuple[str, str | None], CodeType | None] = OrderedDict()
 PREPARED_PROGRAMS = 32
 
@@ -121,7 +163,8 @@ def _prepared(request: dict[str, Any]) -> CodeType | None:
 
     code, traced = request["code"], bool(request.get("trace"))
     limits = request["limits"]
-    pausing = traced and limits["trace_depth"] == 1 and limits["untraced_calls"]
+    calling = request.get("mode", RunMode.CALL) == RunMode.CALL
+    pausing = traced and calling and limits["trace_depth"] == 1 and limits["untraced_calls"]
     key = (code, request["entry"] if pausing else None)
     if key not in _PREPARED:
         try:
@@ -158,9 +201,13 @@ def _child(
         resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"], limits["memory_bytes"]))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_bytes"], limits["file_bytes"]))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)
-        os.dup2(output_w, 1)
+        script = request.get("mode", RunMode.CALL) in SCRIPT_MODES
+        if script:  # its input is a file on stdin, its printed output a file (read back at the end)
+            os.dup2(os.open(STDIN_FILE, os.O_RDONLY), 0)
+            os.dup2(os.open(STDOUT_FILE, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600), 1)
+        else:
+            os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+            os.dup2(output_w, 1)
         os.dup2(output_w, 2)
         os.dup2(result_w, 3)
         os.closerange(4, 65536)
@@ -175,25 +222,36 @@ def _child(
         sys.dont_write_bytecode = True
         os.environ.clear()
         os.environ.update({"PATH": "/nonexistent", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8"})
-        sys.stdout = os.fdopen(1, "w", buffering=1, encoding="utf-8", errors="replace")
-        sys.stderr = sys.stdout
-        sys.stdin = open(os.devnull, encoding="utf-8")  # noqa: SIM115 - lives as long as the child
+        # a script's output is a file, written in blocks; a function's goes to the pipe as it comes
+        sys.stdout = os.fdopen(1, "w", buffering=-1 if script else 1, encoding="utf-8", errors="replace")
+        sys.stderr = os.fdopen(2, "w", buffering=1, encoding="utf-8", errors="replace")
+        sys.stdin = os.fdopen(0, encoding="utf-8", errors="replace")
+        for name in SHUT_MODULES:
+            sys.modules[name] = None  # type: ignore[assignment]  # import raises ImportError
+        # What a run may import: the standard library, the configured packages, and what the
+        # zygote loaded already (the tracer's own libraries). The "import" audit event fires
+        # only for modules not loaded yet.
+        loaded = {name.partition(".")[0] for name in sys.modules}
+        importable = frozenset({*sys.stdlib_module_names, *limits["allowed_packages"], *loaded})
 
         def audit(event: str, args: tuple[Any, ...]) -> None:
             if event.startswith(_FORBIDDEN_EVENTS) or (event == "open" and _writes_outside(args, workdir)):
                 violations.append(event)
                 raise PermissionError(f"sandbox: {event} is not allowed")
+            if event == "import" and args[0].partition(".")[0] not in importable:
+                raise ImportError(f"sandbox: {args[0]} is not importable (not in trace.allowed_packages)")
 
         sys.addaudithook(audit)
     except BaseException as exc:  # setup failed: report, never run the program
         os.write(result_w, json.dumps({"status": Status.ERROR, "error": f"sandbox setup: {exc!r}"}).encode())
         os._exit(70)
 
-    from tracepile.udfs.tracing import PROGRAM_FILENAME, Recorder, snooped  # preloaded
+    from tracepile.udfs.tracing import PROGRAM_FILENAME, Recorder, script_function, snooped, traced
 
     # Bound before the program runs, so that patching json or os does not reach the report.
-    encode, write, exit_now, usage = json.JSONEncoder().encode, os.write, os._exit, resource.getrusage
-    kwargs = json.loads(request["input_json"])
+    encode, write, exit_now, usage, pread = (
+        json.JSONEncoder().encode, os.write, os._exit, resource.getrusage, os.pread,
+    )  # fmt: skip
     recorder = None
     if request.get("trace"):
 
@@ -206,24 +264,11 @@ def _child(
         recorder = Recorder(limits["trace_lines"], limits["trace_bytes"], too_long)
     result: dict[str, Any]
     try:
-        # the program's module, registered: dataclasses, typing and pickle look their class's
-        # module up in sys.modules
-        module = types.ModuleType(PROGRAM_MODULE)
-        sys.modules[PROGRAM_MODULE] = module
-        namespace: dict[str, Any] = module.__dict__
-        exec(compiled or compile(request["code"], PROGRAM_FILENAME, "exec"), namespace)
-        function = namespace[request["entry"]]
-        if recorder is not None:
-            function = snooped(
-                namespace,
-                request["entry"],
-                request["code"],
-                recorder,
-                limits["trace_depth"],
-                limits["untraced_calls"],
-            )
-        value = function(**kwargs)
-        result = {"status": Status.OK, "return_json": encode(value)}
+        code = compiled or compile(request["code"], PROGRAM_FILENAME, "exec")
+        if script:
+            result = _run_script(request, code, recorder, script_function, traced)
+        else:
+            result = _call_entry(request, code, recorder, snooped, encode)
     except MemoryError:
         result = {"status": Status.MEMORY, "error": "MemoryError"}
     except BaseException as exc:  # the program's own failure, SystemExit included
@@ -237,11 +282,72 @@ def _child(
         result |= {"trace_text": recorder.text(), "steps": recorder.steps}
     with contextlib.suppress(BaseException):  # the program may have broken its own stdout
         sys.stdout.flush()
+    if script:
+        result = _with_printed(result, pread, limits["output_bytes"], encode)
     spent = usage(resource.RUSAGE_SELF)
     result["cpu_s"] = spent.ru_utime + spent.ru_stime
     # one line: the zygote answers as soon as it has it, without waiting for the exit
     write(3, encode(result).encode() + b"\n")
     exit_now(0)
+
+
+def _program_module(name: str) -> dict[str, Any]:
+    """A fresh module for the program's code, registered: dataclasses, typing and pickle look
+    their class's module up in ``sys.modules``."""
+    module = types.ModuleType(name)
+    sys.modules[name] = module
+    module.__dict__["__builtins__"] = __builtins__
+    return module.__dict__
+
+
+def _call_entry(
+    request: dict[str, Any], code: CodeType, recorder: Any, snooped: Any, encode: Any
+) -> dict[str, Any]:
+    """Mode ``call``: define the program, call its entry function with the input's keyword
+    arguments (traced when ``recorder``); the result is its return value."""
+    limits = request["limits"]
+    kwargs = json.loads(request["input_json"])
+    namespace = _program_module(PROGRAM_MODULE)
+    exec(code, namespace)
+    function = namespace[request["entry"]]
+    if recorder is not None:
+        depth, pausing = limits["trace_depth"], limits["untraced_calls"]
+        function = snooped(namespace, request["entry"], request["code"], recorder, depth, pausing)
+    return {"status": Status.OK, "return_json": encode(function(**kwargs))}
+
+
+def _run_script(
+    request: dict[str, Any], code: CodeType, recorder: Any, script_function: Any, traced: Any
+) -> dict[str, Any]:
+    """Modes ``stdin`` and ``answer``: run the code as the main script (its top-level code
+    traced when ``recorder``, and a ``main()`` it defines one frame further down); the
+    result, its printed output, is read back by ``_with_printed``. ``sys.exit()`` or
+    ``sys.exit(0)`` is a normal end of a script."""
+    limits = request["limits"]
+    function = script_function(code, _program_module("__main__"))
+    if recorder is not None:
+        depth = max(limits["trace_depth"], 2 if request["entry"] == "main" else 1)
+        function = traced(function, request["code"], recorder, depth)
+    try:
+        function()
+    except SystemExit as exit_:
+        if exit_.code not in (None, 0):
+            return {"status": Status.ERROR, "error": f"SystemExit: {exit_.code}"[:2000]}
+    return {"status": Status.OK}
+
+
+def _with_printed(result: dict[str, Any], pread: Any, cap: int, encode: Any) -> dict[str, Any]:
+    """A script's result with what it printed: its ``stdout``, and its return value when ok."""
+    try:
+        printed = pread(1, cap + 1, 0)
+    except OSError as exc:  # the program closed or replaced its own standard output
+        return result | {"status": Status.ERROR, "error": f"standard output unreadable: {exc}", "stdout": ""}
+    text = printed[:cap].decode("utf-8", "replace")
+    if len(printed) > cap:
+        return result | {"status": Status.OUTPUT_LIMIT, "error": f"printed over {cap} bytes", "stdout": text}
+    if result["status"] == Status.OK:
+        result["return_json"] = encode(text)
+    return result | {"stdout": text}
 
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
@@ -292,6 +398,10 @@ def run_one(request: dict[str, Any]) -> dict[str, Any]:
     if os.getuid() == 0:
         nobody = pwd.getpwnam("nobody")
         os.chown(workdir, nobody.pw_uid, nobody.pw_gid)
+    if request.get("mode", RunMode.CALL) in SCRIPT_MODES:
+        with open(os.path.join(workdir, STDIN_FILE), "w", encoding="utf-8") as stdin:
+            stdin.write(script_stdin(request["input_json"]))
+    _load_named_modules(request)
     output_r, output_w = os.pipe()
     result_r, result_w = os.pipe()
     started = time.perf_counter()
@@ -355,7 +465,7 @@ def run_one(request: dict[str, Any]) -> dict[str, Any]:
     return {
         "status": status,
         "return_json": record.get("return_json"),
-        "stdout": stdout,
+        "stdout": record.get("stdout", stdout),  # a script's: what it printed; else stdout and stderr
         "error": record.get("error"),
         "cpu_s": round(cpu, 4),
         "wall_s": round(wall, 4),

@@ -25,7 +25,7 @@ from typing import Any
 from tracepile.analysis import pyast
 from tracepile.analysis.decontam import BenchmarkIndex
 from tracepile.config import FilterConfig
-from tracepile.vocab import DedupReason, InputDrop
+from tracepile.vocab import SCRIPT_ENTRY, SCRIPT_MODES, DedupReason, InputDrop, RunMode
 
 # Calls whose result differs from run to run, by resolved dotted name.
 NONDETERMINISTIC_CALLS = frozenset(
@@ -64,6 +64,10 @@ CAPABILITY_CALLS = frozenset(
     }
 )  # fmt: skip
 _OS_PREFIXES = ("os.exec", "os.spawn", "os.posix_spawn", "os.wait")
+# What a script (run modes stdin and answer) may do that a function may not: read its standard
+# input (``open(0)`` too, see ``_reads_stdin``) and end itself.
+SCRIPT_CALLS = frozenset({"input", "sys.stdin", "sys.exit"})
+SHUT_MODULE_PREFIXES = ("numpy.ctypeslib",)  # native-code doors of allowed packages
 # Words that must appear in the code for any rule above to fire: a module (reached by
 # ``import m`` or ``from m import f``, both of which name m) or a builtin; ``random`` also
 # covers numpy's generators. Most programs contain none and skip the AST walk.
@@ -72,6 +76,7 @@ _TRIGGER_WORDS = frozenset(
     | NONDETERMINISTIC_MODULES
     | CAPABILITY_MODULES
     | {"random"}
+    | {prefix.rsplit(".", 1)[-1] for prefix in SHUT_MODULE_PREFIXES}
 ) - {"numpy"}
 _WORD = re.compile(r"[^\W\d]\w*")
 
@@ -99,12 +104,17 @@ class Program:
     entry_point: str
     inputs: list[dict[str, Any]]
     problem: str = ""
+    run_mode: str = RunMode.CALL  # vocab.RunMode: a script reads stdin and prints its result
     # the code's tokens when the caller has lexed it; else the words of the code, comments
     # included, which only makes the capability scan run more often
     names: set[str] | None = None
     function: ast.FunctionDef | None = None  # set by the entry_function filter
     kept_inputs: list[dict[str, Any]] = field(default_factory=list)  # set by the inputs filter
     dropped: Counter[InputDrop] = field(default_factory=Counter)  # set by the inputs filter
+
+    @property
+    def script(self) -> bool:
+        return self.run_mode in SCRIPT_MODES
 
     @property
     def tree(self) -> ast.Module:
@@ -202,6 +212,8 @@ def _module_of(name: str, modules: frozenset[str]) -> str | None:
 
 
 def _import_problem(module: str, what: str) -> Reject | None:
+    if module.startswith(SHUT_MODULE_PREFIXES):
+        return Reject(DedupReason.FORBIDDEN_CAPABILITY, f"{what} {module}")
     if found := _module_of(module, CAPABILITY_MODULES):
         return Reject(DedupReason.FORBIDDEN_CAPABILITY, f"{what} {found}")
     if found := _module_of(module, NONDETERMINISTIC_MODULES):
@@ -209,8 +221,18 @@ def _import_problem(module: str, what: str) -> Reject | None:
     return None
 
 
-def scan_capabilities(tree: ast.Module) -> Reject | None:
-    """The first non-deterministic or forbidden use, or None.
+def _reads_stdin(name: str, call: ast.Call | None) -> bool:
+    """``open(0)``: a script reading its standard input by descriptor, as contestants do."""
+    return name == "open" and call is not None and bool(call.args) and _is_zero(call.args[0])
+
+
+def _is_zero(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and node.value == 0 and not isinstance(node.value, bool)
+
+
+def scan_capabilities(tree: ast.Module, allowed: frozenset[str] = frozenset()) -> Reject | None:
+    """The first non-deterministic or forbidden use, or None (``allowed``: calls a script may
+    make, ``SCRIPT_CALLS``, with ``open(0)``).
 
     Names are resolved through the program's imports (``from time import time as t``
     makes ``t()`` a ``time.time`` call); a name the program binds itself (a parameter
@@ -252,6 +274,10 @@ def scan_capabilities(tree: ast.Module) -> Reject | None:
     ]
     seeded = {name for name, node in used if id(node) in calls and calls[id(node)].args}
     for name, node in used:
+        if name in allowed or (allowed and _reads_stdin(name, calls.get(id(node)))):
+            continue
+        if name.startswith(SHUT_MODULE_PREFIXES):
+            return Reject(DedupReason.FORBIDDEN_CAPABILITY, f"uses {name}")
         if name in CAPABILITY_CALLS or name.startswith(_OS_PREFIXES):
             return Reject(DedupReason.FORBIDDEN_CAPABILITY, f"uses {name}")
         if name in NONDETERMINISTIC_CALLS:
@@ -320,7 +346,10 @@ def check_syntax(program: Program) -> Reject | None:
 
 
 def find_entry_function(program: Program) -> Reject | None:
-    """Sets ``program.function`` for the filters after it."""
+    """Sets ``program.function`` for the filters after it. A script's traced unit is its own
+    top-level code, or a ``main()`` it defines."""
+    if program.script and program.entry_point == SCRIPT_ENTRY:
+        return None
     program.function = entry_function(program.tree, program.entry_point)
     if program.function is None:
         return Reject(DedupReason.NO_ENTRY_FUNCTION, f"no top-level def {program.entry_point}(...)")
@@ -331,7 +360,7 @@ def check_capabilities(program: Program) -> Reject | None:
     words = _WORD.findall(program.code) if program.names is None else program.names
     if _TRIGGER_WORDS.isdisjoint(words):  # most programs: no rule can fire, skip the AST walk
         return None
-    return scan_capabilities(program.tree)
+    return scan_capabilities(program.tree, SCRIPT_CALLS if program.script else frozenset())
 
 
 def check_inputs(program: Program, limits: FilterConfig) -> Reject | None:
@@ -340,6 +369,8 @@ def check_inputs(program: Program, limits: FilterConfig) -> Reject | None:
     Sets ``program.kept_inputs`` and ``program.dropped`` once every input is read, so a
     signature mismatch or an error part-way leaves no partial counts.
     """
+    if program.script:
+        return _check_script_inputs(program, limits)
     assert program.function is not None, "the inputs filter runs after entry_function"
     signature = Signature.of(program.function)
     kept: list[dict[str, Any]] = []
@@ -363,12 +394,50 @@ def check_inputs(program: Program, limits: FilterConfig) -> Reject | None:
         else:
             seen.add(text)
             kept.append(item)
+    return _keep_inputs(program, kept, dropped, limits)
+
+
+def _keep_inputs(
+    program: Program, kept: list[dict[str, Any]], dropped: Counter[InputDrop], limits: FilterConfig
+) -> Reject | None:
     program.kept_inputs, program.dropped = kept, dropped
     if len(kept) < limits.min_inputs:
         named = ", ".join(f"{n} {why}" for why, n in sorted(dropped.items())) or "none dropped"
         detail = f"{len(kept)} usable of {len(program.inputs)} (min {limits.min_inputs}; {named})"
         return Reject(DedupReason.TOO_FEW_INPUTS, detail)
     return None
+
+
+def _check_script_inputs(program: Program, limits: FilterConfig) -> Reject | None:
+    """A script's inputs: its standard input text (none for an answer) and expected printed
+    output, each within its own cap (real tests are longer than a function's JSON inputs)."""
+    kept: list[dict[str, Any]] = []
+    dropped: Counter[InputDrop] = Counter()
+    seen: set[str] = set()
+    for index, item in enumerate(program.inputs):
+        text = item["input_json"]
+        given = json.loads(text)
+        if (
+            not isinstance(given, dict)
+            or not isinstance(given.get("stdin", ""), str)
+            or given.keys() - {"stdin"}
+        ):
+            return Reject(
+                DedupReason.SIGNATURE_MISMATCH, f'input {index} is not a script\'s {{"stdin": text}}'
+            )
+        expected = item["expected_output_json"]
+        if len(given.get("stdin", "").encode("utf-8")) > limits.max_stdin_bytes or (
+            expected is not None and len(expected.encode("utf-8")) > limits.max_stdout_bytes
+        ):
+            dropped[InputDrop.TOO_LARGE] += 1
+        elif text in seen:
+            dropped[InputDrop.DUPLICATE] += 1
+        elif len(kept) >= limits.max_inputs:
+            dropped[InputDrop.OVER_LIMIT] += 1
+        else:
+            seen.add(text)
+            kept.append(item)
+    return _keep_inputs(program, kept, dropped, limits)
 
 
 def check_decontamination(program: Program, benchmarks: BenchmarkIndex) -> Reject | None:
@@ -415,7 +484,9 @@ def check_program(
     inputs: list[dict[str, Any]],
     limits: FilterConfig,
     names: set[str] | None = None,
+    run_mode: str = RunMode.CALL,
 ) -> FilterOutcome:
     """The static filters without decontamination, on one program (``parsed`` is
     ``parse_program(code)``; ``names`` as in ``Program``)."""
-    return run_filters(Program(code, parsed, entry_point, inputs, names=names), program_filters(limits))
+    program = Program(code, parsed, entry_point, inputs, run_mode=run_mode, names=names)
+    return run_filters(program, program_filters(limits))

@@ -1,8 +1,20 @@
-"""The `codeio` source kind: one CodeI/O / PyEdu JSON record per line -> a normalised program.
+"""The `codeio` source kind: one CodeI/O-style JSON record per line -> a normalised program.
 
-Record fields: ``problem_description, io_requirements, refcode, funcname,
-ios[{input, output}], source, category, meta``. ``refcode``, ``funcname`` and ``ios``
-are required; the others may be missing or null but never of the wrong type.
+Three published layouts are read (the first present code field picks one):
+
+- CodeI/O / PyEdu (``hkust-nlp/CodeIO-PyEdu-Reasoning-Raw``): ``problem_description,
+  io_requirements, refcode, funcname, ios[{input, output}], source, category, meta``.
+  ``refcode`` and ``funcname`` are required; ``ios`` too, unless the record carries the
+  ``input_generator`` its I/O pairs were (or are to be) drawn from.
+- reasoning-gym's ``codeio.jsonl``: ``task_description, input_output_spec, code_sample,
+  input_generator`` (``def generate_inputs(rng: Random)``) and scores; entry ``main_solution``.
+- reasoning-gym's preprocessing output: ``query, parameters, reference_code, input_generator``
+  (``def input_generator()``); entry ``main``.
+
+A record with no I/O pairs but an input generator becomes a program with no inputs whose
+``meta_json`` holds the generator (``input_generator``); the ingest stage runs it in the sandbox
+to draw the inputs (``udfs/generate_inputs.py``). Optional fields may be missing or null but
+never of the wrong type.
 """
 
 from __future__ import annotations
@@ -12,9 +24,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from tracepile.analysis.hashing import canonical_json, content_id
-from tracepile.vocab import Domain, IngestReason, SourceKind
+from tracepile.vocab import Domain, IngestReason, RunMode, SourceKind
 
 SOURCE_KIND = SourceKind.CODEIO
+GENERATOR_FIELD = "input_generator"  # the record's field, and the meta_json key that carries it
 
 # The raw category is kept beside the domain, which is one of a closed set (vocab.Domain).
 _DOMAIN_KEYWORDS = (
@@ -24,8 +37,26 @@ _DOMAIN_KEYWORDS = (
     (Domain.ALGORITHMS, ("algorithm", "data structure", "graph", "sort", "search", "dynamic")),
 )
 
-_REQUIRED = {"refcode": str, "funcname": str, "ios": list}
-_OPTIONAL_TEXT = ("problem_description", "io_requirements", "source", "category")
+
+@dataclass(frozen=True)
+class Layout:
+    """Where one published record layout keeps a program's parts. ``entry_point`` None: the
+    record names its entry function in ``funcname``; else the layout's fixed name. ``meta`` None:
+    everything the layout does not read is the record's meta; else that field is."""
+
+    code: str
+    problem: str
+    io_requirements: str
+    entry_point: str | None
+    meta: str | None
+
+
+CODEIO_LAYOUT = Layout("refcode", "problem_description", "io_requirements", None, "meta")
+LAYOUTS = (
+    CODEIO_LAYOUT,
+    Layout("code_sample", "task_description", "input_output_spec", "main_solution", None),
+    Layout("reference_code", "query", "parameters", "main", None),
+)
 
 
 @dataclass(frozen=True)
@@ -42,11 +73,12 @@ def domain_for_category(category: str) -> str:
     lowered = category.lower()
     for domain, keywords in _DOMAIN_KEYWORDS:
         if any(word in lowered for word in keywords):
-            return domain
-    return Domain.GENERAL
+            return domain.value
+    return Domain.GENERAL.value
 
 
-def _type_name(value: Any) -> str:
+def json_type_name(value: Any) -> str:
+    """The JSON name of a parsed value's type (``object``, ``array``, ``null``...)."""
     return {dict: "object", list: "array", str: "string", bool: "boolean"}.get(
         type(value), "null" if value is None else type(value).__name__
     )
@@ -56,11 +88,12 @@ def _normalise_ios(ios: list[Any]) -> list[dict[str, str | None]] | Rejection:
     inputs: list[dict[str, str | None]] = []
     for index, item in enumerate(ios):
         if not isinstance(item, dict):
-            return Rejection(IngestReason.WRONG_TYPE, f"ios[{index}] is {_type_name(item)}, expected object")
+            got = json_type_name(item)
+            return Rejection(IngestReason.WRONG_TYPE, f"ios[{index}] is {got}, expected object")
         if "input" not in item:
             return Rejection(IngestReason.MISSING_FIELD, f"ios[{index}].input")
         if not isinstance(item["input"], dict):
-            got = _type_name(item["input"])
+            got = json_type_name(item["input"])
             return Rejection(
                 IngestReason.WRONG_TYPE, f"ios[{index}].input is {got}, expected object (kwargs)"
             )
@@ -68,6 +101,49 @@ def _normalise_ios(ios: list[Any]) -> list[dict[str, str | None]] | Rejection:
         expected = canonical_json(item["output"]) if "output" in item else None
         inputs.append({"input_json": canonical_json(item["input"]), "expected_output_json": expected})
     return inputs
+
+
+def _generator(record: dict[str, Any]) -> Any:
+    """The record's input generator; a blank one is none (the dataset's failed generations)."""
+    value = record.get(GENERATOR_FIELD)
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def _checked_types(record: dict[str, Any], layout: Layout) -> Rejection | None:
+    """A required field missing, or the first field present with the wrong type."""
+    required = {layout.code: str} | ({"funcname": str} if layout.entry_point is None else {})
+    for field, expected_type in required.items():
+        if record.get(field) is None:
+            return Rejection(IngestReason.MISSING_FIELD, field)
+        if not isinstance(record[field], expected_type):
+            got = json_type_name(record[field])
+            return Rejection(IngestReason.WRONG_TYPE, f"{field} is {got}, expected string")
+    if record.get("ios") is None and _generator(record) is None:
+        return Rejection(IngestReason.MISSING_FIELD, "ios" if layout is CODEIO_LAYOUT else GENERATOR_FIELD)
+    typed = (layout.problem, str), (layout.io_requirements, str), ("source", str), ("category", str)
+    for field, expected_type in (*typed, ("ios", list), (GENERATOR_FIELD, str)):
+        value = record.get(field)
+        if value is not None and not isinstance(value, expected_type):
+            got, expected = json_type_name(value), json_type_name(expected_type())
+            return Rejection(IngestReason.WRONG_TYPE, f"{field} is {got}, expected {expected}")
+    return None
+
+
+def _meta(record: dict[str, Any], layout: Layout) -> Any:
+    """The record's meta: its ``meta`` field, or for a layout without one what it does not read
+    (reasoning-gym's generation counts and quality scores); None when there is none."""
+    if layout.meta is not None:
+        return record.get(layout.meta)
+    read = {layout.code, layout.problem, layout.io_requirements, "source", "category", "ios", GENERATOR_FIELD}
+    rest = {key: value for key, value in record.items() if key not in read}
+    return rest or None
+
+
+def _with_generator(meta: Any, generator: str) -> dict[str, Any]:
+    """The record's meta with the generator beside it (a meta that is not an object kept whole)."""
+    if meta is None:
+        return {GENERATOR_FIELD: generator}
+    return {**(meta if isinstance(meta, dict) else {"meta": meta}), GENERATOR_FIELD: generator}
 
 
 def parse_codeio_record(raw: bytes) -> dict[str, Any] | Rejection:
@@ -83,47 +159,46 @@ def parse_codeio_record(raw: bytes) -> dict[str, Any] | Rejection:
     except RecursionError:
         return Rejection(IngestReason.INVALID_JSON, "nested too deeply")
     if not isinstance(record, dict):
-        return Rejection(IngestReason.NOT_AN_OBJECT, f"top-level JSON is {_type_name(record)}")
+        return Rejection(IngestReason.NOT_AN_OBJECT, f"top-level JSON is {json_type_name(record)}")
 
-    for field, expected_type in _REQUIRED.items():
-        if record.get(field) is None:
-            return Rejection(IngestReason.MISSING_FIELD, field)
-        if not isinstance(record[field], expected_type):
-            got = _type_name(record[field])
-            return Rejection(
-                IngestReason.WRONG_TYPE, f"{field} is {got}, expected {_type_name(expected_type())}"
-            )
-    for field in _OPTIONAL_TEXT:
-        value = record.get(field)
-        if value is not None and not isinstance(value, str):
-            return Rejection(IngestReason.WRONG_TYPE, f"{field} is {_type_name(value)}, expected string")
-
-    code: str = record["refcode"]
+    layout = next((lay for lay in LAYOUTS if record.get(lay.code) is not None), CODEIO_LAYOUT)
+    wrong = _checked_types(record, layout)
+    if wrong is not None:
+        return wrong
+    code: str = record[layout.code]
     if not code.strip():
-        return Rejection(IngestReason.EMPTY_CODE, "refcode is blank")
-    entry_point: str = record["funcname"].strip()
+        return Rejection(IngestReason.EMPTY_CODE, f"{layout.code} is blank")
+    entry_point: str = layout.entry_point or record["funcname"].strip()
     if not entry_point.isidentifier():
         return Rejection(
             IngestReason.INVALID_ENTRY_POINT, f"funcname {entry_point[:80]!r} is not an identifier"
         )
-    inputs = _normalise_ios(record["ios"])
+    generator: str | None = _generator(record)
+    inputs = _normalise_ios(record.get("ios") or [])
     if isinstance(inputs, Rejection):
         return inputs
 
     category = record.get("category") or ""
     content = {
-        "source_kind": SOURCE_KIND,
+        "source_kind": SOURCE_KIND.value,
         "source": record.get("source") or "unknown",
         "category": category,
-        "problem": record.get("problem_description") or "",
-        "io_requirements": record.get("io_requirements") or "",
+        "problem": record.get(layout.problem) or "",
+        "io_requirements": record.get(layout.io_requirements) or "",
         "code": code,
         "entry_point": entry_point,
         "inputs": inputs,
     }
+    meta = _meta(record, layout)
+    if inputs or generator is None:  # I/O pairs given: ids as they always were, no generator kept
+        program_id = content_id(content)
+    else:  # the inputs are the generator's: two generators are two programs
+        program_id = content_id({**content, GENERATOR_FIELD: generator})
+        meta = _with_generator(meta, generator)
     return {
-        "program_id": content_id(content),
+        "program_id": program_id,
         **content,
+        "run_mode": RunMode.CALL.value,  # outside the content: a call is how programs always ran
         "domain": domain_for_category(category),
-        "meta_json": canonical_json(record["meta"]) if record.get("meta") is not None else None,
+        "meta_json": canonical_json(meta) if meta is not None else None,
     }

@@ -14,17 +14,21 @@ import io
 import json
 import posixpath
 import re
+import reprlib
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from typing import IO, Any
 
+import pyarrow as pa
 import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 
 from tracepile.analysis.hashing import content_id
 from tracepile.analysis.pyast import AST_LOCK
 from tracepile.config import IngestConfig
-from tracepile.sources import codeio, pyfiles
+from tracepile.sources import codeio, competition, mathpot, pyfiles
 from tracepile.sources.algorithms.programs import program_rows
 from tracepile.sources.codeio import Rejection
 from tracepile.storage import filesystem_for
@@ -54,9 +58,15 @@ def parse_source_spec(spec: str) -> tuple[str, str]:
 
 
 def source_files(kind: str, path: str) -> list[str]:
-    """The files ``KIND:PATH`` names (``builtin`` for a kind that has none)."""
+    """The files ``KIND:PATH`` names (``builtin`` for a kind that has none), each checked to
+    be in one of the kind's formats."""
     suffixes = READERS[kind].suffixes
-    return expand_paths(path, suffixes) if suffixes else [BUILTIN_PATH]
+    if not suffixes:
+        return [BUILTIN_PATH]
+    files = expand_paths(path, suffixes)
+    for file in files:
+        check_format(kind, file)
+    return files
 
 
 def _glob_regex(pattern: str) -> re.Pattern[str]:
@@ -161,7 +171,7 @@ def _reject_row(
 
 def _read_records(kind: str, path: str, options: IngestConfig, _: str | None) -> Iterator[dict[str, Any]]:
     """A JSONL kind: every line of one file as a parsed row; never raises for bad content or I/O."""
-    parse = RECORD_PARSERS[kind]
+    parse = partial(RECORD_PARSERS[kind], options=options)
     line_no = 0
     try:
         with _open_maybe_gzip(path) as stream:
@@ -180,16 +190,11 @@ def _read_records(kind: str, path: str, options: IngestConfig, _: str | None) ->
                         "source_line": line_no,
                     }
                     continue
-                parsed = parse(raw)
-                if isinstance(parsed, Rejection):
-                    yield _reject_row(kind, path, line_no, parsed.reason, parsed.detail, raw, options)
-                else:
-                    yield {
-                        "outcome": "program",
-                        **parsed,
-                        "source_file": path,
-                        "source_line": line_no,
-                    }
+                for parsed in parse(raw):
+                    if isinstance(parsed, Rejection):
+                        yield _reject_row(kind, path, line_no, parsed.reason, parsed.detail, raw, options)
+                    else:
+                        yield {"outcome": "program", **parsed, "source_file": path, "source_line": line_no}
     except (OSError, EOFError, zlib.error) as exc:
         # Truncated gzip, unreadable or vanished file: the rows read so far stand.
         detail = f"after line {line_no}: {type(exc).__name__}: {exc}"
@@ -280,6 +285,89 @@ def _read_pyfile(
             yield {"outcome": "program", **parsed, "source_file": path, "source_line": line}
 
 
+def _decoded(raw: bytes) -> dict[str, Any] | Rejection:
+    """One JSONL line as a JSON object, or why not."""
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        return Rejection(IngestReason.INVALID_UTF8, f"byte {exc.start}: {exc.reason}")
+    except json.JSONDecodeError as exc:
+        return Rejection(IngestReason.INVALID_JSON, f"line col {exc.colno}: {exc.msg}")
+    except RecursionError:
+        return Rejection(IngestReason.INVALID_JSON, "nested too deeply")
+    if not isinstance(record, dict):
+        return Rejection(IngestReason.NOT_AN_OBJECT, f"top-level JSON is {type(record).__name__}")
+    return record
+
+
+def _codeio_rows(raw: bytes, options: IngestConfig) -> Iterator[dict[str, Any] | Rejection]:
+    yield codeio.parse_codeio_record(raw)
+
+
+def _math_rows(raw: bytes, options: IngestConfig) -> Iterator[dict[str, Any] | Rejection]:
+    yield mathpot.parse_math_record(raw, options.math)
+
+
+def _competition_rows(raw: bytes, options: IngestConfig) -> Iterator[dict[str, Any] | Rejection]:
+    """A problem's programs: one per kept solution."""
+    record = _decoded(raw)
+    if isinstance(record, Rejection):
+        yield record
+    else:
+        yield from competition.parse_problem(record, options.competition)
+
+
+PARQUET_SUFFIX = ".parquet"
+
+
+def _read_competition(
+    kind: str, path: str, options: IngestConfig, context: str | None
+) -> Iterator[dict[str, Any]]:
+    """``competition``: JSONL (plain or gzip) line by line, or Parquet (as the Hugging Face
+    datasets ship) row by row in small batches, since one problem's tests can be megabytes."""
+    if not path.endswith(PARQUET_SUFFIX):
+        yield from _read_records(kind, path, options, context)
+        return
+    row_no = 0
+    try:
+        fs, inner, _ = filesystem_for(path)
+        with fs.open_input_file(inner) as stream:
+            for batch in pq.ParquetFile(stream).iter_batches(batch_size=PARQUET_BATCH_ROWS):
+                for record in batch.to_pylist():
+                    row_no += 1
+                    for parsed in competition.parse_problem(record, options.competition):
+                        if isinstance(parsed, Rejection):
+                            raw = _RECORD_REPR.repr(record)[: options.reject_raw_chars].encode()
+                            yield _reject_row(kind, path, row_no, parsed.reason, parsed.detail, raw, options)
+                        else:
+                            yield {"outcome": "program", **parsed, "source_file": path, "source_line": row_no}
+    except (OSError, pa.ArrowException) as exc:
+        detail = f"after row {row_no}: {type(exc).__name__}: {exc}"
+        yield _reject_row(kind, path, row_no + 1, IngestReason.UNREADABLE_FILE, detail, b"", options)
+
+
+PARQUET_BATCH_ROWS = 16
+# a rejected Parquet row as kept in bronze/ingest_rejects: bounded, however many tests it holds
+_RECORD_REPR = reprlib.Repr()
+_RECORD_REPR.maxlevel, _RECORD_REPR.maxdict, _RECORD_REPR.maxlist = 3, 40, 4
+_RECORD_REPR.maxstring = _RECORD_REPR.maxother = 300
+
+
+def _first_record_fields(path: str) -> set[str] | None:
+    """The field names of a data file's first record (a Parquet file's columns), or None when
+    it has none that parse: checked on the driver before any task starts."""
+    if path.endswith(PARQUET_SUFFIX):
+        fs, inner, _ = filesystem_for(path)
+        with fs.open_input_file(inner) as stream:
+            return set(pq.ParquetFile(stream).schema_arrow.names)
+    with _open_maybe_gzip(path) as stream:
+        for _, raw, too_large in iter_lines(stream, 1 << 24):
+            if raw.strip():
+                record = None if too_large else _decoded(raw)
+                return set(record) if isinstance(record, dict) else None
+    return None
+
+
 @dataclass(frozen=True)
 class KindReader:
     """How a source kind is read: the files a directory holds of it (none: the kind comes with
@@ -290,16 +378,62 @@ class KindReader:
     suffixes: tuple[str, ...]
     read: Callable[[str, str, IngestConfig, str | None], Iterator[dict[str, Any]]]
     context: Callable[[str, list[str]], str] | None = None
+    # the formats a file of the kind may hold, each as the fields its records have: a file
+    # whose first record has none of them is the wrong file (a clear error, not a reject a line)
+    formats: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
-RECORD_PARSERS: dict[str, Callable[[bytes], dict[str, Any] | Rejection]] = {
-    SourceKind.CODEIO: codeio.parse_codeio_record
+RECORD_PARSERS: dict[str, Callable[[bytes, IngestConfig], Iterator[dict[str, Any] | Rejection]]] = {
+    SourceKind.CODEIO: _codeio_rows,
+    SourceKind.COMPETITION: _competition_rows,
+    SourceKind.MATH: _math_rows,
 }
 READERS: dict[str, KindReader] = {
     SourceKind.CODEIO: KindReader(DATA_SUFFIXES, _read_records),
+    SourceKind.COMPETITION: KindReader(
+        (*DATA_SUFFIXES, PARQUET_SUFFIX),
+        _read_competition,
+        formats={
+            "DeepMind CodeContests": ("name", "description", "solutions", "public_tests"),
+            "APPS / TACO": ("question", "solutions", "input_output"),
+        },
+    ),
+    SourceKind.MATH: KindReader(
+        DATA_SUFFIXES,
+        _read_records,
+        formats={
+            "OpenMathInstruct-1": ("question|problem", "generated_solution", "expected_answer"),
+            "plain question/code/answer": ("question", "code", "answer"),
+        },
+    ),
     SourceKind.ALGORITHMS: KindReader((), _read_algorithms),
     SourceKind.PYFILES: KindReader((".py",), _read_pyfile, _pyfiles_context),
 }
+
+
+def _has_fields(fields: set[str], wanted: tuple[str, ...]) -> bool:
+    """Whether ``fields`` has every wanted field (``a|b``: either)."""
+    return all(any(name in fields for name in want.split("|")) for want in wanted)
+
+
+def check_format(kind: str, path: str) -> None:
+    """Raise ``SourceError`` naming the file and the formats expected when the first record of
+    a file of ``kind`` is in none of them (a CodeI/O file given as competition, say)."""
+    formats = READERS[kind].formats
+    if not formats:
+        return
+    try:
+        fields = _first_record_fields(path)
+    except (OSError, EOFError, zlib.error, pa.ArrowException) as exc:
+        raise SourceError(f"{path}: cannot read it as a {kind} file: {type(exc).__name__}: {exc}") from exc
+    if fields is None:
+        return  # empty, or a first line that does not parse: rejected line by line, with reasons
+    if not any(_has_fields(fields, wanted) for wanted in formats.values()):
+        expected = "; ".join(f"{name} ({', '.join(wanted)})" for name, wanted in formats.items())
+        raise SourceError(
+            f"{path} is not a {kind} file: its first record has the fields {', '.join(sorted(fields)[:12])}; "
+            f"expected one of: {expected}"
+        )
 
 
 def parse_file(

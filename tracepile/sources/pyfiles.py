@@ -43,7 +43,7 @@ from tracepile.analysis.filters import Signature
 from tracepile.analysis.hashing import canonical_json, content_id
 from tracepile.config import PyfilesConfig
 from tracepile.sources.codeio import Rejection, domain_for_category
-from tracepile.vocab import IngestReason, SourceKind
+from tracepile.vocab import IngestReason, RunMode, SourceKind
 
 SOURCE_KIND = SourceKind.PYFILES
 
@@ -1241,6 +1241,7 @@ def _program(
     return {
         "program_id": content_id(content),
         **content,
+        "run_mode": RunMode.CALL.value,  # outside the content: a call is how programs always ran
         "domain": domain_for_category(where.source),
         "meta_json": canonical_json(meta),
     }

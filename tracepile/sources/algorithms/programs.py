@@ -16,7 +16,7 @@ from typing import Any
 from tracepile.analysis.hashing import canonical_json, content_id
 from tracepile.config import AlgorithmsConfig
 from tracepile.sources.algorithms import ALGORITHMS, Algorithm, instances
-from tracepile.vocab import Domain, SourceKind
+from tracepile.vocab import Domain, RunMode, SourceKind
 
 SOURCE = "tracepile algorithms library"
 
@@ -52,6 +52,7 @@ def program_row(algorithm: Algorithm, settings: AlgorithmsConfig) -> dict[str, A
     return {
         "program_id": content_id(content),
         **content,
+        "run_mode": RunMode.CALL.value,  # outside the content: a call is how programs always ran
         "domain": Domain.ALGORITHMS.value,
         "meta_json": json.dumps(meta, sort_keys=True),
     }
