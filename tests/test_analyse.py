@@ -24,7 +24,7 @@ OPTIONS = DedupOptions(FilterConfig(), DedupConfig(shingle_size=5, num_perm=128,
 def _batch() -> pa.Table:
     with open(sample_path(), "rb") as lines:
         records = [parse_codeio_record(line) for line in lines]
-    columns = ("program_id", "code", "entry_point", "problem", "inputs")
+    columns = analysis.ANALYSIS_COLUMNS
     return pa.Table.from_pylist([{c: r[c] for c in columns} for r in records])
 
 

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from tests.corruption import BAD_LINES, GOOD
-from tracepile.sources.codeio import Rejection, domain_for_category, parse_codeio_record
+from tracepile.sources.codeio import domain_for_category, parse_codeio_record
+from tracepile.sources.records import Rejection
 
 
 def test_real_pyedu_record_is_normalised(pyedu_toy) -> None:

@@ -21,7 +21,6 @@ import pytest
 
 from tracepile.analysis.hashing import canonical_json, content_id
 from tracepile.config import CompetitionConfig
-from tracepile.sources.codeio import Rejection
 from tracepile.sources.competition import (
     FORMAT_APPS,
     FORMAT_CODECONTESTS,
@@ -29,6 +28,7 @@ from tracepile.sources.competition import (
     detect_format,
     parse_problem,
 )
+from tracepile.sources.records import Rejection
 from tracepile.vocab import SCRIPT_ENTRY, Domain, IngestReason, RunMode, SourceKind
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "competition"

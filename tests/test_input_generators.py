@@ -17,9 +17,10 @@ import pytest
 from tests.corruption import GOOD
 from tracepile.analysis.hashing import content_id
 from tracepile.config import IngestConfig, SandboxLimits, TracepileConfig
-from tracepile.sources.codeio import Rejection, parse_codeio_record
+from tracepile.sources.codeio import parse_codeio_record
 from tracepile.sources.files import parse_file
 from tracepile.sources.input_generators import accept_generated, generated_inputs, generator_program
+from tracepile.sources.records import Rejection
 from tracepile.udfs.generate_inputs import fill_generated_inputs
 from tracepile.udfs.read_files import PARSED_ARROW_SCHEMA
 from tracepile.udfs.sandbox import RunResult, Sandbox

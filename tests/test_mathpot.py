@@ -16,7 +16,6 @@ import pytest
 
 from tracepile.analysis.answers import answer_matches
 from tracepile.config import MathConfig
-from tracepile.sources.codeio import Rejection
 from tracepile.sources.mathpot import (
     CLAIMED_OUTPUT_CHARS,
     INCORRECT_SOLUTION_REASON,
@@ -24,6 +23,7 @@ from tracepile.sources.mathpot import (
     parse_math_record,
     print_final_expression,
 )
+from tracepile.sources.records import Rejection
 from tracepile.vocab import SCRIPT_ENTRY, IngestReason
 
 FIXTURES = Path(__file__).parent / "fixtures" / "math"

@@ -24,7 +24,6 @@ import pytest
 
 from tracepile.analysis.values import values_equal
 from tracepile.config import PyfilesConfig
-from tracepile.sources.codeio import Rejection
 from tracepile.sources.pyfiles import (
     MAX_CHARS,
     MAX_INT,
@@ -35,6 +34,7 @@ from tracepile.sources.pyfiles import (
     parse_pyfile,
     scan_tree,
 )
+from tracepile.sources.records import Rejection
 from tracepile.udfs.sandbox import Sandbox
 from tracepile.vocab import IngestReason, Status
 
@@ -44,7 +44,7 @@ TREE = scan_tree(str(FIXTURES), sorted(str(path) for path in FIXTURES.rglob("*.p
 SETTINGS = PyfilesConfig()
 CONTENT_KEYS = {
     "program_id", "source_kind", "source", "category", "problem", "io_requirements", "code",
-    "entry_point", "inputs", "domain", "meta_json",
+    "entry_point", "run_mode", "inputs", "domain", "meta_json",
 }  # fmt: skip
 
 

@@ -109,8 +109,8 @@ def test_source_kinds_name_their_files_and_builtin_kinds_take_no_path(tmp_path) 
     assert source_files("algorithms", "builtin") == ["builtin"]
     with pytest.raises(SourceError, match="algorithms:builtin"):
         parse_source_spec(f"algorithms:{tmp_path}")
-    with pytest.raises(SourceError, match="known: codeio, algorithms, pyfiles"):
-        parse_source_spec("competition:x.jsonl")
+    with pytest.raises(SourceError, match="known: codeio, competition, math, algorithms, pyfiles"):
+        parse_source_spec("contests:x.jsonl")
 
 
 def test_a_pyfiles_module_the_reader_fails_on_is_a_reject_not_a_failed_job(tmp_path, monkeypatch) -> None:

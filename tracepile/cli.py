@@ -75,7 +75,8 @@ Sources = Annotated[
     typer.Option(
         "--source",
         help="KIND:PATH; PATH a file, directory or glob (repeatable), e.g. codeio:data/pyedu/, "
-        "pyfiles:src/mypkg, algorithms:builtin. Kinds: " + ", ".join(SourceKind),
+        "competition:data/code_contests/, math:data/omi.jsonl, pyfiles:src/mypkg, algorithms:builtin. "
+        "Kinds: " + ", ".join(SourceKind),
     ),
 ]
 Sample = Annotated[bool, typer.Option("--sample", help="also ingest the bundled sample of programs")]
@@ -216,7 +217,13 @@ _stages_command(
     "ingest",
     "Read sources into bronze/sources; bad records go to bronze/ingest_rejects with a reason.\n\n"
     "Kinds (--source KIND:PATH, repeatable):\n\n"
-    "codeio:data/pyedu/ - CodeI/O / PyEdu JSONL records (plain or gzip; a file, folder or glob).\n\n"
+    "codeio:data/pyedu/ - CodeI/O / PyEdu JSONL records (plain or gzip; a file, folder or glob); "
+    "records with an input_generator and no ios get their inputs by running it in the sandbox.\n\n"
+    "competition:data/code_contests/ - problems with solutions and tests: DeepMind CodeContests or "
+    "APPS / TACO records (JSONL, gzip or Parquet); solutions run as stdin/stdout scripts "
+    "(ingest.competition.solutions_per_problem, tests_per_solution).\n\n"
+    "math:data/openmathinstruct.jsonl - program-of-thought solutions (OpenMathInstruct-1, or "
+    "question/code/answer); the printed answer is checked against the expected one.\n\n"
     "pyfiles:src/mypkg - every public top-level function of a tree of .py files "
     "(inputs from its docstring examples, else from its type hints).\n\n"
     "algorithms:builtin - the project's classical algorithms with seeded instances "

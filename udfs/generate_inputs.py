@@ -21,8 +21,9 @@ import pandas as pd
 
 from tracepile.analysis.hashing import content_id
 from tracepile.config import TracepileConfig
-from tracepile.sources.codeio import GENERATOR_FIELD, Rejection
+from tracepile.sources.codeio import GENERATOR_FIELD
 from tracepile.sources.input_generators import generated_inputs
+from tracepile.sources.records import Rejection
 from tracepile.udfs.sandbox import RunResult, Sandbox
 from tracepile.udfs.worker_state import WorkerSetup, worker_state
 

@@ -14,6 +14,7 @@ group, and removes the directory.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import ctypes
 import json
@@ -293,10 +294,12 @@ def _child(
 
 def _program_module(name: str) -> dict[str, Any]:
     """A fresh module for the program's code, registered: dataclasses, typing and pickle look
-    their class's module up in ``sys.modules``."""
+    their class's module up in ``sys.modules``. As in CPython, ``__main__`` sees the
+    ``builtins`` module as ``__builtins__`` (other modules get its dict from ``exec``)."""
     module = types.ModuleType(name)
     sys.modules[name] = module
-    module.__dict__["__builtins__"] = __builtins__
+    if name == "__main__":
+        module.__dict__["__builtins__"] = builtins
     return module.__dict__
 
 

@@ -19,11 +19,11 @@ never of the wrong type.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from tracepile.analysis.hashing import canonical_json, content_id
+from tracepile.sources.records import Rejection, decode_record, json_type_name
 from tracepile.vocab import Domain, IngestReason, RunMode, SourceKind
 
 SOURCE_KIND = SourceKind.CODEIO
@@ -59,29 +59,12 @@ LAYOUTS = (
 )
 
 
-@dataclass(frozen=True)
-class Rejection:
-    """Why a record did not become a program: a stable ``reason`` and a human ``detail`` (and,
-    for a kind that reads a whole file, the line the record starts at)."""
-
-    reason: str
-    detail: str
-    line: int | None = None
-
-
 def domain_for_category(category: str) -> str:
     lowered = category.lower()
     for domain, keywords in _DOMAIN_KEYWORDS:
         if any(word in lowered for word in keywords):
             return domain.value
     return Domain.GENERAL.value
-
-
-def json_type_name(value: Any) -> str:
-    """The JSON name of a parsed value's type (``object``, ``array``, ``null``...)."""
-    return {dict: "object", list: "array", str: "string", bool: "boolean"}.get(
-        type(value), "null" if value is None else type(value).__name__
-    )
 
 
 def _normalise_ios(ios: list[Any]) -> list[dict[str, str | None]] | Rejection:
@@ -148,19 +131,9 @@ def _with_generator(meta: Any, generator: str) -> dict[str, Any]:
 
 def parse_codeio_record(raw: bytes) -> dict[str, Any] | Rejection:
     """Parse one line. Returns the program's content fields (with ``program_id``) or why not."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return Rejection(IngestReason.INVALID_UTF8, f"byte {exc.start}: {exc.reason}")
-    try:
-        record = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return Rejection(IngestReason.INVALID_JSON, f"line col {exc.colno}: {exc.msg}")
-    except RecursionError:
-        return Rejection(IngestReason.INVALID_JSON, "nested too deeply")
-    if not isinstance(record, dict):
-        return Rejection(IngestReason.NOT_AN_OBJECT, f"top-level JSON is {json_type_name(record)}")
-
+    record = decode_record(raw)
+    if isinstance(record, Rejection):
+        return record
     layout = next((lay for lay in LAYOUTS if record.get(lay.code) is not None), CODEIO_LAYOUT)
     wrong = _checked_types(record, layout)
     if wrong is not None:

@@ -42,7 +42,7 @@ from typing import Any
 from tracepile.analysis import pyast
 from tracepile.analysis.hashing import canonical_json, content_id
 from tracepile.config import CompetitionConfig
-from tracepile.sources.codeio import Rejection
+from tracepile.sources.records import Rejection, json_type_name
 from tracepile.vocab import SCRIPT_ENTRY, Domain, IngestReason, RunMode, SourceKind
 
 FORMAT_CODECONTESTS = "codecontests"
@@ -87,14 +87,8 @@ class _Problem:
     counts: Counter[str] = field(default_factory=Counter)
 
 
-def _type_name(value: Any) -> str:
-    return {dict: "object", list: "array", str: "string", bool: "boolean"}.get(
-        type(value), "null" if value is None else type(value).__name__
-    )
-
-
 def _wrong_type(name: str, value: Any, expected: str) -> Rejection:
-    return Rejection(IngestReason.WRONG_TYPE, f"{name} is {_type_name(value)}, expected {expected}")
+    return Rejection(IngestReason.WRONG_TYPE, f"{name} is {json_type_name(value)}, expected {expected}")
 
 
 def detect_format(record: dict[str, Any]) -> str | None:
@@ -520,7 +514,7 @@ def parse_problem(record: Any, settings: CompetitionConfig) -> Iterator[dict[str
     no program gives exactly one Rejection; one that gives programs gives no Rejection (its
     skipped solutions are counted in each program's meta). Never raises on bad data."""
     if not isinstance(record, dict):
-        yield Rejection(IngestReason.NOT_AN_OBJECT, f"record is {_type_name(record)}")
+        yield Rejection(IngestReason.NOT_AN_OBJECT, f"record is {json_type_name(record)}")
         return
     fmt = detect_format(record)
     if fmt is None:

@@ -30,7 +30,7 @@ from tracepile.analysis.pyast import AST_LOCK
 from tracepile.config import IngestConfig
 from tracepile.sources import codeio, competition, mathpot, pyfiles
 from tracepile.sources.algorithms.programs import program_rows
-from tracepile.sources.codeio import Rejection
+from tracepile.sources.records import Rejection, decode_record
 from tracepile.storage import filesystem_for
 from tracepile.vocab import IngestReason, SourceKind
 
@@ -285,21 +285,6 @@ def _read_pyfile(
             yield {"outcome": "program", **parsed, "source_file": path, "source_line": line}
 
 
-def _decoded(raw: bytes) -> dict[str, Any] | Rejection:
-    """One JSONL line as a JSON object, or why not."""
-    try:
-        record = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        return Rejection(IngestReason.INVALID_UTF8, f"byte {exc.start}: {exc.reason}")
-    except json.JSONDecodeError as exc:
-        return Rejection(IngestReason.INVALID_JSON, f"line col {exc.colno}: {exc.msg}")
-    except RecursionError:
-        return Rejection(IngestReason.INVALID_JSON, "nested too deeply")
-    if not isinstance(record, dict):
-        return Rejection(IngestReason.NOT_AN_OBJECT, f"top-level JSON is {type(record).__name__}")
-    return record
-
-
 def _codeio_rows(raw: bytes, options: IngestConfig) -> Iterator[dict[str, Any] | Rejection]:
     yield codeio.parse_codeio_record(raw)
 
@@ -310,7 +295,7 @@ def _math_rows(raw: bytes, options: IngestConfig) -> Iterator[dict[str, Any] | R
 
 def _competition_rows(raw: bytes, options: IngestConfig) -> Iterator[dict[str, Any] | Rejection]:
     """A problem's programs: one per kept solution."""
-    record = _decoded(raw)
+    record = decode_record(raw)
     if isinstance(record, Rejection):
         yield record
     else:
@@ -363,7 +348,7 @@ def _first_record_fields(path: str) -> set[str] | None:
     with _open_maybe_gzip(path) as stream:
         for _, raw, too_large in iter_lines(stream, 1 << 24):
             if raw.strip():
-                record = None if too_large else _decoded(raw)
+                record = None if too_large else decode_record(raw)
                 return set(record) if isinstance(record, dict) else None
     return None
 

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from tracepile.analysis.hashing import canonical_json
 from tracepile.analysis.pyast import parse
-from tracepile.sources.codeio import Rejection, json_type_name
+from tracepile.sources.records import Rejection, json_type_name
 from tracepile.vocab import IngestReason, Status
 
 GENERATOR_NAMES = ("input_generator", "generate_inputs", "generate_input")  # as the datasets name it

@@ -18,14 +18,13 @@ output; such a last statement is wrapped in ``print(...)`` in place, line number
 from __future__ import annotations
 
 import ast
-import json
 import re
 from typing import Any
 
 from tracepile.analysis.hashing import canonical_json, content_id
 from tracepile.analysis.pyast import parse
 from tracepile.config import MathConfig
-from tracepile.sources.codeio import Rejection
+from tracepile.sources.records import Rejection, decode_record, json_type_name
 from tracepile.vocab import SCRIPT_ENTRY, Domain, IngestReason, RunMode, SourceKind
 
 SOURCE_KIND = SourceKind.MATH
@@ -56,36 +55,14 @@ _FORMATS = (
 )
 
 
-def _type_name(value: Any) -> str:
-    return {dict: "object", list: "array", str: "string", bool: "boolean"}.get(
-        type(value), "null" if value is None else type(value).__name__
-    )
-
-
-def _load(raw: bytes) -> dict[str, Any] | Rejection:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return Rejection(IngestReason.INVALID_UTF8, f"byte {exc.start}: {exc.reason}")
-    try:
-        record = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return Rejection(IngestReason.INVALID_JSON, f"line col {exc.colno}: {exc.msg}")
-    except RecursionError:
-        return Rejection(IngestReason.INVALID_JSON, "nested too deeply")
-    if not isinstance(record, dict):
-        return Rejection(IngestReason.NOT_AN_OBJECT, f"top-level JSON is {_type_name(record)}")
-    return record
-
-
 def _check(record: dict[str, Any], field: str, types: tuple[type, ...], required: bool) -> Rejection | None:
     value = record.get(field)
     if value is None:
         return Rejection(IngestReason.MISSING_FIELD, field) if required else None
     # bool is an int to isinstance; an answer of `true` is not a number.
     if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-        expected = " or ".join(_type_name(t()) for t in types)
-        return Rejection(IngestReason.WRONG_TYPE, f"{field} is {_type_name(value)}, expected {expected}")
+        expected = " or ".join(json_type_name(t()) for t in types)
+        return Rejection(IngestReason.WRONG_TYPE, f"{field} is {json_type_name(value)}, expected {expected}")
     return None
 
 
@@ -137,7 +114,7 @@ def _openmath_program(record: dict[str, Any]) -> tuple[str, dict[str, Any]] | Re
 
 def parse_math_record(raw: bytes, settings: MathConfig) -> dict[str, Any] | Rejection:
     """Parse one line. Returns the program's content fields (with ``program_id``) or why not."""
-    record = _load(raw)
+    record = decode_record(raw)
     if isinstance(record, Rejection):
         return record
 

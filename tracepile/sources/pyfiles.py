@@ -42,7 +42,8 @@ from hypothesis.internal.conjecture.providers import HypothesisProvider
 from tracepile.analysis.filters import Signature
 from tracepile.analysis.hashing import canonical_json, content_id
 from tracepile.config import PyfilesConfig
-from tracepile.sources.codeio import Rejection, domain_for_category
+from tracepile.sources.codeio import domain_for_category
+from tracepile.sources.records import Rejection
 from tracepile.vocab import IngestReason, RunMode, SourceKind
 
 SOURCE_KIND = SourceKind.PYFILES
