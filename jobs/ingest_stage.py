@@ -8,7 +8,7 @@ are unique by content id; rerunning on the same input writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from functools import partial
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
@@ -16,13 +16,12 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 
 from tracepile.config import TracepileConfig
-from tracepile.jobs.trace_stage import make_sandbox, sandbox_key
+from tracepile.jobs.trace_stage import RunsPrograms
 from tracepile.sources.files import parse_source_spec, source_context, source_files
-from tracepile.stage import Resources, Stage, StageRun
+from tracepile.stage import StageRun
 from tracepile.tables import BRONZE_SOURCES, INGEST_REJECTS
 from tracepile.udfs.generate_inputs import fill_generated_inputs
 from tracepile.udfs.read_files import FILES_SCHEMA_DDL, PARSED_ARROW_SCHEMA, parse_files_arrow
-from tracepile.udfs.sandbox import Sandbox
 
 
 def list_source_files(sources: Sequence[str]) -> list[tuple[str, str, str | None]]:
@@ -67,19 +66,11 @@ def needs_generated_inputs() -> Column:
     )
 
 
-class IngestStage(Stage):
+class IngestStage(RunsPrograms):
+    """Its sandbox runs input generators, and starts only when a record has one."""
+
     name = "ingest"
     writes = (BRONZE_SOURCES, INGEST_REJECTS)
-
-    def resources(self) -> Resources:
-        return Resources(cpus=self.config.trace.workers)
-
-    def worker_key(self) -> tuple[str, Hashable]:
-        return sandbox_key(self.config)
-
-    def setup(self) -> Sandbox:
-        """The sandbox that runs input generators (only started when a record has one)."""
-        return make_sandbox(self.config)
 
     def __init__(self, config: TracepileConfig, sources: Sequence[str]) -> None:
         super().__init__(config)

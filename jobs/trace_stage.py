@@ -17,7 +17,6 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from tracepile.config import TracepileConfig
 from tracepile.lakehouse import Lakehouse
 from tracepile.stage import Resources, Stage, StageRun, require_table
 from tracepile.tables import SILVER_EXECUTIONS, SILVER_PROGRAMS, SILVER_REJECTS
@@ -75,15 +74,19 @@ def failed_program_rejects(lakehouse: Lakehouse, run_id: str) -> DataFrame:
     )
 
 
-def sandbox_key(config: TracepileConfig) -> tuple[str, Hashable]:
-    """One sandbox per executor process for every stage that runs programs (trace, and ingest
-    for input generators): it depends on nothing but its size."""
-    return "sandbox", config.trace.workers
+class RunsPrograms(Stage):
+    """A stage that runs programs (trace; ingest, for input generators): its executors hold
+    one sandbox, shared by every such stage, since it depends on nothing but its size."""
 
+    def resources(self) -> Resources:
+        return Resources(cpus=self.config.trace.workers)
 
-def make_sandbox(config: TracepileConfig) -> Sandbox:
-    """The executor's sandbox: ``trace.workers`` zygote pairs (0 = one per core)."""
-    return Sandbox(workers=config.trace.workers or os.cpu_count() or 1)
+    def worker_key(self) -> tuple[str, Hashable]:
+        return "sandbox", self.config.trace.workers
+
+    def setup(self) -> Sandbox:
+        """The executor's sandbox: ``trace.workers`` zygote pairs (0 = one per core)."""
+        return Sandbox(workers=self.config.trace.workers or os.cpu_count() or 1)
 
 
 def within_quota(programs: DataFrame, lakehouse: Lakehouse, quota: dict[str, int]) -> DataFrame:
@@ -145,20 +148,11 @@ def pending_runs(lakehouse: Lakehouse, programs: DataFrame) -> DataFrame:
     return runs
 
 
-class TraceStage(Stage):
+class TraceStage(RunsPrograms):
     name = "trace"
     reads = (SILVER_PROGRAMS,)
     reads_detail = "inputs without an execution"
     writes = (SILVER_EXECUTIONS, SILVER_REJECTS)
-
-    def resources(self) -> Resources:
-        return Resources(cpus=self.config.trace.workers)
-
-    def worker_key(self) -> tuple[str, Hashable]:
-        return sandbox_key(self.config)
-
-    def setup(self) -> Sandbox:
-        return make_sandbox(self.config)
 
     def plan(self, run: StageRun) -> None:
         limits = self.config.trace

@@ -117,17 +117,16 @@ def test_gold_answers_are_the_printed_output_for_scripts(lake: Path) -> None:
     assert all("Standard input:\n```\n" in g["prompt"] for g in stdin_rows)
 
 
-def test_parquet_holds_the_same_problems_as_jsonl(spark, lake: Path) -> None:
+@pytest.mark.parametrize("table", ["codecontests.parquet", "taco.arrow"])
+def test_parquet_and_arrow_shards_hold_the_same_problems_as_jsonl(spark, lake: Path, table: str) -> None:
+    """CodeContests ships Parquet, TACO ``datasets`` Arrow stream shards: the same problems as
+    their JSONL give the same programs, so nothing is new."""
     config = load_config(overrides={"lakehouse": str(lake)}, environ={})
-    report = run_stages(
-        "ingest",
-        pipeline(config, [f"competition:{COMPETITION / 'codecontests.parquet'}"])[:1],
-        config,
-        spark=spark,
-    )
+    stages = pipeline(config, [f"competition:{COMPETITION / table}"])[:1]
+    report = run_stages("ingest", stages, config, spark=spark)
     assert report.status == "succeeded", report.error
     counts = report.stages[0].counts
-    assert counts["programs_parsed"] > 0 and counts["programs_new"] == 0  # every program known already
+    assert counts["programs_parsed"] > 0 and counts["programs_new"] == 0
 
 
 def test_a_file_in_the_wrong_format_is_a_clear_error() -> None:

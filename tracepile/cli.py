@@ -220,7 +220,7 @@ _stages_command(
     "codeio:data/pyedu/ - CodeI/O / PyEdu JSONL records (plain or gzip; a file, folder or glob); "
     "records with an input_generator and no ios get their inputs by running it in the sandbox.\n\n"
     "competition:data/code_contests/ - problems with solutions and tests: DeepMind CodeContests or "
-    "APPS / TACO records (JSONL, gzip or Parquet); solutions run as stdin/stdout scripts "
+    "APPS / TACO records (JSONL, gzip, Parquet or Arrow shards); solutions run as stdin/stdout scripts "
     "(ingest.competition.solutions_per_problem, tests_per_solution).\n\n"
     "math:data/openmathinstruct.jsonl - program-of-thought solutions (OpenMathInstruct-1, or "
     "question/code/answer); the printed answer is checked against the expected one.\n\n"

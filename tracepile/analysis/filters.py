@@ -364,28 +364,56 @@ def check_capabilities(program: Program) -> Reject | None:
 
 
 def check_inputs(program: Program, limits: FilterConfig) -> Reject | None:
-    """Drop oversized and repeated inputs, keep at most ``max_inputs``; reject on a bad signature.
-
-    Sets ``program.kept_inputs`` and ``program.dropped`` once every input is read, so a
-    signature mismatch or an error part-way leaves no partial counts.
-    """
+    """Drop oversized and repeated inputs, keep at most ``max_inputs``; reject on a bad signature
+    (a script's inputs: its standard input, within ``max_stdin_bytes``, and its expected printed
+    output, within ``max_stdout_bytes``: real tests are longer than a function's JSON inputs)."""
     if program.script:
-        return _check_script_inputs(program, limits)
+        return _select_inputs(program, limits, partial(_script_input, limits=limits))
     assert program.function is not None, "the inputs filter runs after entry_function"
-    signature = Signature.of(program.function)
+    read = partial(_call_input, signature=Signature.of(program.function), limits=limits)
+    return _select_inputs(program, limits, read)
+
+
+def _call_input(
+    index: int, item: dict[str, Any], signature: Signature, limits: FilterConfig
+) -> Reject | bool:
+    """A bad input of a call (the program is rejected), or whether it breaks a size cap."""
+    text = item["input_json"]
+    kwargs = json.loads(text)
+    if not isinstance(kwargs, dict):
+        return Reject(DedupReason.SIGNATURE_MISMATCH, f"input {index} is not an object of keyword arguments")
+    if problem := signature.problem(kwargs):
+        return Reject(DedupReason.SIGNATURE_MISMATCH, f"input {index}: {problem}")
+    return _too_large(text, limits, kwargs) or _too_large(item["expected_output_json"], limits)
+
+
+def _script_input(index: int, item: dict[str, Any], limits: FilterConfig) -> Reject | bool:
+    """A bad input of a script (not its standard input), or whether it breaks a size cap."""
+    given = json.loads(item["input_json"])
+    stdin = given.get("stdin", "") if isinstance(given, dict) else None
+    if not isinstance(stdin, str) or given.keys() - {"stdin"}:
+        return Reject(DedupReason.SIGNATURE_MISMATCH, f'input {index} is not a script\'s {{"stdin": text}}')
+    expected = item["expected_output_json"]
+    return len(stdin.encode("utf-8")) > limits.max_stdin_bytes or (
+        expected is not None and len(expected.encode("utf-8")) > limits.max_stdout_bytes
+    )
+
+
+def _select_inputs(
+    program: Program, limits: FilterConfig, read: Callable[[int, dict[str, Any]], Reject | bool]
+) -> Reject | None:
+    """Every input through ``read`` (a Reject, or whether it is oversized), then repeats and
+    inputs over ``max_inputs`` dropped. Sets ``program.kept_inputs`` and ``program.dropped``
+    once every input is read, so a bad input part-way leaves no partial counts."""
     kept: list[dict[str, Any]] = []
     dropped: Counter[InputDrop] = Counter()
     seen: set[str] = set()
     for index, item in enumerate(program.inputs):
+        oversized = read(index, item)
+        if isinstance(oversized, Reject):
+            return oversized
         text = item["input_json"]
-        kwargs = json.loads(text)
-        if not isinstance(kwargs, dict):
-            return Reject(
-                DedupReason.SIGNATURE_MISMATCH, f"input {index} is not an object of keyword arguments"
-            )
-        if problem := signature.problem(kwargs):
-            return Reject(DedupReason.SIGNATURE_MISMATCH, f"input {index}: {problem}")
-        if _too_large(text, limits, kwargs) or _too_large(item["expected_output_json"], limits):
+        if oversized:
             dropped[InputDrop.TOO_LARGE] += 1
         elif text in seen:
             dropped[InputDrop.DUPLICATE] += 1
@@ -394,50 +422,12 @@ def check_inputs(program: Program, limits: FilterConfig) -> Reject | None:
         else:
             seen.add(text)
             kept.append(item)
-    return _keep_inputs(program, kept, dropped, limits)
-
-
-def _keep_inputs(
-    program: Program, kept: list[dict[str, Any]], dropped: Counter[InputDrop], limits: FilterConfig
-) -> Reject | None:
     program.kept_inputs, program.dropped = kept, dropped
     if len(kept) < limits.min_inputs:
         named = ", ".join(f"{n} {why}" for why, n in sorted(dropped.items())) or "none dropped"
         detail = f"{len(kept)} usable of {len(program.inputs)} (min {limits.min_inputs}; {named})"
         return Reject(DedupReason.TOO_FEW_INPUTS, detail)
     return None
-
-
-def _check_script_inputs(program: Program, limits: FilterConfig) -> Reject | None:
-    """A script's inputs: its standard input text (none for an answer) and expected printed
-    output, each within its own cap (real tests are longer than a function's JSON inputs)."""
-    kept: list[dict[str, Any]] = []
-    dropped: Counter[InputDrop] = Counter()
-    seen: set[str] = set()
-    for index, item in enumerate(program.inputs):
-        text = item["input_json"]
-        given = json.loads(text)
-        if (
-            not isinstance(given, dict)
-            or not isinstance(given.get("stdin", ""), str)
-            or given.keys() - {"stdin"}
-        ):
-            return Reject(
-                DedupReason.SIGNATURE_MISMATCH, f'input {index} is not a script\'s {{"stdin": text}}'
-            )
-        expected = item["expected_output_json"]
-        if len(given.get("stdin", "").encode("utf-8")) > limits.max_stdin_bytes or (
-            expected is not None and len(expected.encode("utf-8")) > limits.max_stdout_bytes
-        ):
-            dropped[InputDrop.TOO_LARGE] += 1
-        elif text in seen:
-            dropped[InputDrop.DUPLICATE] += 1
-        elif len(kept) >= limits.max_inputs:
-            dropped[InputDrop.OVER_LIMIT] += 1
-        else:
-            seen.add(text)
-            kept.append(item)
-    return _keep_inputs(program, kept, dropped, limits)
 
 
 def check_decontamination(program: Program, benchmarks: BenchmarkIndex) -> Reject | None:

@@ -8,6 +8,7 @@ held in memory. The driver only lists files; executors open them by path or URI.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import gzip
 import io
@@ -302,49 +303,71 @@ def _competition_rows(raw: bytes, options: IngestConfig) -> Iterator[dict[str, A
         yield from competition.parse_problem(record, options.competition)
 
 
-PARQUET_SUFFIX = ".parquet"
-
-
-def _read_competition(
-    kind: str, path: str, options: IngestConfig, context: str | None
-) -> Iterator[dict[str, Any]]:
-    """``competition``: JSONL (plain or gzip) line by line, or Parquet (as the Hugging Face
-    datasets ship) row by row in small batches, since one problem's tests can be megabytes."""
-    if not path.endswith(PARQUET_SUFFIX):
-        yield from _read_records(kind, path, options, context)
-        return
-    row_no = 0
-    try:
-        fs, inner, _ = filesystem_for(path)
-        with fs.open_input_file(inner) as stream:
-            for batch in pq.ParquetFile(stream).iter_batches(batch_size=PARQUET_BATCH_ROWS):
-                for record in batch.to_pylist():
-                    row_no += 1
-                    for parsed in competition.parse_problem(record, options.competition):
-                        if isinstance(parsed, Rejection):
-                            raw = _RECORD_REPR.repr(record)[: options.reject_raw_chars].encode()
-                            yield _reject_row(kind, path, row_no, parsed.reason, parsed.detail, raw, options)
-                        else:
-                            yield {"outcome": "program", **parsed, "source_file": path, "source_line": row_no}
-    except (OSError, pa.ArrowException) as exc:
-        detail = f"after row {row_no}: {type(exc).__name__}: {exc}"
-        yield _reject_row(kind, path, row_no + 1, IngestReason.UNREADABLE_FILE, detail, b"", options)
-
-
-PARQUET_BATCH_ROWS = 16
-# a rejected Parquet row as kept in bronze/ingest_rejects: bounded, however many tests it holds
+PARQUET_SUFFIX, ARROW_SUFFIX = ".parquet", ".arrow"  # ARROW: a Hugging Face save_to_disk shard
+TABLE_SUFFIXES = (PARQUET_SUFFIX, ARROW_SUFFIX)
+TABLE_BATCH_ROWS = 16  # rows decoded at a time: one problem's tests can be megabytes
+# a rejected table row as kept in bronze/ingest_rejects: bounded, however many tests it holds
 _RECORD_REPR = reprlib.Repr()
 _RECORD_REPR.maxlevel, _RECORD_REPR.maxdict, _RECORD_REPR.maxlist = 3, 40, 4
 _RECORD_REPR.maxstring = _RECORD_REPR.maxother = 300
 
 
+@contextlib.contextmanager
+def _open_table(path: str) -> Iterator[tuple[pa.Schema, Iterator[pa.RecordBatch]]]:
+    """A Parquet file, or an Arrow IPC file (the stream format ``datasets`` writes, or the file
+    format): its schema and its record batches, read as they are consumed."""
+    fs, inner, _ = filesystem_for(path)
+    with fs.open_input_file(inner) as stream:
+        if path.endswith(PARQUET_SUFFIX):
+            parquet = pq.ParquetFile(stream)
+            yield parquet.schema_arrow, parquet.iter_batches(batch_size=TABLE_BATCH_ROWS)
+            return
+        try:
+            streamed = pa.ipc.open_stream(stream)
+            schema, batches = streamed.schema, iter(streamed)
+        except pa.ArrowInvalid:  # not the stream format: the random-access file format
+            stream.seek(0)
+            whole = pa.ipc.open_file(stream)
+            schema = whole.schema
+            batches = (whole.get_batch(i) for i in range(whole.num_record_batches))
+        yield schema, batches
+
+
+def _table_records(path: str) -> Iterator[dict[str, Any]]:
+    with _open_table(path) as (_, batches):
+        for batch in batches:
+            for start in range(0, batch.num_rows, TABLE_BATCH_ROWS):
+                yield from batch.slice(start, TABLE_BATCH_ROWS).to_pylist()
+
+
+def _read_competition(
+    kind: str, path: str, options: IngestConfig, context: str | None
+) -> Iterator[dict[str, Any]]:
+    """``competition``: JSONL (plain or gzip) line by line, or Parquet or Arrow (as the Hugging
+    Face datasets ship) row by row, a few rows decoded at a time."""
+    if not path.endswith(TABLE_SUFFIXES):
+        yield from _read_records(kind, path, options, context)
+        return
+    row_no = 0
+    try:
+        for row_no, record in enumerate(_table_records(path), start=1):
+            for parsed in competition.parse_problem(record, options.competition):
+                if isinstance(parsed, Rejection):
+                    raw = _RECORD_REPR.repr(record)[: options.reject_raw_chars].encode()
+                    yield _reject_row(kind, path, row_no, parsed.reason, parsed.detail, raw, options)
+                else:
+                    yield {"outcome": "program", **parsed, "source_file": path, "source_line": row_no}
+    except (OSError, pa.ArrowException) as exc:
+        detail = f"after row {row_no}: {type(exc).__name__}: {exc}"
+        yield _reject_row(kind, path, row_no + 1, IngestReason.UNREADABLE_FILE, detail, b"", options)
+
+
 def _first_record_fields(path: str) -> set[str] | None:
-    """The field names of a data file's first record (a Parquet file's columns), or None when
-    it has none that parse: checked on the driver before any task starts."""
-    if path.endswith(PARQUET_SUFFIX):
-        fs, inner, _ = filesystem_for(path)
-        with fs.open_input_file(inner) as stream:
-            return set(pq.ParquetFile(stream).schema_arrow.names)
+    """The field names of a data file's first record (a table's columns), or None when it has
+    none that parse: checked on the driver before any task starts."""
+    if path.endswith(TABLE_SUFFIXES):
+        with _open_table(path) as (schema, _):
+            return set(schema.names)
     with _open_maybe_gzip(path) as stream:
         for _, raw, too_large in iter_lines(stream, 1 << 24):
             if raw.strip():
@@ -376,7 +399,7 @@ RECORD_PARSERS: dict[str, Callable[[bytes, IngestConfig], Iterator[dict[str, Any
 READERS: dict[str, KindReader] = {
     SourceKind.CODEIO: KindReader(DATA_SUFFIXES, _read_records),
     SourceKind.COMPETITION: KindReader(
-        (*DATA_SUFFIXES, PARQUET_SUFFIX),
+        (*DATA_SUFFIXES, *TABLE_SUFFIXES),
         _read_competition,
         formats={
             "DeepMind CodeContests": ("name", "description", "solutions", "public_tests"),
