@@ -346,6 +346,8 @@ class DedupStage(Stage):
             .drop("inputs")
             .join(keepers.select("program_id", "inputs", *INPUT_DROP_COLUMNS, "exact_key"), "program_id")
             .withColumn("run_id", F.lit(run.run_id))
+            .withColumn("rewrite_of", F.lit(None).cast("string"))  # originals; rewrites come later
+            .withColumn("rewrite_kind", F.lit(None).cast("string"))
         )
         rejects = reject_rows(filtered_out, exact, near, run.run_id)
         # one outcome per program read: kept, or the reason it was dropped (the gate's rates)

@@ -14,7 +14,7 @@ most the batch in flight.
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from functools import partial
 
 from pyspark.sql import DataFrame
@@ -25,7 +25,7 @@ from tracepile.config import GenerateConfig
 from tracepile.jobs.trace_stage import whole_program_verdicts
 from tracepile.lakehouse import Lakehouse
 from tracepile.stage import Resources, Stage, StageRun, require_table
-from tracepile.tables import GOLD_COE, GOLD_REJECTS, SILVER_EXECUTIONS, SILVER_PROGRAMS
+from tracepile.tables import GOLD_COE, GOLD_REJECTS, SILVER_EXECUTIONS, SILVER_PROGRAMS, TableSpec
 from tracepile.translation.backends import Backend, backend_for
 from tracepile.udfs.write_coe import OUTCOME_COLUMNS, generate_partition, prompt_keys
 from tracepile.vocab import Backend as BackendName
@@ -38,10 +38,10 @@ _INPUT_COLUMNS = (
 VERIFIED, BACKEND_ERROR = GenerateOutcome.VERIFIED, GenerateOutcome.BACKEND_ERROR
 
 
-def pending_generations(lakehouse: Lakehouse, settings: GenerateConfig) -> DataFrame:
-    """Ok executions with their program, keyed for this backend and model, minus the done ones."""
+def settled_executions(lakehouse: Lakehouse) -> DataFrame:
+    """Ok executions with what the prompts need of their program: a competition solution or
+    math program only once every input ran and none failed."""
     require_table(lakehouse, SILVER_EXECUTIONS, "trace")
-    backend = backend_for(settings)  # cheap: a model engine is only loaded when it first generates
     all_executions = lakehouse.read(SILVER_EXECUTIONS)
     silver_programs = lakehouse.read(SILVER_PROGRAMS)
     # a competition solution or math program only once every input ran and none failed
@@ -52,7 +52,13 @@ def pending_generations(lakehouse: Lakehouse, settings: GenerateConfig) -> DataF
     programs = silver_programs.select(
         "program_id", "problem", "code", "entry_point", "run_mode", "source", "domain"
     )
-    rows = executions.join(programs, "program_id").select(*_INPUT_COLUMNS)
+    return executions.join(programs, "program_id").select(*_INPUT_COLUMNS)
+
+
+def pending_generations(lakehouse: Lakehouse, settings: GenerateConfig) -> DataFrame:
+    """Settled ok executions, keyed for this backend and model, minus the done ones."""
+    backend = backend_for(settings)  # cheap: a model engine is only loaded when it first generates
+    rows = settled_executions(lakehouse)
     schema = StructType([*rows.schema.fields, StructField("prompt_hash", StringType(), False)])
     keyed = (
         rows.mapInPandas(partial(prompt_keys, version=backend.version), schema)
@@ -71,10 +77,12 @@ def pending_generations(lakehouse: Lakehouse, settings: GenerateConfig) -> DataF
     return keyed
 
 
-def _outcome_schema() -> StructType:
-    types = {f.name: f.dataType for f in [*GOLD_COE.schema, *GOLD_REJECTS.schema]}
+def outcome_schema(columns: Sequence[str], *specs: TableSpec) -> StructType:
+    """The schema of a stage's outcome rows: ``columns`` typed as in ``specs`` (the tables
+    the rows go to), all nullable, ``outcome`` a string."""
+    types = {f.name: f.dataType for spec in specs for f in spec.schema}
     types["outcome"] = StringType()
-    return StructType([StructField(name, types[name], True) for name in OUTCOME_COLUMNS])
+    return StructType([StructField(name, types[name], True) for name in columns])
 
 
 def _split(outcomes: DataFrame, run_id: str) -> tuple[DataFrame, DataFrame]:
@@ -124,7 +132,10 @@ class GenerateStage(Stage):
             rows = pending.where(F.pmod(F.xxhash64("coe_id"), F.lit(batches)) == number)
             if settings.data_parallel:
                 rows = rows.repartition(settings.data_parallel)
-            outcomes = rows.mapInPandas(partial(generate_partition, stage=self), _outcome_schema())
+            outcomes = rows.mapInPandas(
+                partial(generate_partition, stage=self),
+                outcome_schema(OUTCOME_COLUMNS, GOLD_COE, GOLD_REJECTS),
+            )
             with run.step(f"batch {number + 1} of {batches}, {settings.backend} backend"):
                 outcomes = run.stage(outcomes, f"generate_outcomes_{number}")
                 for row in outcomes.groupBy("outcome").count().collect():

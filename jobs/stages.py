@@ -8,15 +8,18 @@ from tracepile.config import TracepileConfig
 from tracepile.jobs.dedup_stage import DedupStage
 from tracepile.jobs.generate_stage import GenerateStage
 from tracepile.jobs.ingest_stage import IngestStage
+from tracepile.jobs.questions_stage import QuestionsStage
 from tracepile.jobs.trace_stage import TraceStage
 from tracepile.stage import Stage
 
 
 def pipeline(config: TracepileConfig, sources: Sequence[str]) -> list[Stage]:
-    """``tracepile run``: every stage, each reading the tables the ones before it wrote."""
+    """``tracepile run``: every stage, each reading the tables the ones before it wrote; the
+    augmentation stages unless the config turns them off."""
     return [
         IngestStage(config, sources),
         DedupStage(config),
         TraceStage(config),
         GenerateStage(config),
+        *([QuestionsStage(config)] if config.questions.enabled else []),
     ]

@@ -24,11 +24,14 @@ from tracepile.config import TracepileConfig
 from tracepile.tables import (
     BRONZE_SOURCES,
     GOLD_COE,
+    GOLD_QUESTION_REJECTS,
+    GOLD_QUESTIONS,
     GOLD_REJECTS,
     INGEST_REJECTS,
     SILVER_EXECUTIONS,
     SILVER_PROGRAMS,
     SILVER_REJECTS,
+    SILVER_REWRITE_REJECTS,
     SILVER_SIGNATURES,
     TableSpec,
 )
@@ -40,6 +43,8 @@ from tracepile.vocab import (
     Domain,
     GenerateOutcome,
     IngestReason,
+    QuestionKind,
+    RewriteDrop,
     RunMode,
     Severity,
     SourceKind,
@@ -167,6 +172,10 @@ def _ingest_rejects(config: TracepileConfig) -> list[Expectation]:
 _PROGRAM_REFERENCE = Reference("program_id", BRONZE_SOURCES)
 
 
+# a rewrite is not in bronze: its original is
+_ORIGIN_REFERENCE = Reference("origin_id", BRONZE_SOURCES)
+
+
 def _programs(config: TracepileConfig) -> list[Expectation]:
     filters = config.filters
     return [
@@ -176,7 +185,9 @@ def _programs(config: TracepileConfig) -> list[Expectation]:
         expect(f"{filters.min_inputs}..{filters.max_inputs} inputs per program",
                "ExpectColumnValuesToBeBetween", column="n_inputs",
                min_value=filters.min_inputs, max_value=filters.max_inputs),
-        *_references([_PROGRAM_REFERENCE]),
+        expect("a rewrite names its kind", "ExpectColumnValuesToBeInSet", column="rewrite_named",
+               value_set=[True]),
+        *_references([_ORIGIN_REFERENCE]),
     ]  # fmt: skip
 
 
@@ -205,6 +216,16 @@ def _rejects(config: TracepileConfig) -> list[Expectation]:
     ]  # fmt: skip
 
 
+def _rewrite_rejects(config: TracepileConfig) -> list[Expectation]:
+    return [
+        *_not_null_and_keys(SILVER_REWRITE_REJECTS),
+        *_ids("rewrite_id", "rewrite_of"),
+        _known_reason(RewriteDrop),
+        *_references([_REWRITTEN_REFERENCE]),
+    ]
+
+
+_REWRITTEN_REFERENCE = Reference("rewrite_of", SILVER_PROGRAMS)
 _EXECUTION_REFERENCE = Reference("program_id", SILVER_PROGRAMS)
 
 
@@ -265,6 +286,32 @@ def _coe_rejects(config: TracepileConfig) -> list[Expectation]:
     ]  # fmt: skip
 
 
+def _question_key(spec: TableSpec) -> list[Expectation]:
+    return [
+        *_not_null_and_keys(spec),
+        *_ids("question_id", "execution_id", "program_id"),
+        expect("kind is a known question kind", "ExpectColumnValuesToBeInSet", column="kind",
+               value_set=list(QuestionKind)),
+        expect("backend is a known backend", "ExpectColumnValuesToBeInSet", column="backend",
+               value_set=list(Backend)),
+        *_references([_COE_REFERENCE]),
+    ]  # fmt: skip
+
+
+def _questions(config: TracepileConfig) -> list[Expectation]:
+    return [
+        *_question_key(GOLD_QUESTIONS),
+        expect("response has a final answer line", "ExpectColumnValuesToMatchRegex", column="response",
+               regex=r"(?im)^\W*final answer:"),
+        expect("line >= 1", "ExpectColumnValuesToBeBetween", column="line", min_value=1),
+        expect("occurrence >= 1", "ExpectColumnValuesToBeBetween", column="occurrence", min_value=1),
+    ]  # fmt: skip
+
+
+def _question_rejects(config: TracepileConfig) -> list[Expectation]:
+    return [*_question_key(GOLD_QUESTION_REJECTS), _known_reason(GENERATE_REJECT_REASONS)]
+
+
 def export_expectations() -> list[Expectation]:
     """The rows about to be written as training files (``jobs/export_stage.py``)."""
     columns = (
@@ -293,7 +340,16 @@ TABLE_RULES: dict[str, TableRules] = {
     for rules in (
         TableRules(BRONZE_SOURCES, _sources, derived=_PROGRAM_SIZES),
         TableRules(INGEST_REJECTS, _ingest_rejects),
-        TableRules(SILVER_PROGRAMS, _programs, derived=_PROGRAM_SIZES, references=(_PROGRAM_REFERENCE,)),
+        TableRules(
+            SILVER_PROGRAMS,
+            _programs,
+            derived={
+                **_PROGRAM_SIZES,
+                "origin_id": "coalesce(rewrite_of, program_id)",
+                "rewrite_named": "(rewrite_of IS NULL) = (rewrite_kind IS NULL)",
+            },
+            references=(_ORIGIN_REFERENCE,),
+        ),
         TableRules(
             SILVER_SIGNATURES,
             _signatures,
@@ -301,9 +357,12 @@ TABLE_RULES: dict[str, TableRules] = {
             references=(_SIGNATURE_REFERENCE,),
         ),
         TableRules(SILVER_REJECTS, _rejects, references=(_PROGRAM_REFERENCE,)),
+        TableRules(SILVER_REWRITE_REJECTS, _rewrite_rejects, references=(_REWRITTEN_REFERENCE,)),
         TableRules(SILVER_EXECUTIONS, _executions, references=(_EXECUTION_REFERENCE,)),
         TableRules(GOLD_COE, _coe, references=(_COE_REFERENCE,)),
         TableRules(GOLD_REJECTS, _coe_rejects, references=(_COE_REFERENCE,)),
+        TableRules(GOLD_QUESTIONS, _questions, references=(_COE_REFERENCE,)),
+        TableRules(GOLD_QUESTION_REJECTS, _question_rejects, references=(_COE_REFERENCE,)),
     )
 }
 

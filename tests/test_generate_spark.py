@@ -23,7 +23,7 @@ from tracepile.jobs.trace_stage import TraceStage
 from tracepile.lakehouse import Lakehouse
 from tracepile.quality.gate import GateBlocked
 from tracepile.runner import run_stage
-from tracepile.translation.verify import _UNPARSED, final_answer, literal
+from tracepile.translation.verify import UNPARSED, final_answer, literal
 
 pytestmark = pytest.mark.spark
 
@@ -130,7 +130,7 @@ def _model(wrong: callable):
             _RETURN.findall(prompt)[-1]
         )  # the outermost call returns last; unreadable if truncated
         inputs = prompt.split("Input (keyword arguments of main_solution):\n", 1)[1].split("\n", 1)[0]
-        stated = "[404]" if wrong(inputs) or value is _UNPARSED else json.dumps(value)
+        stated = "[404]" if wrong(inputs) or value is UNPARSED else json.dumps(value)
         return f"<think>read it off</think>We work it through.\nFinal answer: {stated}"
 
     return answer

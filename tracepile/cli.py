@@ -27,6 +27,7 @@ from tracepile.jobs.dedup_stage import DedupStage
 from tracepile.jobs.export_stage import FORMATS, ExportStage
 from tracepile.jobs.generate_stage import GenerateStage
 from tracepile.jobs.ingest_stage import IngestStage
+from tracepile.jobs.questions_stage import QuestionsStage
 from tracepile.jobs.stages import pipeline
 from tracepile.jobs.trace_stage import TraceStage
 from tracepile.lakehouse import Lakehouse
@@ -261,6 +262,17 @@ _stages_command(
     (same execution, backend, model and prompt) are skipped.
     """,
     lambda config, _: [GenerateStage(config)],
+)
+_stages_command(
+    "questions",
+    """Ask variable-tracing questions about ok executions; verified answers into gold/questions.
+
+    Kinds: value_after_line, line_count, branch_taken, return_value, first_line_with_value,
+    each answered from the trace (a question whose answer depends on the hash seed is not
+    asked), by the [generate] backend, and verified like a CoE text; the rest go to
+    gold/question_rejects. Options: the [questions] section (per_kind, seed). Resumable.
+    """,
+    lambda config, _: [QuestionsStage(config)],
 )
 
 

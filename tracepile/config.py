@@ -216,6 +216,23 @@ class GenerateConfig(_Section):
         return self
 
 
+class RewritesConfig(_Section):
+    """Meaning-preserving rewrites of programs (AST transforms), kept only when differential
+    execution in the sandbox gives the original's outputs on every input."""
+
+    enabled: bool = Field(True, description="tracepile run makes rewrites (tracepile rewrite always does)")
+    per_program: int = Field(2, ge=0, description="rewrites tried per program, distinct kinds first")
+    seed: int = Field(0, ge=0, description="seeds which transforms and names are chosen")
+
+
+class QuestionsConfig(_Section):
+    """Variable-tracing questions from the steps of ok executions, answered and verified."""
+
+    enabled: bool = Field(True, description="tracepile run asks questions (tracepile questions always does)")
+    per_kind: int = Field(1, ge=0, description="questions of each kind per execution, at most")
+    seed: int = Field(0, ge=0, description="seeds which candidate questions are chosen")
+
+
 class ExportConfig(_Section):
     """Training files from gold/coe (``tracepile export``)."""
 
@@ -281,6 +298,8 @@ class TracepileConfig(_Section):
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     trace: TraceConfig = Field(default_factory=TraceConfig)
     generate: GenerateConfig = Field(default_factory=GenerateConfig)
+    rewrites: RewritesConfig = Field(default_factory=RewritesConfig)
+    questions: QuestionsConfig = Field(default_factory=QuestionsConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
     gate: GateConfig = Field(default_factory=GateConfig)
 

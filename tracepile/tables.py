@@ -120,9 +120,31 @@ SILVER_PROGRAMS = TableSpec(
             StructField("input_over_limit", LongType(), False),
             _text("exact_key", False),
             _text("run_id", False),
+            # a verified rewrite (jobs/rewrite_stage.py): the program it rewrites, and how
+            _text("rewrite_of"),
+            _text("rewrite_kind"),
         ]
     ),
     backfills=BRONZE_SOURCES.backfills,
+)
+
+SILVER_REWRITE_REJECTS = TableSpec(
+    layer="silver",
+    name="rewrite_rejects",
+    key="rewrite_id",
+    description="rewrites of programs that differential execution dropped, with the differing input",
+    constraints=(("reason_not_empty", "reason <> ''"),),
+    schema=StructType(
+        [
+            _text("rewrite_id", False),  # the content id the rewrite would have had as a program
+            _text("rewrite_of", False),
+            _text("rewrite_kind", False),
+            _text("reason", False),
+            _text("detail", False),
+            _text("code", False),
+            _text("run_id", False),
+        ]
+    ),
 )
 
 SILVER_REJECTS = TableSpec(
@@ -250,6 +272,54 @@ GOLD_REJECTS = TableSpec(
     constraints=(("reason_not_empty", "reason <> ''"),),
 )
 
+_QUESTION_KEY = [
+    _text("question_id", False),
+    _text("execution_id", False),
+    _text("program_id", False),
+    _text("kind", False),
+    _text("backend", False),
+    _text("model", False),
+]
+
+GOLD_QUESTIONS = TableSpec(
+    layer="gold",
+    name="questions",
+    key=("question_id", "backend", "model"),
+    description="verified variable-tracing questions: question, answer from the trace, reasoning text",
+    constraints=(("response_not_empty", "response <> ''"), ("line_positive", "line IS NULL OR line >= 1")),
+    schema=StructType(
+        [
+            *_QUESTION_KEY,
+            _text("question", False),
+            _text("answer_json", False),
+            _text("variable"),
+            StructField("line", LongType()),
+            StructField("occurrence", LongType()),
+            _text("given_json"),  # first_line_with_value: the value asked about
+            _text("prompt", False),
+            _text("response", False),
+            _text("run_id", False),
+        ]
+    ),
+)
+
+GOLD_QUESTION_REJECTS = TableSpec(
+    layer="gold",
+    name="question_rejects",
+    key=("question_id", "backend", "model"),
+    description="answers to questions that failed verification, with the reason and the text",
+    constraints=(("reason_not_empty", "reason <> ''"),),
+    schema=StructType(
+        [
+            *_QUESTION_KEY,
+            _text("reason", False),
+            _text("detail", False),
+            _text("response"),
+            _text("run_id", False),
+        ]
+    ),
+)
+
 RUNS = TableSpec(
     layer="meta",
     name="runs",
@@ -322,9 +392,12 @@ GATED_TABLES: tuple[TableSpec, ...] = (
     SILVER_PROGRAMS,
     SILVER_SIGNATURES,
     SILVER_REJECTS,
+    SILVER_REWRITE_REJECTS,
     SILVER_EXECUTIONS,
     GOLD_COE,
     GOLD_REJECTS,
+    GOLD_QUESTIONS,
+    GOLD_QUESTION_REJECTS,
 )
 
 QUARANTINE_RUN_ID = "quarantine_run_id"

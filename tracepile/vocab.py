@@ -171,11 +171,32 @@ class GenerateOutcome(StrEnum):
     NO_FINAL_ANSWER = "no_final_answer"
     WRONG_FINAL_ANSWER = "wrong_final_answer"
     WRONG_INTERMEDIATE_VALUE = "wrong_intermediate_value"
+    WRONG_COMPUTATION = "wrong_computation"  # a stated `expr = value` the values do not give
+    WRONG_BRANCH = "wrong_branch"  # a stated truth value the trace's branch contradicts
 
 
 GENERATE_REJECT_REASONS = tuple(
     o for o in GenerateOutcome if o not in (GenerateOutcome.VERIFIED, GenerateOutcome.BACKEND_ERROR)
 )
+
+
+class QuestionKind(StrEnum):
+    """What a variable-tracing question asks about the entry function's outermost call
+    (``gold/questions.kind``)."""
+
+    VALUE_AFTER_LINE = "value_after_line"  # a variable right after the occurrence-th run of a line
+    LINE_COUNT = "line_count"  # how many times a line's statement runs
+    BRANCH_TAKEN = "branch_taken"  # whether an if/while condition is true at its occurrence-th test
+    RETURN_VALUE = "return_value"  # what the call returns
+    FIRST_LINE_WITH_VALUE = "first_line_with_value"  # the line after which a variable first holds a value
+
+
+class RewriteDrop(StrEnum):
+    """Why differential execution dropped a rewrite (``silver/rewrite_rejects.reason``)."""
+
+    OUTPUT_DIFFERS = "output_differs"  # a different return value (or output) on some input
+    STATUS_DIFFERS = "status_differs"  # it failed where the original ran, or the reverse
+    NOT_VALID = "not_valid"  # the rewritten code does not compile or lost the entry function
 
 
 class Severity(StrEnum):

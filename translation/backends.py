@@ -34,7 +34,7 @@ from tracepile.vocab import Backend as BackendName
 from tracepile.vocab import GenerateOutcome
 
 BACKEND_ERROR = GenerateOutcome.BACKEND_ERROR  # not the text's fault: the stage leaves such rows pending
-TEMPLATE_VERSION = "template-v1"  # enters the prompt hash: change it when the renderer changes
+TEMPLATE_VERSION = "template-v2"  # enters the prompt hash: change it when the renderer changes
 
 
 @dataclass(frozen=True)

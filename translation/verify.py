@@ -5,7 +5,17 @@ A text enters gold only if:
 - it has a final answer line (``Final answer: <value>``) whose value equals the execution's
   return value (JSON-equal, floats within 1e-6: ``tracepile/analysis/values.py``);
 - every state it claims for a traced variable, written as inline code ``name = value``,
-  is a value that variable really held at some step of the trace.
+  is a value that variable really held at some step of the trace;
+- every computation it writes out (``name = 3 * (4 + 1) = 15``, or ``3 * 2 = 6`` for a
+  returned value) evaluates to the result it states, by a restricted evaluator of
+  literals and operators (never ``eval``); the result is a value the name held; and when
+  the text names the line ("line N"), the computation is the one that line made at some
+  point of the run, with the values its variables held just before;
+- every truth value it states for a condition (``6 % 4 == 0`` is false) is the
+  expression's value when it can be evaluated, and, after "line N", the branch the trace
+  took there: the text's conditions for a line must follow the run's outcomes in order;
+- every history (``name: 0 → 1 → 5``) is, in order, values the variable held, and every
+  recursive call stated (``f(n=2) = 2``) is a call the trace made with that result.
 
 Claims about names the trace never saw (code, like ``best = [0] * n``) and values that
 are not literals are not claims and are skipped; claims about values snoop truncated
@@ -23,12 +33,27 @@ from typing import Any
 
 from tracepile.analysis.answers import result_matches
 from tracepile.analysis.values import values_equal
-from tracepile.translation.template import FINAL_ANSWER, Execution
+from tracepile.translation.template import (
+    ARROW,
+    FINAL_ANSWER,
+    UNPARSED,
+    Execution,
+    computations,
+    condition_outcomes,
+    evaluates_to,
+    frame_calls,
+    literal,
+    substitute,
+    truth,
+)
 from tracepile.vocab import SCRIPT_MODES, GenerateOutcome, RunMode
 
 _FINAL = re.compile(rf"^\W*{re.escape(FINAL_ANSWER)}\**\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
 _CLAIM = re.compile(r"`\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*([^`=][^`]*?)\s*`")
-_UNPARSED = object()
+_SPAN = re.compile(r"`([^`\n]+)`")
+_TRUTH = re.compile(r"`([^`\n]+)`\s+is\s+(true|false)\b")
+_LINE = re.compile(r"\bline (\d+)\b", re.IGNORECASE)
+_HISTORY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*): (.+)$")
 
 
 @dataclass(frozen=True)
@@ -40,33 +65,8 @@ class Verdict:
     claims_unverifiable: int
 
 
-def literal(text: str) -> Any:
-    """A stated value as data: JSON first, then a Python literal; ``_UNPARSED`` otherwise."""
-    text = text.strip().rstrip(".").strip("`").strip()
-    for parse in (json.loads, ast.literal_eval):
-        try:
-            return _as_json_data(parse(text))
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            continue
-    return _UNPARSED
-
-
-def _as_json_data(value: Any) -> Any:
-    """Tuples as lists, sets as sorted lists: the forms a return value takes in JSON. A value
-    holding ``...`` is one snoop truncated: ValueError, it says nothing checkable."""
-    if value is Ellipsis:
-        raise ValueError("truncated value")
-    if isinstance(value, tuple | list):
-        return [_as_json_data(v) for v in value]
-    if isinstance(value, set | frozenset):
-        return sorted((_as_json_data(v) for v in value), key=repr)
-    if isinstance(value, dict):
-        return {str(k) if not isinstance(k, str) else k: _as_json_data(v) for k, v in value.items()}
-    return value
-
-
 def traced_values(execution: Execution) -> dict[str, list[Any]]:
-    """Every value each variable held, parsed (``_UNPARSED`` where snoop's repr is not a literal)."""
+    """Every value each variable held, parsed (``UNPARSED`` where snoop's repr is not a literal)."""
     values: dict[str, list[Any]] = {}
     for step in execution.steps:
         for name, shown in step.get("changed", {}).items():
@@ -99,7 +99,7 @@ def answer_problem(text: str, return_json: str, run_mode: str = RunMode.CALL) ->
         right = _states_printed(stated, return_json, run_mode)
     else:
         answer = literal(stated)
-        right = answer is not _UNPARSED and values_equal(answer, json.loads(return_json))
+        right = answer is not UNPARSED and values_equal(answer, json.loads(return_json))
     if not right:
         return (
             GenerateOutcome.WRONG_FINAL_ANSWER,
@@ -109,23 +109,193 @@ def answer_problem(text: str, return_json: str, run_mode: str = RunMode.CALL) ->
     return None
 
 
+WRONG_COMPUTATION, WRONG_BRANCH = GenerateOutcome.WRONG_COMPUTATION, GenerateOutcome.WRONG_BRANCH
+
+
+class _Rejected(Exception):
+    def __init__(self, detail: str, reason: str = GenerateOutcome.WRONG_INTERMEDIATE_VALUE) -> None:
+        super().__init__(detail)
+        self.detail, self.reason = detail, reason
+
+
+@dataclass
+class _Tally:
+    checked: int = 0
+    unverifiable: int = 0
+
+
+def _parsed(expression: str) -> str | None:
+    """The expression's tree as text, to compare two writings of it; None if not Python."""
+    try:
+        return ast.dump(ast.parse(expression.strip(), mode="eval"))
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
+
+
+def _equals(shown: str | None, value: Any) -> bool:
+    """Whether a traced repr is ``value`` (JSON data)."""
+    return shown is not None and values_equal(literal(shown), value)
+
+
+def _computation(span: str) -> tuple[str | None, str, str] | None:
+    """(target or None, expression, stated value) of ``[name =] expression = value``."""
+    pieces = span.split(" = ")
+    target = pieces[0].strip() if len(pieces) >= 3 and pieces[0].strip().isidentifier() else None
+    rest = pieces[1:] if target else pieces
+    for cut in range(len(rest) - 1, 0, -1):  # a string value may itself hold " = "
+        expression, value = " = ".join(rest[:cut]), " = ".join(rest[cut:])
+        if literal(value) is not UNPARSED and _parsed(expression) is not None:
+            return target, expression, value
+    return None
+
+
+def _line_before(text_line: str, position: int) -> int | None:
+    """The last "line N" before ``position``, outside inline code."""
+    blanked = _SPAN.sub(lambda m: " " * len(m.group(0)), text_line[:position])
+    found = _LINE.findall(blanked)
+    return int(found[-1]) if found else None
+
+
+class _Checker:
+    def __init__(self, execution: Execution) -> None:
+        self.execution = execution
+        self.held = traced_values(execution)
+        self.computed = computations(execution)
+        self.outcomes = condition_outcomes(execution)
+        self.calls = frame_calls(execution.steps)
+        self.tally = _Tally()
+        self.last_outcome = -1  # the text's conditions must follow the run's outcomes in order
+
+    def state(self, name: str, shown: str) -> None:
+        if name not in self.held:
+            return  # code or prose, not a claim about a traced variable
+        claim = literal(shown)
+        if claim is UNPARSED:
+            return
+        known = [v for v in self.held[name] if v is not UNPARSED]
+        if not known:
+            self.tally.unverifiable += 1
+            return
+        self.tally.checked += 1
+        if not any(values_equal(claim, value) for value in known):
+            raise _Rejected(f"states `{name} = {shown[:120]}`; the trace has {name} in {self.held[name][:8]}")
+
+    def computation(self, target: str | None, expression: str, shown: str, line: int | None) -> None:
+        value = literal(shown)
+        right = evaluates_to(expression, value)
+        if right is None:
+            self._call(expression, value)
+            return
+        self.tally.checked += 1
+        if not right:
+            raise _Rejected(f"computation `{expression} = {shown[:120]}` does not hold", WRONG_COMPUTATION)
+        if target is not None:
+            self.state(target, shown)
+        made = [c for c in self.computed if c[0] == line and c[1] == target and c[2] is not None]
+        if line is None or not made:
+            return
+        tree = _parsed(expression)
+        if not any(_parsed(sub) == tree and _equals(result, value) for _, _, sub, result in made):
+            raise _Rejected(
+                f"line {line} never computed `{expression} = {shown[:120]}` with the values it held",
+                WRONG_COMPUTATION,
+            )
+
+    def _call(self, expression: str, value: Any) -> None:
+        """``f(n=2) = 2``: a call of a traced function with those arguments returned that."""
+        try:
+            call = ast.parse(expression.strip(), mode="eval").body
+        except SyntaxError:
+            return
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and not call.args):
+            return
+        traced = [c for c in self.calls if c[0] == call.func.id]
+        if not traced or value is UNPARSED:
+            return
+        self.tally.checked += 1
+        stated = {k.arg: literal(ast.unparse(k.value)) for k in call.keywords}
+        for _, arguments, returned in traced:
+            same = arguments.keys() == stated.keys() and all(
+                _equals(v, stated[k]) for k, v in arguments.items()
+            )
+            if same and _equals(returned, value):
+                return
+        raise _Rejected(f"no traced call `{expression}` returned {value!r}", WRONG_COMPUTATION)
+
+    def history(self, name: str, shown: str) -> None:
+        """The values stated, in order, are values the variable held, in order."""
+        if name not in self.held:
+            return
+        stated = [literal(v) for v in shown.split(ARROW.strip()) if v.strip() not in ("…", "...")]
+        position = 0
+        held = self.held[name]
+        for value in stated:
+            if value is UNPARSED:
+                continue
+            while position < len(held) and not values_equal(held[position], value):
+                position += 1
+            if position == len(held):
+                raise _Rejected(f"`{name}` does not run through {shown[:160]} in the trace")
+            position += 1
+        self.tally.checked += 1
+
+    def condition(self, expression: str, stated: bool, line: int | None) -> None:
+        value = truth(expression)
+        if value is not None:
+            self.tally.checked += 1
+            if value != stated:
+                raise _Rejected(
+                    f"`{expression}` is {str(value).lower()}, the text says {str(stated).lower()}",
+                    WRONG_BRANCH,
+                )
+        here = [i for i, (step, _, _) in enumerate(self.outcomes) if step.line == line]
+        if line is None or not here:
+            if value is None:
+                self.tally.unverifiable += 1
+            return
+        tree = _parsed(expression)
+        for index in here:
+            step, test, taken = self.outcomes[index]
+            if index <= self.last_outcome or taken != stated:
+                continue
+            forms = {_parsed(ast.unparse(test)), _parsed(substitute(test, step.before) or "")}
+            if value is None or tree in forms:
+                self.last_outcome = index
+                self.tally.checked += 1
+                return
+        raise _Rejected(
+            f"the condition on line {line} is not {str(stated).lower()} at this point of the run",
+            WRONG_BRANCH,
+        )
+
+    def check(self, text: str) -> None:
+        for name, shown in _CLAIM.findall(text):
+            self.state(name, shown)
+        for text_line in text.splitlines():
+            for span in _SPAN.finditer(text_line):
+                content = span.group(1).strip()
+                if history := _HISTORY.match(content):
+                    self.history(*history.groups())
+                elif (parts := _computation(content)) and not parts[1].strip().isidentifier():
+                    self.computation(*parts, _line_before(text_line, span.start()))
+            for claim in _TRUTH.finditer(text_line):
+                line = _line_before(text_line, claim.start())
+                self.condition(claim.group(1), claim.group(2) == "true", line)
+
+
 def verify(text: str, execution: Execution) -> Verdict:
     if problem := answer_problem(text, execution.return_json, execution.run_mode):
         return Verdict(False, *problem, 0, 0)
-    held = traced_values(execution)
-    checked = unverifiable = 0
-    for name, shown in _CLAIM.findall(text):
-        if name not in held:
-            continue  # code or prose, not a claim about a traced variable
-        claim = literal(shown)
-        if claim is _UNPARSED:
-            continue
-        known = [v for v in held[name] if v is not _UNPARSED]
-        if not known:
-            unverifiable += 1
-            continue
-        checked += 1
-        if not any(values_equal(claim, value) for value in known):
-            detail = f"states `{name} = {shown[:120]}`; the trace has {name} in {held[name][:8]}"
-            return Verdict(False, GenerateOutcome.WRONG_INTERMEDIATE_VALUE, detail, checked, unverifiable)
-    return Verdict(True, None, "", checked, unverifiable)
+    checker = _Checker(execution)
+    try:
+        checker.check(text)
+    except _Rejected as rejected:
+        tally = checker.tally
+        return Verdict(
+            False,
+            rejected.reason,
+            rejected.detail,
+            tally.checked,
+            tally.unverifiable,
+        )
+    return Verdict(True, None, "", checker.tally.checked, checker.tally.unverifiable)

@@ -1,0 +1,80 @@
+"""Questions: settled ok executions -> ``gold/questions`` (+ ``gold/question_rejects``).
+
+Each execution of a called function gets variable-tracing questions of several kinds, chosen
+by a seeded hash so a rerun asks the same ones (``[questions]``), each with its answer taken
+from the trace; the configured backend answers, and only answers verified against the trace
+reach gold (``udfs/ask_questions.py``). Resumable: an execution with questions (or rejected
+answers) from this backend and model is skipped.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from pyspark.sql import functions as F
+
+from tracepile.config import TracepileConfig
+from tracepile.jobs.generate_stage import GenerateStage, outcome_schema, settled_executions
+from tracepile.jobs.trace_stage import RunsPrograms
+from tracepile.stage import StageRun
+from tracepile.tables import GOLD_QUESTION_REJECTS, GOLD_QUESTIONS, SILVER_EXECUTIONS, SILVER_PROGRAMS
+from tracepile.translation.backends import backend_for
+from tracepile.udfs.ask_questions import OUTCOME_COLUMNS, UNSTABLE, VERIFIED, ask_partition
+from tracepile.vocab import RunMode
+
+
+class QuestionsStage(RunsPrograms):
+    name = "questions"
+    reads = (SILVER_EXECUTIONS, SILVER_PROGRAMS)
+    reads_detail = "settled ok executions of functions, without questions from this backend"
+    writes = (GOLD_QUESTIONS, GOLD_QUESTION_REJECTS)
+
+    def __init__(self, config: TracepileConfig) -> None:
+        super().__init__(config)
+        self.answerer = GenerateStage(config)  # one backend per executor serves both stages
+
+    def plan(self, run: StageRun) -> None:
+        report, settings = run.report, self.config.questions
+        backend = backend_for(self.config.generate)
+        report.notes["questions"] = f"{settings.per_kind} per kind per execution, seed {settings.seed}"
+        report.notes["backend"] = str(backend.name) + (f", model {backend.model}" if backend.model else "")
+        with run.step("finding executions without questions"):
+            rows = settled_executions(run.lakehouse).where(F.col("run_mode") == RunMode.CALL.value)
+            for spec in (GOLD_QUESTIONS, GOLD_QUESTION_REJECTS):
+                if run.lakehouse.exists(spec):
+                    done = run.lakehouse.read(spec).where(
+                        (F.col("backend") == str(backend.name)) & (F.col("model") == backend.model)
+                    )
+                    rows = rows.join(done.select("execution_id").distinct(), "execution_id", "left_anti")
+            pending = run.stage(rows, "questions_pending")
+            report.counts = {"executions": pending.count()}
+        schema = outcome_schema(OUTCOME_COLUMNS, GOLD_QUESTIONS, GOLD_QUESTION_REJECTS)
+        with run.step("asking, answering and verifying"):
+            outcomes = run.stage(
+                pending.mapInPandas(partial(ask_partition, stage=self), schema), "questions_out"
+            )
+            by_outcome = outcomes.groupBy("outcome", "kind").count().collect()
+        for row in by_outcome:
+            if row["outcome"] == UNSTABLE:
+                continue
+            key = f"questions_{row['kind']}" if row["outcome"] == VERIFIED else "rejected"
+            report.counts[key] = report.counts.get(key, 0) + row["count"]
+            if row["outcome"] != VERIFIED:
+                report.reasons[row["outcome"]] = report.reasons.get(row["outcome"], 0) + row["count"]
+        unstable = (
+            outcomes.where(F.col("outcome") == UNSTABLE).agg(F.sum(F.col("detail").cast("long"))).first()
+        )
+        report.counts["left_out_hash_seed_dependent"] = int((unstable[0] if unstable else None) or 0)
+        asked = outcomes.where(F.col("outcome") != UNSTABLE).withColumn("run_id", F.lit(run.run_id))
+        verified = asked.where(F.col("outcome") == VERIFIED.value).select(*GOLD_QUESTIONS.schema.names)
+        rejected = (
+            asked.where(F.col("outcome") != VERIFIED.value)
+            .withColumnRenamed("outcome", "reason")
+            .select(*GOLD_QUESTION_REJECTS.schema.names)
+        )
+        with run.step("quality gate, then publishing gold/questions"):
+            batch = run.write(
+                [(GOLD_QUESTIONS, verified), (GOLD_QUESTION_REJECTS, rejected)],
+                asked.select("outcome"),
+            )
+            run.publish(batch)
