@@ -16,7 +16,7 @@ block in every gate mode: a failed one stops the export before any file is writt
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -25,42 +25,84 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from tracepile.config import TracepileConfig
+from tracepile.lakehouse import Lakehouse
 from tracepile.quality.suites import export_expectations
 from tracepile.quality.validate import CheckResult, run_expectations
 from tracepile.stage import Stage, StageRun, require_table
-from tracepile.tables import GOLD_COE
+from tracepile.tables import GOLD_COE, GOLD_QUESTIONS, SILVER_EXECUTIONS, SILVER_PROGRAMS
 from tracepile.translation.verify import answer_problem
-from tracepile.vocab import Decision, Severity
+from tracepile.vocab import Decision, ExportKind, RunMode, Severity
 
 FORMATS = ("llamafactory", "sharegpt", "alpaca", "pretrain", "parquet")
 SPLITS = ("train", "validation")
-_META = ("program_id", "execution_id", "input", "output", "source", "domain", "run_mode")
+_META = ("kind", "program_id", "execution_id", "input", "output", "source", "domain", "run_mode")
 
 
-def export_rows(gold: DataFrame, seed: int, validation_fraction: float) -> DataFrame:
-    """One row per distinct text: prompt, response, meta columns, split, shuffle order."""
+_SHARED = ("prompt", "response", "program_id", "execution_id", "input_json")
+
+
+def samples(lakehouse: Lakehouse, kinds: Sequence[str]) -> DataFrame:
+    """The gold rows of ``kinds`` as one shape: ``sample_id``, ``kind``, prompt, response, the
+    meta columns, and ``origin_id`` (the program a rewrite rewrites, else the program itself)."""
+    programs = lakehouse.read(SILVER_PROGRAMS).select(
+        "program_id",
+        "source",
+        "domain",
+        "run_mode",
+        F.coalesce("rewrite_of", "program_id").alias("origin_id"),
+    )
+    parts = []
+    if ExportKind.COE in kinds:
+        coe = lakehouse.read(GOLD_COE).select(
+            F.col("coe_id").alias("sample_id"), F.lit(ExportKind.COE.value).alias("kind"), *_SHARED,
+            F.col("output_json").alias("output"),
+        )  # fmt: skip
+        parts.append(coe)
+    if ExportKind.QUESTION in kinds and lakehouse.exists(GOLD_QUESTIONS):
+        inputs = lakehouse.read(SILVER_EXECUTIONS).select("execution_id", "input_json")
+        key = F.substring(F.sha2(F.concat_ws("\u001f", "question_id", "backend", "model"), 256), 1, 32)
+        question = (
+            lakehouse.read(GOLD_QUESTIONS)
+            .join(inputs, "execution_id")
+            .select(
+                key.alias("sample_id"), F.lit(ExportKind.QUESTION.value).alias("kind"), *_SHARED,
+                F.col("answer_json").alias("output"),
+            )
+        )  # fmt: skip
+        parts.append(question)
+    rows = parts[0]
+    for part in parts[1:]:
+        rows = rows.unionByName(part)
+    return rows.join(programs, "program_id")
+
+
+def export_rows(samples: DataFrame, seed: int, validation_fraction: float) -> DataFrame:
+    """One row per distinct text: prompt, response, meta columns, split, shuffle order. The
+    split goes by the original program, so a program's rewrites and questions land on its
+    side (no leakage between train and validation)."""
     text_key = F.sha2(F.concat_ws("\u001f", "prompt", "response"), 256)
-    first = Window.partitionBy("text_key").orderBy("coe_id")
+    first = Window.partitionBy("text_key").orderBy("sample_id")
     unique = (
-        gold.withColumn("text_key", text_key)
+        samples.withColumn("text_key", text_key)
         .withColumn("_rank", F.row_number().over(first))
         .where(F.col("_rank") == 1)
     )
-    bucket = F.pmod(F.xxhash64(F.lit(seed + 1), "coe_id"), F.lit(1_000_000))
+    bucket = F.pmod(F.xxhash64(F.lit(seed + 1), "origin_id"), F.lit(1_000_000))
     return unique.select(
-        "coe_id",
+        "sample_id",
+        "kind",
         "text_key",
         "prompt",
         "response",
         "program_id",
         "execution_id",
         F.col("input_json").alias("input"),
-        F.col("output_json").alias("output"),
+        "output",
         "source",
         "domain",
         "run_mode",
         F.when(bucket < int(validation_fraction * 1_000_000), "validation").otherwise("train").alias("split"),
-        F.xxhash64(F.lit(seed), "coe_id").alias("shuffle"),
+        F.xxhash64(F.lit(seed), "sample_id").alias("shuffle"),
     )
 
 
@@ -113,7 +155,7 @@ def _write_jsonl(rows: DataFrame, fmt: str, out: Path, shard_rows: int) -> dict[
         folder = out / split
         folder.mkdir(parents=True, exist_ok=True)
         shard = None
-        ordered = rows.where(F.col("split") == split).orderBy("shuffle", "coe_id")
+        ordered = rows.where(F.col("split") == split).orderBy("shuffle", "sample_id")
         for row in ordered.toLocalIterator():
             if written[split] % shard_rows == 0:
                 if shard is not None:
@@ -137,10 +179,12 @@ def answer_check(rows: DataFrame, examples: int) -> CheckResult:
     """Every response's final answer equals the executed output (re-checked on the exact rows
     about to be written)."""
     total, mismatched = 0, []
-    for row in rows.select("coe_id", "response", "output", "run_mode").toLocalIterator():
+    for row in rows.select("sample_id", "kind", "response", "output", "run_mode").toLocalIterator():
         total += 1
-        if answer_problem(row["response"], row["output"], row["run_mode"]):
-            mismatched.append(row["coe_id"])
+        # a question's answer is JSON whatever the program's run mode
+        mode = row["run_mode"] if row["kind"] == ExportKind.COE else RunMode.CALL
+        if answer_problem(row["response"], row["output"], mode):
+            mismatched.append(row["sample_id"])
     return CheckResult(
         table="export",
         check="every answer equals the executed output",
@@ -152,17 +196,19 @@ def answer_check(rows: DataFrame, examples: int) -> CheckResult:
         element_count=total,
         unexpected_count=len(mismatched),
         unexpected_percent=100.0 * len(mismatched) / total if total else 0.0,
-        examples=[{"coe_id": coe_id} for coe_id in mismatched[:examples]],
+        examples=[{"sample_id": sample_id} for sample_id in mismatched[:examples]],
     )
 
 
 class ExportStage(Stage):
     name = "export"
-    reads = (GOLD_COE,)
+    reads = (GOLD_COE, GOLD_QUESTIONS, SILVER_PROGRAMS)
 
-    def __init__(self, config: TracepileConfig, fmt: str, out: str) -> None:
+    def __init__(
+        self, config: TracepileConfig, fmt: str, out: str, kinds: Sequence[str] = tuple(ExportKind)
+    ) -> None:
         super().__init__(config)
-        self.fmt, self.out = fmt, out
+        self.fmt, self.out, self.kinds = fmt, out, tuple(kinds)
 
     def target_description(self) -> list[str]:
         return [f"{self.out} ({self.fmt})"]
@@ -174,28 +220,29 @@ class ExportStage(Stage):
         if target.exists() and any(target.iterdir()):
             raise FileExistsError(f"{self.out} is not empty: export writes into a new or empty folder")
         with run.step("dedup, shuffle, split"):
-            rows = run.stage(
-                export_rows(run.lakehouse.read(GOLD_COE), settings.seed, settings.validation_fraction),
-                "export",
-            )
-            gold_rows, exported = run.lakehouse.count(GOLD_COE) or 0, rows.count()
+            gold = run.stage(samples(run.lakehouse, self.kinds), "export_samples")
+            rows = run.stage(export_rows(gold, settings.seed, settings.validation_fraction), "export")
+            gold_rows, exported = gold.count(), rows.count()
         with run.step("checks"):
             examples = self.config.gate.examples
-            results = run_expectations(rows, "export", export_expectations(), ["coe_id"], examples)
+            results = run_expectations(rows, "export", export_expectations(), ["sample_id"], examples)
             # the export checks block in every gate mode: nothing is written when one fails
             results = [replace(r, severity=Severity.HARD) for r in [*results, answer_check(rows, examples)]]
             run.audit(results, passed=Decision.EXPORTED, failed=Decision.FAILED)
         with run.step(f"writing {self.fmt} to {self.out}"):
             if self.fmt == "parquet":
                 for split in SPLITS:
-                    rows.where(F.col("split") == split).orderBy("shuffle", "coe_id").drop(
+                    rows.where(F.col("split") == split).orderBy("shuffle", "sample_id").drop(
                         "shuffle", "text_key"
                     ).write.parquet(str(target / split))
                 by_split = {r["split"]: r["count"] for r in rows.groupBy("split").count().collect()}
             else:
                 by_split = _write_jsonl(rows, self.fmt, target, settings.shard_rows)
+        by_kind = {r["kind"]: r["count"] for r in rows.groupBy("kind").count().collect()}
+        report.notes["kinds"] = ", ".join(self.kinds)
         report.counts = {
             "gold_rows": gold_rows,
+            **{f"{kind}_rows": by_kind.get(kind, 0) for kind in self.kinds},
             "duplicate_texts": gold_rows - exported,
             **{f"{split}_rows": by_split.get(split, 0) for split in SPLITS},
         }

@@ -315,7 +315,8 @@ def _question_rejects(config: TracepileConfig) -> list[Expectation]:
 def export_expectations() -> list[Expectation]:
     """The rows about to be written as training files (``jobs/export_stage.py``)."""
     columns = (
-        "coe_id",
+        "sample_id",
+        "kind",
         "prompt",
         "response",
         "program_id",
@@ -327,7 +328,7 @@ def export_expectations() -> list[Expectation]:
     )
     return [
         *(expect(f"{c} is not null", "ExpectColumnValuesToNotBeNull", column=c) for c in columns),
-        expect("coe_id is unique", "ExpectColumnValuesToBeUnique", column="coe_id"),
+        expect("sample_id is unique", "ExpectColumnValuesToBeUnique", column="sample_id"),
         expect("texts are unique", "ExpectColumnValuesToBeUnique", column="text_key"),
         expect("split is train or validation", "ExpectColumnValuesToBeInSet", column="split",
                value_set=["train", "validation"]),

@@ -81,8 +81,17 @@ def test_template_end_to_end_every_exported_answer_equals_the_executed_output(
         assert (user["role"], assistant["role"]) == ("user", "assistant")
         assert "predict the output by tracing the code step by step" in user["content"]
         meta = row["meta"]
-        assert set(meta) == {"program_id", "execution_id", "input", "output", "source", "domain", "run_mode"}
-        assert meta["run_mode"] == "call"
+        assert set(meta) == {
+            "kind",
+            "program_id",
+            "execution_id",
+            "input",
+            "output",
+            "source",
+            "domain",
+            "run_mode",
+        }
+        assert (meta["kind"], meta["run_mode"]) == ("coe", "call")
         assert values_equal(meta["output"], json.loads(returns[meta["execution_id"]]))
         assert values_equal(literal(final_answer(assistant["content"])), meta["output"])
     info = json.loads((out / "dataset_info.json").read_text())

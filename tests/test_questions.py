@@ -10,16 +10,14 @@ recording only what the outermost call's frame does.
 
 from __future__ import annotations
 
-import ast
 import json
-import sys
 from collections import Counter
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import pytest
 
+from tests.reexecute import expected_answer, reexecute
 from tracepile.analysis.values import values_equal
 from tracepile.cli import sample_path
 from tracepile.translation.questions import (
@@ -29,7 +27,7 @@ from tracepile.translation.questions import (
     render_answer,
     verify_answer,
 )
-from tracepile.translation.verify import UNPARSED, literal
+from tracepile.translation.verify import UNPARSED
 from tracepile.udfs.sandbox import RunResult, Sandbox
 from tracepile.vocab import GenerateOutcome, QuestionKind, Status
 
@@ -205,94 +203,6 @@ def test_containers_are_not_asked_about_where_snoop_may_show_a_namedtuple_as_a_t
     assert after == {(7, 1, "total", None): 7}
 
 
-class _Recorder:
-    """What the outermost call of the instrumented entry function did, statement by statement."""
-
-    def __init__(self) -> None:
-        self.outer: FrameType | None = None
-        self.starts: Counter[int] = Counter()
-        self.conditions: dict[int, list[bool]] = {}
-        self.afters: list[tuple[int, dict[str, str]]] = []  # (line, the frame's locals' reprs)
-
-    def _outer(self) -> FrameType | None:
-        frame = sys._getframe(2)  # the instrumented function's frame
-        self.outer = self.outer or frame  # its first statement runs before any recursive call
-        return frame if frame is self.outer else None
-
-    def start(self, line: int) -> None:
-        if self._outer():
-            self.starts[line] += 1
-
-    def after(self, line: int) -> None:
-        if frame := self._outer():
-            self.afters.append((line, {name: repr(value) for name, value in frame.f_locals.items()}))
-
-    def condition(self, line: int, value: Any) -> Any:
-        if frame := self._outer():
-            self.conditions.setdefault(line, []).append(bool(value))
-            self.afters.append((line, {name: repr(value) for name, value in frame.f_locals.items()}))
-        return value
-
-
-def _hook(name: str, line: int, *arguments: ast.expr) -> ast.Call:
-    return ast.Call(
-        ast.Attribute(ast.Name("__q", ast.Load()), name, ast.Load()), [ast.Constant(line), *arguments], []
-    )
-
-
-def _instrumented(block: list[ast.stmt]) -> list[ast.stmt]:
-    out: list[ast.stmt] = []
-    for node in block:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            out.append(node)  # runs in frames of its own
-            continue
-        if isinstance(node, ast.If | ast.While):
-            node.test = _hook("condition", node.lineno, node.test)
-        for name in ("body", "orelse", "finalbody"):
-            if isinstance(getattr(node, name, None), list):
-                setattr(node, name, _instrumented(getattr(node, name)))
-        for clause in [*getattr(node, "handlers", []), *getattr(node, "cases", [])]:
-            clause.body = _instrumented(clause.body)
-        if isinstance(node, ast.For):
-            node.body.insert(0, ast.Expr(_hook("after", node.lineno)))  # the loop variable is set
-        if isinstance(node, ast.If | ast.While | ast.For | ast.Try | ast.With | ast.Match):
-            out.append(node)
-        else:
-            out += [ast.Expr(_hook("start", node.lineno)), node, ast.Expr(_hook("after", node.lineno))]
-    return out
-
-
-def _reexecute(code: str, input_json: str) -> tuple[_Recorder, Any]:
-    tree = ast.parse(code)
-    function = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == ENTRY][-1]
-    function.body = _instrumented(function.body)
-    recorder = _Recorder()
-    namespace: dict[str, Any] = {"__name__": "reexecuted", "__q": recorder}
-    exec(compile(ast.fix_missing_locations(tree), "<reexecuted>", "exec"), namespace)
-    return recorder, namespace[ENTRY](**json.loads(input_json))
-
-
-def _expected(question: Question, recorder: _Recorder, returned: Any) -> Any:
-    """The question's answer as the re-execution saw it."""
-    if question.kind == QuestionKind.RETURN_VALUE:
-        return literal(repr(returned))
-    if question.kind == QuestionKind.LINE_COUNT:
-        return len(recorder.conditions.get(question.line, [])) or recorder.starts[question.line]
-    if question.kind == QuestionKind.BRANCH_TAKEN:
-        return recorder.conditions[question.line][question.occurrence - 1]
-    if question.kind == QuestionKind.VALUE_AFTER_LINE:
-        states = [state for line, state in recorder.afters if line == question.line]
-        return literal(states[question.occurrence - 1][question.variable])
-    given = json.loads(question.given_json)
-    return next(
-        line
-        for line, state in recorder.afters
-        if question.variable in state
-        and (value := literal(state[question.variable])) is not UNPARSED
-        and values_equal(value, given)
-    )
-
-
 @pytest.fixture(scope="module")
 def sample_runs(sandbox) -> list[tuple[dict[str, Any], str, RunResult]]:
     """Every input of the first 20 sample programs that runs within the trace budget."""
@@ -308,13 +218,13 @@ def sample_runs(sandbox) -> list[tuple[dict[str, Any], str, RunResult]]:
     return runs
 
 
-def test_every_question_on_sample_programs_matches_an_independent_reexecution(sample_runs) -> None:
+def test_every_question_on_sample_programs_matches_an_independent_reexecution(sandbox, sample_runs) -> None:
     checked: Counter[str] = Counter()
     for record, input_json, result in sample_runs:
         code, entry = record["refcode"], record["funcname"]
-        recorder, returned = _reexecute(code, input_json)
+        observed = reexecute(sandbox, code, entry, input_json)
         for question in questions_for(code, entry, input_json, result.return_json, result.steps, EVERY, 0):
-            expected = _expected(question, recorder, returned)
+            expected = expected_answer(question, observed)
             assert expected is not UNPARSED
             assert values_equal(json.loads(question.answer_json), expected), (
                 code,

@@ -56,7 +56,14 @@ def test_a_new_stage_runs_through_the_runner_gate_and_run_record(spark, tmp_path
     stages = [*pipeline(config, [f"codeio:{sample_path()}"]), DomainCountStage(config)]
     report = run_stages("run", stages, config, spark=spark)
     assert report.status == "succeeded", report.error
-    assert [s.stage for s in report.stages] == ["ingest", "dedup", "trace", "generate", "domain_counts"]
+    assert [s.stage for s in report.stages] == [
+        "ingest",
+        "dedup",
+        "trace",
+        "generate",
+        "questions",
+        "domain_counts",
+    ]
 
     programs = read_delta(lake / "silver" / "programs").column("domain").to_pylist()
     counts = {r["domain"]: r["programs"] for r in read_delta(lake / "gold" / "domain_counts").to_pylist()}
@@ -104,6 +111,8 @@ def test_a_lakehouse_written_before_keeper_id_is_migrated_and_nothing_is_lost(sp
     assert report.migrations == [
         f"bronze/sources: added run_mode (string) to {counts['bronze/sources']} rows = 'call'",
         f"silver/programs: added run_mode (string) to {counts['silver/programs']} rows = 'call'",
+        f"silver/programs: added rewrite_of (string) to {counts['silver/programs']} rows = NULL",
+        f"silver/programs: added rewrite_kind (string) to {counts['silver/programs']} rows = NULL",
         f"silver/rejects: added keeper_id (string) to 2 rows = {keeper_backfill}",
         f"gold/coe: added run_mode (string) to {counts['gold/coe']} rows = 'call'",
     ]
@@ -129,6 +138,8 @@ def test_a_lakehouse_written_before_keeper_id_is_migrated_and_nothing_is_lost(sp
     assert [(m["table_name"], m["column_name"], m["rows"], m["run_id"]) for m in migrations] == [
         ("bronze/sources", "run_mode", counts["bronze/sources"], report.run_id),
         ("silver/programs", "run_mode", counts["silver/programs"], report.run_id),
+        ("silver/programs", "rewrite_of", counts["silver/programs"], report.run_id),
+        ("silver/programs", "rewrite_kind", counts["silver/programs"], report.run_id),
         ("silver/rejects", "keeper_id", 2, report.run_id),
         ("gold/coe", "run_mode", counts["gold/coe"], report.run_id),
     ]
@@ -138,4 +149,4 @@ def test_a_lakehouse_written_before_keeper_id_is_migrated_and_nothing_is_lost(sp
     # a second run has nothing to migrate
     again = run_stages("run", pipeline(config, sources), config, spark=spark)
     assert again.status == "succeeded" and again.migrations == []
-    assert len(_rows(lake, "meta/migrations")) == 4
+    assert len(_rows(lake, "meta/migrations")) == 6

@@ -36,7 +36,7 @@ from tracepile.sources.files import SourceError
 from tracepile.stage import Stage
 from tracepile.tables import ALL_TABLES, GATED_TABLES, RUNS, gated_table, quarantine_spec
 from tracepile.udfs.sandbox import Sandbox, SandboxStartError
-from tracepile.vocab import RunStatus, SourceKind
+from tracepile.vocab import ExportKind, RunStatus, SourceKind
 
 app = typer.Typer(
     help="Turn Python programs into a verified Chain-of-Execution corpus, on Spark.",
@@ -173,10 +173,11 @@ def _register_command(
     with_sources: bool = False,
     target: typer.Typer = app,
     arguments: tuple[tuple[str, Any], ...] = (),
+    defaults: dict[str, Any] | None = None,
 ) -> None:
     """A command taking the configuration options (and --source/--sample when it reads
-    sources, and positional ``arguments`` passed on by name): the option list is declared
-    once, as the command's signature."""
+    sources, and ``arguments`` passed on by name, optional where ``defaults`` has them): the
+    option list is declared once, as the command's signature."""
 
     def command(**options: Any) -> None:
         config = _resolve_config(*(options[name] for name, _ in _CONFIG_OPTIONS))
@@ -184,8 +185,15 @@ def _register_command(
         handler(config, sources, **{name: options[name] for name, _ in arguments})
 
     keyword = inspect.Parameter.KEYWORD_ONLY
+    given = defaults or {}
     parameters = [
-        inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=a) for n, a in arguments
+        inspect.Parameter(
+            n,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            annotation=a,
+            default=given.get(n, inspect.Parameter.empty),
+        )
+        for n, a in arguments
     ]
     parameters += [inspect.Parameter(n, keyword, default=None, annotation=a) for n, a in _CONFIG_OPTIONS]
     if with_sources:
@@ -276,19 +284,24 @@ _stages_command(
 )
 
 
-def _export(config: TracepileConfig, _: None, export_format: str, out: str) -> None:
+def _export(config: TracepileConfig, _: None, export_format: str, out: str, kinds: str) -> None:
     if export_format not in FORMATS:
         _fail(f"--format must be one of {', '.join(FORMATS)}, got {export_format!r}", 2)
-    _execute("export", config, lambda: [ExportStage(config, export_format, out)])
+    chosen = [kind.strip() for kind in kinds.split(",") if kind.strip()]
+    if not chosen or set(chosen) - set(ExportKind):
+        _fail(f"--kinds takes a comma-separated list of {', '.join(ExportKind)}, got {kinds!r}", 2)
+    _execute("export", config, lambda: [ExportStage(config, export_format, out, chosen)])
 
 
 _register_command(
     "export",
-    """Write gold/coe as training files: deduplicated on text, shuffled and split with a seed.
+    """Write gold/coe and gold/questions as training files: deduplicated on text, shuffled and split.
 
     Formats: llamafactory (messages JSONL + dataset_info.json), sharegpt, alpaca, pretrain
-    (text JSONL), parquet. Every row carries meta (program_id, execution_id, input, output,
-    source, domain). Options: the [export] section (seed, validation_fraction, shard_rows).
+    (text JSONL), parquet. Every row carries meta (kind, program_id, execution_id, input,
+    output, source, domain, run_mode). The split goes by original program: its rewrites and
+    questions land on its side. Options: the [export] section (seed, validation_fraction,
+    shard_rows).
     """,
     _export,
     arguments=(
@@ -299,7 +312,15 @@ _register_command(
             ],
         ),
         ("out", Annotated[str, typer.Option("--out", help="a new or empty folder for the files")]),
+        (
+            "kinds",
+            Annotated[
+                str,
+                typer.Option("--kinds", help="what to export, comma-separated: coe, question (default both)"),
+            ],
+        ),
     ),
+    defaults={"kinds": ",".join(ExportKind)},
 )
 
 

@@ -199,6 +199,13 @@ class RewriteDrop(StrEnum):
     NOT_VALID = "not_valid"  # the rewritten code does not compile or lost the entry function
 
 
+class ExportKind(StrEnum):
+    """What an exported training row is (``meta.kind``; ``tracepile export --kinds``)."""
+
+    COE = "coe"  # predict the output, with the Chain-of-Execution text
+    QUESTION = "question"  # a variable-tracing question and its reasoned answer
+
+
 class Severity(StrEnum):
     """What a failed quality check does: ``block`` stops the batch in gate mode fail, ``warn``
     is recorded only, ``hard`` (schema, CHECK constraints) stops it in every mode."""
