@@ -9,6 +9,7 @@ from tracepile.jobs.dedup_stage import DedupStage
 from tracepile.jobs.generate_stage import GenerateStage
 from tracepile.jobs.ingest_stage import IngestStage
 from tracepile.jobs.questions_stage import QuestionsStage
+from tracepile.jobs.rewrite_stage import RewriteStage
 from tracepile.jobs.trace_stage import TraceStage
 from tracepile.stage import Stage
 
@@ -19,6 +20,7 @@ def pipeline(config: TracepileConfig, sources: Sequence[str]) -> list[Stage]:
     return [
         IngestStage(config, sources),
         DedupStage(config),
+        *([RewriteStage(config)] if config.rewrites.enabled else []),
         TraceStage(config),
         GenerateStage(config),
         *([QuestionsStage(config)] if config.questions.enabled else []),

@@ -1,5 +1,7 @@
 """Augmentation end to end on 60 PyEdu problems: questions of every kind in gold/questions whose
-answers an independent re-execution confirms, and texts that explain (no "nothing changes")."""
+answers an independent re-execution confirms, kept rewrites of several kinds that give their
+originals' outputs, texts that explain (no "nothing changes"), and an export that keeps a
+program with its rewrites and questions on one side of the split."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from tests.conftest import read_delta
 from tests.reexecute import expected_answer, reexecute
 from tracepile.analysis.values import values_equal
 from tracepile.config import load_config
+from tracepile.jobs.export_stage import ExportStage
 from tracepile.jobs.questions_stage import QuestionsStage
 from tracepile.jobs.stages import pipeline
 from tracepile.runner import run_stages
@@ -79,3 +82,51 @@ def test_questions_are_the_same_on_a_rerun_and_template_texts_explain(spark, lak
     assert texts and not any("nothing changes" in text for text in texts)
     # conditions are told with their truth value (several phrasings; not every program branches)
     assert sum(" is true" in t or " is false" in t for t in texts) > len(texts) // 5
+
+
+def test_kept_rewrites_give_their_originals_outputs_on_every_input(lake: Path) -> None:
+    programs = {p["program_id"]: p for p in _rows(lake, "silver/programs")}
+    rewrites = [p for p in programs.values() if p["rewrite_of"]]
+    assert len({p["rewrite_kind"] for p in rewrites}) >= 4
+    assert all(programs[p["rewrite_of"]]["rewrite_of"] is None for p in rewrites)  # of originals only
+    results: dict[tuple[str, str], tuple[str, str | None]] = {
+        (e["program_id"], e["input_json"]): (e["status"], e["return_json"])
+        for e in _rows(lake, "silver/executions")
+    }
+    compared = 0
+    for rewrite in rewrites:
+        for item in rewrite["inputs"]:
+            mine, theirs = (
+                (rewrite["program_id"], item["input_json"]),
+                (rewrite["rewrite_of"], item["input_json"]),
+            )
+            if results[mine][0] == results[theirs][0] == "ok":  # both traced within the budget
+                assert results[mine][1] == results[theirs][1], (rewrite["rewrite_kind"], item)
+                compared += 1
+    assert compared > 100
+    # rewrites are exempt from dedup against their original: none of them is a reject
+    rejected = {r["program_id"] for r in _rows(lake, "silver/rejects")}
+    assert not rejected & {p["program_id"] for p in rewrites}
+
+
+def test_export_keeps_a_program_its_rewrites_and_questions_on_one_side(spark, lake: Path, tmp_path) -> None:
+    config = load_config(
+        overrides={"lakehouse": str(lake)}, assignments=["export.validation_fraction=0.3"], environ={}
+    )
+    report = run_stages(
+        "export", [ExportStage(config, "llamafactory", str(tmp_path / "out"))], config, spark=spark
+    )
+    assert report.status == "succeeded", report.error
+    programs = {p["program_id"]: p for p in _rows(lake, "silver/programs")}
+    sides: dict[str, set[str]] = {}
+    kinds: Counter[str] = Counter()
+    for split in ("train", "validation"):
+        for line in (tmp_path / "out" / split).glob("*.jsonl"):
+            for row in map(json.loads, line.read_text().splitlines()):
+                meta = row["meta"]
+                kinds[meta["kind"]] += 1
+                origin = programs[meta["program_id"]]["rewrite_of"] or meta["program_id"]
+                sides.setdefault(origin, set()).add(split)
+    assert set(kinds) == {"coe", "question"}
+    assert all(len(found) == 1 for found in sides.values())
+    assert {side for found in sides.values() for side in found} == {"train", "validation"}

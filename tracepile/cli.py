@@ -28,6 +28,7 @@ from tracepile.jobs.export_stage import FORMATS, ExportStage
 from tracepile.jobs.generate_stage import GenerateStage
 from tracepile.jobs.ingest_stage import IngestStage
 from tracepile.jobs.questions_stage import QuestionsStage
+from tracepile.jobs.rewrite_stage import RewriteStage
 from tracepile.jobs.stages import pipeline
 from tracepile.jobs.trace_stage import TraceStage
 from tracepile.lakehouse import Lakehouse
@@ -249,6 +250,18 @@ _stages_command(
     lands in silver/rejects with a reason (and a duplicate with its keeper_id).
     """,
     lambda config, _: [DedupStage(config)],
+)
+_stages_command(
+    "rewrite",
+    """Add verified rewrites of silver/programs: AST transforms checked by differential execution.
+
+    Each original function program gets up to rewrites.per_program variants (renaming, loop
+    and comprehension forms, inverted conditions, helpers, reordering, recursion made
+    iterative); a variant is kept only if it gives the original's results on every input in
+    the sandbox, else it goes to silver/rewrite_rejects with the differing input. Kept ones
+    are traced and generated like any program. Options: the [rewrites] section. Resumable.
+    """,
+    lambda config, _: [RewriteStage(config)],
 )
 _stages_command(
     "trace",

@@ -1,0 +1,74 @@
+"""Differential execution of rewrites in a real sandbox: a rewrite that changes any input's
+result is dropped with that input; one that keeps them all becomes a program row."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tracepile.analysis.rewrites import Rewrite, RewriteKind
+from tracepile.config import TracepileConfig
+from tracepile.udfs import check_rewrites
+from tracepile.udfs.sandbox import Sandbox
+
+PROGRAM = (
+    "def main_solution(n):\n    total = 0\n    for i in range(n):\n        total += i * i\n    return total\n"
+)
+# planted: right on n <= 1, wrong from n = 2 on (a square is not a double)
+WRONG = (
+    "def main_solution(n):\n    total = 0\n    for i in range(n):\n        total += i * 2\n    return total\n"
+)
+CRASHES = "def main_solution(n):\n    assert n != 3\n    return sum(i * i for i in range(n))\n"
+
+
+def _program(inputs: list[int]) -> dict:
+    return {
+        "program_id": "p" * 32, "source_kind": "codeio", "source": "test", "domain": "general",
+        "category": "", "problem": "", "io_requirements": "", "code": PROGRAM, "entry_point": "main_solution",
+        "run_mode": "call",
+        "inputs": [{"input_json": json.dumps({"n": n}), "expected_output_json": None} for n in inputs],
+        "meta_json": None, "source_file": "f", "source_line": 1, "input_too_large": 0, "input_duplicate": 0,
+        "input_over_limit": 0, "exact_key": "k" * 32, "rewrite_of": None, "rewrite_kind": None,
+    }  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with Sandbox(workers=1) as box:
+        yield box
+
+
+def test_a_wrong_rewrite_is_dropped_with_the_first_differing_input(sandbox, monkeypatch) -> None:
+    planted = [
+        Rewrite(RewriteKind.FOR_TO_WHILE, WRONG, "main_solution"),
+        Rewrite(RewriteKind.INLINE_HELPER, CRASHES, "main_solution"),
+        Rewrite(RewriteKind.RENAME, "def main_solution(n):\n    acc = 0\n    for k in range(n):\n"
+                "        acc += k * k\n    return acc\n", "main_solution"),
+        Rewrite(RewriteKind.EXTRACT_HELPER, "def helper(:\n", ""),
+    ]  # fmt: skip
+    monkeypatch.setattr(check_rewrites, "rewrites", lambda *_: planted)
+    rows = check_rewrites.check_program(_program([0, 1, 3, 4]), sandbox, TracepileConfig())
+    by_kind = {row["rewrite_kind"]: row for row in rows}
+    wrong = by_kind["for_to_while"]
+    assert wrong["outcome"] == "output_differs" and wrong["detail"].startswith('input 2 {"n": 3}')
+    assert "the original gave ok 5, the rewrite ok 6" in wrong["detail"]
+    crash = by_kind["inline_helper"]
+    assert crash["outcome"] == "status_differs" and crash["detail"].startswith('input 2 {"n": 3}')
+    assert by_kind["extract_helper"]["outcome"] == "not_valid"
+    kept = by_kind["rename"]
+    assert (
+        kept["outcome"] == "kept"
+        and kept["rewrite_of"] == "p" * 32
+        and kept["program_id"] == kept["rewrite_id"]
+    )
+    # a consistent renaming has its original's normalised form: the same exact key as the original would
+    assert len(kept["exact_key"]) == 32 and kept["inputs"] == _program([0, 1, 3, 4])["inputs"]
+
+
+def test_the_differing_input_is_found_even_when_it_is_the_last(sandbox, monkeypatch) -> None:
+    monkeypatch.setattr(check_rewrites, "rewrites", lambda *_: [Rewrite(RewriteKind.FOR_TO_WHILE, WRONG, "")])
+    (row,) = check_rewrites.check_program(_program([0, 1, 2]), sandbox, TracepileConfig())
+    assert row["outcome"] == "output_differs" and row["detail"].startswith('input 2 {"n": 2}')
+    (none,) = check_rewrites.check_program(_program([0, 1]), sandbox, TracepileConfig())
+    assert none["outcome"] == "kept"  # on these inputs the planted rewrite cannot be told apart
