@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-fast lint bench bench-dedup bench-trace bench-gate bench-generate bench-sources
+.PHONY: demo test test-fast lint bench bench-dedup bench-trace bench-gate bench-generate bench-sources bench-augment bench-template
 
 $(BIN)/tracepile: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,3 +42,10 @@ bench-generate: $(BIN)/tracepile  ## CoE generation rows/s and verified share pe
 
 bench-sources: $(BIN)/tracepile  ## ingest + dedup + trace throughput per source kind (~4 min)
 	$(BIN)/python bench/bench_sources.py
+
+
+bench-augment: $(BIN)/tracepile  ## rewrites/s, questions/s, share of programs with a kept rewrite (~5 min)
+	$(BIN)/python bench/bench_augment.py
+
+bench-template: $(BIN)/tracepile  ## template text variety (distinct 4-grams) and speed, v1 against v2
+	$(BIN)/python bench/bench_template_variety.py

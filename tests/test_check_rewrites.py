@@ -7,10 +7,11 @@ import json
 
 import pytest
 
-from tracepile.analysis.rewrites import Rewrite, RewriteKind
+from tracepile.analysis.rewrites import Rewrite
 from tracepile.config import TracepileConfig
 from tracepile.udfs import check_rewrites
 from tracepile.udfs.sandbox import Sandbox
+from tracepile.vocab import RewriteKind
 
 PROGRAM = (
     "def main_solution(n):\n    total = 0\n    for i in range(n):\n        total += i * i\n    return total\n"

@@ -52,9 +52,12 @@ def test_run_on_the_sample_builds_delta_tables_and_prints_a_summary(tmp_path) ->
     assert "LSH threshold" in done.stdout and "silver/programs" in done.stdout
     sources = read_delta(str(lake / "bronze" / "sources"))
     assert sources.num_rows == len(Path(sample_path()).read_text().splitlines())
-    programs = read_delta(str(lake / "silver" / "programs")).num_rows
+    kept = read_delta(str(lake / "silver" / "programs")).to_pylist()
+    programs = len([p for p in kept if p["rewrite_of"] is None])
     rejects = read_delta(str(lake / "silver" / "rejects")).num_rows
     assert programs > 0 and programs + rejects == sources.num_rows
+    # the default run rewrites programs and asks questions about their executions
+    assert len(kept) > programs and read_delta(str(lake / "gold" / "questions")).num_rows > 0
     assert read_delta(str(lake / "meta" / "runs")).num_rows == 1
 
     status = _run("status", "--lakehouse", str(lake))

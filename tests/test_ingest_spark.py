@@ -97,14 +97,15 @@ def test_databricks_notebook_runs_with_a_given_session(spark, tmp_path) -> None:
         "lakehouse_location": str(tmp_path / "lake"),
     }
     exec(compile(notebook.read_text(), str(notebook), "exec"), scope)
-    ingest, dedup, trace, generate = scope["stages"]
+    ingest, dedup, rewrite, trace, generate, questions = scope["stages"]
     assert ingest.counts["programs_new"] == ingest.counts["lines"] > 30
     assert read_delta(str(tmp_path / "lake" / "bronze" / "sources")).num_rows > 30
     kept = read_delta(str(tmp_path / "lake" / "silver" / "programs")).num_rows
     assert (
         dedup.counts["programs_read"] == ingest.counts["programs_new"]
-        and kept == dedup.counts["programs_new"] > 30
+        and kept == dedup.counts["programs_new"] + rewrite.counts["rewrites_kept"] > 30
     )
+    assert questions.counts["executions"] == generate.counts["verified"]
     executions = read_delta(str(tmp_path / "lake" / "silver" / "executions")).num_rows
     assert trace.counts["runs"] == trace.counts["executions_new"] == executions > kept
     coe = read_delta(str(tmp_path / "lake" / "gold" / "coe")).num_rows

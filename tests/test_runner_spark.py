@@ -59,13 +59,14 @@ def test_a_new_stage_runs_through_the_runner_gate_and_run_record(spark, tmp_path
     assert [s.stage for s in report.stages] == [
         "ingest",
         "dedup",
+        "rewrite",
         "trace",
         "generate",
         "questions",
         "domain_counts",
     ]
 
-    programs = read_delta(lake / "silver" / "programs").column("domain").to_pylist()
+    programs = read_delta(lake / "silver" / "programs").column("domain").to_pylist()  # rewrites included
     counts = {r["domain"]: r["programs"] for r in read_delta(lake / "gold" / "domain_counts").to_pylist()}
     assert counts == {d: programs.count(d) for d in set(programs)}
     assert report.stages[-1].counts["domains_new"] == len(counts)

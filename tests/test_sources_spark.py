@@ -16,10 +16,13 @@ from tracepile.sources.algorithms import ALGORITHMS
 
 pytestmark = pytest.mark.spark
 
+# these tests are about sources: the augmentation stages (tests/test_augment_spark.py) are off
+SOURCES_ONLY = ["rewrites.enabled=false", "questions.enabled=false"]
+
 
 def test_builtin_algorithms_reach_gold_every_run_verified(spark, tmp_path) -> None:
     lake = tmp_path / "lake"
-    config = load_config(overrides={"lakehouse": str(lake)}, environ={})
+    config = load_config(overrides={"lakehouse": str(lake)}, assignments=SOURCES_ONLY, environ={})
     report = run_stages("run", pipeline(config, ["algorithms:builtin"]), config, spark=spark)
     assert report.status == "succeeded", report.error
 
@@ -45,7 +48,9 @@ def test_builtin_algorithms_reach_gold_every_run_verified(spark, tmp_path) -> No
     again = run_stages("run", pipeline(config, ["algorithms:builtin"]), config, spark=spark)
     assert again.stages[0].counts["programs_new"] == 0
     reseeded = load_config(
-        overrides={"lakehouse": str(lake)}, assignments=["ingest.algorithms.seed=1"], environ={}
+        overrides={"lakehouse": str(lake)},
+        assignments=["ingest.algorithms.seed=1", *SOURCES_ONLY],
+        environ={},
     )
     grown = run_stages("run", pipeline(reseeded, ["algorithms:builtin"]), reseeded, spark=spark)
     assert grown.status == "succeeded", grown.error
@@ -101,7 +106,7 @@ def test_pyfiles_tree_reaches_gold_and_a_wrong_docstring_answer_does_not(spark, 
     (tree / "__init__.py").write_text("")
     (tree / "numbers.py").write_text(MODULE)
     lake = tmp_path / "lake"
-    config = load_config(overrides={"lakehouse": str(lake)}, environ={})
+    config = load_config(overrides={"lakehouse": str(lake)}, assignments=SOURCES_ONLY, environ={})
     report = run_stages("run", pipeline(config, [f"pyfiles:{tmp_path / 'repo'}"]), config, spark=spark)
     assert report.status == "succeeded", report.error
 
@@ -136,7 +141,8 @@ def test_the_mix_is_reported_and_a_domain_quota_caps_what_goes_on_to_trace(spark
 
     def run(quota: int):
         config = load_config(
-            overrides={"lakehouse": str(lake)}, assignments=[f"trace.domain_quota={{algorithms={quota}}}"],
+            overrides={"lakehouse": str(lake)},
+            assignments=[f"trace.domain_quota={{algorithms={quota}}}", *SOURCES_ONLY],
             environ={},
         )  # fmt: skip
         report = run_stages("run", pipeline(config, sources), config, spark=spark)
@@ -180,7 +186,7 @@ def test_pyfiles_on_a_real_pypi_package_brings_most_of_its_functions_to_gold(spa
 
     root = Path(inflection.__file__).parent
     lake = tmp_path / "lake"
-    config = load_config(overrides={"lakehouse": str(lake)}, environ={})
+    config = load_config(overrides={"lakehouse": str(lake)}, assignments=SOURCES_ONLY, environ={})
     report = run_stages("run", pipeline(config, [f"pyfiles:{root}"]), config, spark=spark)
     assert report.status == "succeeded", report.error
     public = [
@@ -205,7 +211,7 @@ def test_pyfiles_on_a_real_pypi_package_brings_most_of_its_functions_to_gold(spa
 
 def test_codeio_records_with_an_input_generator_get_inputs_from_the_sandbox(spark, tmp_path) -> None:
     lake = tmp_path / "lake"
-    config = load_config(overrides={"lakehouse": str(lake)}, environ={})
+    config = load_config(overrides={"lakehouse": str(lake)}, assignments=SOURCES_ONLY, environ={})
     fixture = Path(__file__).parent / "fixtures" / "codeio_generators.jsonl"
     report = run_stages("run", pipeline(config, [f"codeio:{fixture}"]), config, spark=spark)
     assert report.status == "succeeded", report.error

@@ -191,6 +191,21 @@ class QuestionKind(StrEnum):
     FIRST_LINE_WITH_VALUE = "first_line_with_value"  # the line after which a variable first holds a value
 
 
+class RewriteKind(StrEnum):
+    """Which transform made a rewrite."""
+
+    RENAME = "rename"
+    FOR_TO_WHILE = "for_to_while"
+    WHILE_TO_FOR = "while_to_for"
+    COMPREHENSION_TO_LOOP = "comprehension_to_loop"
+    LOOP_TO_COMPREHENSION = "loop_to_comprehension"
+    INVERT_IF = "invert_if"
+    EXTRACT_HELPER = "extract_helper"
+    INLINE_HELPER = "inline_helper"
+    REORDER_STATEMENTS = "reorder_statements"
+    RECURSION_TO_ITERATION = "recursion_to_iteration"
+
+
 class RewriteDrop(StrEnum):
     """Why differential execution dropped a rewrite (``silver/rewrite_rejects.reason``)."""
 

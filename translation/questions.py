@@ -31,7 +31,7 @@ from typing import Any
 import xxhash
 
 from tracepile.analysis.hashing import canonical_json, content_id
-from tracepile.analysis.pyast import parse
+from tracepile.analysis.pyast import holding_ast_lock, parse
 from tracepile.analysis.values import values_equal
 from tracepile.translation.template import DETAIL_STEPS, FINAL_ANSWER, TAIL_STEPS, VALUES_LISTED, Execution
 from tracepile.translation.verify import UNPARSED, literal, verify
@@ -430,6 +430,7 @@ def _question(ask: _Ask, entry_point: str, input_json: str, execution_id: str) -
     )
 
 
+@holding_ast_lock
 def questions_for(
     code: str,
     entry_point: str,
@@ -557,6 +558,7 @@ def _up_to(call: _Call, question: Question) -> tuple[list[_Run], str]:
     return call.runs[: call.runs.index(target) + 1], closing
 
 
+@holding_ast_lock
 def render_answer(
     question: Question, code: str, entry_point: str, input_json: str, steps: list[dict[str, Any]]
 ) -> str:
@@ -572,6 +574,7 @@ def render_answer(
     return "\n".join([opening, *_walk(runs, counted), closing, final])
 
 
+@holding_ast_lock
 def verify_answer(text: str, question: Question, steps: list[dict[str, Any]]) -> tuple[bool, str | None, str]:
     """(ok, reason, detail) for an answer text, as ``verify.py`` checks a CoE: the final answer
     must equal ``answer_json`` and every ``name = value`` stated a value the variable held."""

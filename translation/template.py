@@ -36,6 +36,7 @@ from typing import Any
 
 import xxhash
 
+from tracepile.analysis.pyast import holding_ast_lock
 from tracepile.analysis.values import values_equal
 from tracepile.vocab import SCRIPT_MODES, RunMode
 
@@ -80,6 +81,7 @@ class Execution:
 # --- values -------------------------------------------------------------------------------
 
 
+@holding_ast_lock
 def literal(text: str) -> Any:
     """A stated value as data: JSON first, then a Python literal; ``UNPARSED`` otherwise."""
     text = text.strip().rstrip(".").strip("`").strip()
@@ -972,6 +974,7 @@ def _closing(execution: Execution, phrasing: _Phrasing) -> list[str]:
     ]
 
 
+@holding_ast_lock
 def render_coe(execution: Execution) -> str:
     """Step-by-step reasoning for one execution, ending with ``Final answer: <JSON>`` (for a
     script, ``Final answer: <printed output>``)."""

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tracepile.analysis.answers import result_matches
+from tracepile.analysis.pyast import holding_ast_lock
 from tracepile.analysis.values import values_equal
 from tracepile.translation.template import (
     ARROW,
@@ -90,6 +91,7 @@ def _states_printed(stated: str, return_json: str, run_mode: str) -> bool:
     return any(result_matches(run_mode, return_json, json.dumps(c)) for c in candidates)
 
 
+@holding_ast_lock
 def answer_problem(text: str, return_json: str, run_mode: str = RunMode.CALL) -> tuple[str, str] | None:
     """(reason, detail) when the text's final answer is missing or is not ``return_json``."""
     stated = final_answer(text)
@@ -283,6 +285,7 @@ class _Checker:
                 self.condition(claim.group(1), claim.group(2) == "true", line)
 
 
+@holding_ast_lock
 def verify(text: str, execution: Execution) -> Verdict:
     if problem := answer_problem(text, execution.return_json, execution.run_mode):
         return Verdict(False, *problem, 0, 0)

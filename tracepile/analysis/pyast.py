@@ -10,9 +10,26 @@ Parsing is CPU-bound Python under the GIL anyway: the lock costs no parallelism.
 from __future__ import annotations
 
 import ast
+import functools
 import threading
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 AST_LOCK = threading.RLock()
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def holding_ast_lock(function: Callable[P, R]) -> Callable[P, R]:
+    """``function`` run under ``AST_LOCK``: for pure logic that parses, unparses or evaluates
+    literals and is called from task threads (the lock is reentrant: nesting is free)."""
+
+    @functools.wraps(function)
+    def locked(*args: P.args, **kwargs: P.kwargs) -> R:
+        with AST_LOCK:
+            return function(*args, **kwargs)
+
+    return locked
 
 
 def parse(code: str, filename: str = "<unknown>") -> ast.Module:

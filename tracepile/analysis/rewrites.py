@@ -17,27 +17,13 @@ import copy
 import itertools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import TypeVar
 
 import xxhash
 
 from tracepile.analysis import pyast
-
-
-class RewriteKind(StrEnum):
-    """Which transform made a rewrite."""
-
-    RENAME = "rename"
-    FOR_TO_WHILE = "for_to_while"
-    WHILE_TO_FOR = "while_to_for"
-    COMPREHENSION_TO_LOOP = "comprehension_to_loop"
-    LOOP_TO_COMPREHENSION = "loop_to_comprehension"
-    INVERT_IF = "invert_if"
-    EXTRACT_HELPER = "extract_helper"
-    INLINE_HELPER = "inline_helper"
-    REORDER_STATEMENTS = "reorder_statements"
-    RECURSION_TO_ITERATION = "recursion_to_iteration"
+from tracepile.analysis.pyast import holding_ast_lock
+from tracepile.vocab import RewriteKind
 
 
 @dataclass(frozen=True)
@@ -1139,6 +1125,7 @@ TRANSFORMS: dict[RewriteKind, Transform] = {
 }
 
 
+@holding_ast_lock
 def rewrites(code: str, entry_point: str, seed: int, limit: int) -> list[Rewrite]:
     """At most ``limit`` rewrites of ``code``, one per applicable kind first (kinds in a
     seeded order), then further ones by other seeds; each parses, differs from the original
