@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from tracepile.analysis.hashing import canonical_json
 from tracepile.analysis.rewrites import Rewrite
 from tracepile.config import TracepileConfig
 from tracepile.udfs import check_rewrites
@@ -28,7 +29,7 @@ def _program(inputs: list[int]) -> dict:
         "program_id": "p" * 32, "source_kind": "codeio", "source": "test", "domain": "general",
         "category": "", "problem": "", "io_requirements": "", "code": PROGRAM, "entry_point": "main_solution",
         "run_mode": "call",
-        "inputs": [{"input_json": json.dumps({"n": n}), "expected_output_json": None} for n in inputs],
+        "inputs": [{"input_json": canonical_json({"n": n}), "expected_output_json": None} for n in inputs],
         "meta_json": None, "source_file": "f", "source_line": 1, "input_too_large": 0, "input_duplicate": 0,
         "input_over_limit": 0, "exact_key": "k" * 32, "rewrite_of": None, "rewrite_kind": None,
     }  # fmt: skip
@@ -52,10 +53,10 @@ def test_a_wrong_rewrite_is_dropped_with_the_first_differing_input(sandbox, monk
     rows = check_rewrites.check_program(_program([0, 1, 3, 4]), sandbox, TracepileConfig())
     by_kind = {row["rewrite_kind"]: row for row in rows}
     wrong = by_kind["for_to_while"]
-    assert wrong["outcome"] == "output_differs" and wrong["detail"].startswith('input 2 {"n": 3}')
+    assert wrong["outcome"] == "output_differs" and wrong["detail"].startswith('input 2 {"n":3}')
     assert "the original gave ok 5, the rewrite ok 6" in wrong["detail"]
     crash = by_kind["inline_helper"]
-    assert crash["outcome"] == "status_differs" and crash["detail"].startswith('input 2 {"n": 3}')
+    assert crash["outcome"] == "status_differs" and crash["detail"].startswith('input 2 {"n":3}')
     assert by_kind["extract_helper"]["outcome"] == "not_valid"
     kept = by_kind["rename"]
     assert (
@@ -70,6 +71,25 @@ def test_a_wrong_rewrite_is_dropped_with_the_first_differing_input(sandbox, monk
 def test_the_differing_input_is_found_even_when_it_is_the_last(sandbox, monkeypatch) -> None:
     monkeypatch.setattr(check_rewrites, "rewrites", lambda *_: [Rewrite(RewriteKind.FOR_TO_WHILE, WRONG, "")])
     (row,) = check_rewrites.check_program(_program([0, 1, 2]), sandbox, TracepileConfig())
-    assert row["outcome"] == "output_differs" and row["detail"].startswith('input 2 {"n": 2}')
-    (none,) = check_rewrites.check_program(_program([0, 1]), sandbox, TracepileConfig())
-    assert none["outcome"] == "kept"  # on these inputs the planted rewrite cannot be told apart
+    assert row["outcome"] == "output_differs" and row["detail"].startswith('input 2 {"n":2}')
+    # on inputs 0 and 1 alone the planted rewrite cannot be told apart: a program with few
+    # inputs is also checked on neighbours of them (n = 2 here), which can
+    (few,) = check_rewrites.check_program(_program([0, 1]), sandbox, TracepileConfig())
+    assert few["outcome"] == "output_differs" and few["detail"].startswith('input 3 {"n":2}')
+
+
+def test_neighbour_inputs_move_one_argument_at_a_time_and_repeat_nothing() -> None:
+    inputs = [
+        {"input_json": canonical_json({"n": 3, "xs": [1, 2], "flag": True}), "expected_output_json": "5"}
+    ]
+    extra = check_rewrites.neighbour_inputs(inputs, 6)
+    assert [json.loads(i["input_json"]) for i in extra] == [
+        {"n": 3, "xs": [1, 2], "flag": False},
+        {"n": 4, "xs": [1, 2], "flag": True},
+        {"n": 2, "xs": [1, 2], "flag": True},
+        {"n": 3, "xs": [1], "flag": True},
+        {"n": 3, "xs": [2, 2], "flag": True},
+    ]
+    assert all(i["expected_output_json"] is None for i in extra)
+    six = [{"input_json": canonical_json({"n": n}), "expected_output_json": None} for n in range(6)]
+    assert check_rewrites.neighbour_inputs(six, 6) == []  # enough inputs already

@@ -12,6 +12,7 @@ silver/rewrite_rejects row).
 from __future__ import annotations
 
 import ast
+import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
@@ -19,7 +20,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from tracepile.analysis.filters import entry_function, parse_program
-from tracepile.analysis.hashing import content_id
+from tracepile.analysis.hashing import canonical_json, content_id
 from tracepile.analysis.normalize import exact_key, normalised_tokens
 from tracepile.analysis.rewrites import Rewrite, rewrites
 from tracepile.config import TracepileConfig
@@ -35,6 +36,43 @@ OUTCOME_COLUMNS = tuple(
          *(f.name for f in SILVER_REWRITE_REJECTS.schema if f.name != "run_id"), "outcome"]
     )
 )  # fmt: skip
+
+
+MIN_CHECKED_INPUTS = 6  # a program with fewer inputs is also checked on neighbours of them
+
+
+def _neighbours(value: Any) -> Iterator[Any]:
+    """Values next to ``value``: an integer one up and one down, a list or string one item
+    shorter, a boolean flipped, each inside a container in turn."""
+    if isinstance(value, bool):
+        yield not value
+    elif isinstance(value, int):
+        yield from (value + 1, value - 1)
+    elif isinstance(value, str | list) and value:
+        yield value[:-1]
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            for near in _neighbours(item):
+                yield [*value[:index], near, *value[index + 1 :]]
+
+
+def neighbour_inputs(inputs: list[dict[str, Any]], wanted: int) -> list[dict[str, Any]]:
+    """Up to ``wanted - len(inputs)`` more inputs for the differential check, each one
+    argument of an existing input moved to a neighbouring value, in a fixed order; their
+    expected outputs are unknown (the original's run is the reference)."""
+    seen = {item["input_json"] for item in inputs}
+    extra: list[dict[str, Any]] = []
+    for item in inputs:
+        kwargs = json.loads(item["input_json"])
+        for name, value in kwargs.items():
+            for near in _neighbours(value):
+                text = canonical_json({**kwargs, name: near})
+                if len(seen) >= wanted:
+                    return extra
+                if text not in seen:
+                    seen.add(text)
+                    extra.append({"input_json": text, "expected_output_json": None})
+    return extra
 
 
 class RewritingStage(WorkerSetup, Protocol):
@@ -79,15 +117,20 @@ def _verdict(
 
 
 def check_program(program: dict[str, Any], sandbox: Sandbox, config: TracepileConfig) -> list[dict[str, Any]]:
-    """One outcome row per rewrite of ``program`` (a silver/programs row)."""
+    """One outcome row per rewrite of ``program`` (a silver/programs row), checked on its
+    inputs and, where it has few, on neighbours of them (``neighbour_inputs``)."""
     settings = config.rewrites
     proposed = rewrites(program["code"], program["entry_point"], settings.seed, settings.per_program)
     if not proposed:
         return []
     seed = sandbox.hash_seeds[-1]
+    checked = {
+        **program,
+        "inputs": [*program["inputs"], *neighbour_inputs(program["inputs"], MIN_CHECKED_INPUTS)],
+    }
     original = [
         sandbox.run(program["code"], program["entry_point"], item["input_json"], config.trace, hash_seed=seed)
-        for item in program["inputs"]
+        for item in checked["inputs"]
     ]
     rows = []
     for rewrite in proposed:
@@ -97,7 +140,7 @@ def check_program(program: dict[str, Any], sandbox: Sandbox, config: TracepileCo
             "code": rewrite.code,
         }
         rewrite_id = content_id(identity)
-        why, detail = _verdict(program, rewrite, original, sandbox, config)
+        why, detail = _verdict(checked, rewrite, original, sandbox, config)
         if why is not None:
             rows.append(
                 {
