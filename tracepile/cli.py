@@ -219,7 +219,8 @@ def _stages_command(
 
 _stages_command(
     "run",
-    "Run every stage in order (ingest -> dedup -> trace -> generate) and print a summary.",
+    "Run every stage in order (ingest -> dedup -> rewrite -> trace -> generate -> questions; "
+    "--set rewrites.enabled=false or questions.enabled=false leaves those out) and print a summary.",
     pipeline,
     with_sources=True,
 )
