@@ -82,8 +82,8 @@ def stable_questions(
     return kept, len(asked) - len(kept)
 
 
-def _messages(row: dict[str, Any], question: Question) -> list[dict[str, str]]:
-    prompt = question_prompt(row["problem"], row["code"], row["entry_point"], row["input_json"], question)
+def _messages(row: dict[str, Any], prompt: str) -> list[dict[str, str]]:
+    """What a model is asked: the question's training prompt with the execution record."""
     record = f"Execution record:\n{(row['trace_text'] or '').strip()}"
     return [
         {"role": "system", "content": QUESTION_INSTRUCTIONS},
@@ -117,23 +117,31 @@ def _outcome(row: dict[str, Any], question: Question, backend: Backend) -> dict[
 def answer(rows: list[dict[str, Any]], asked: list[list[Question]], backend: Backend) -> list[dict[str, Any]]:
     """One outcome per question: the backend's answer (the template's from the trace; a
     model's in one batched call), verified against the execution's steps."""
-    pairs = [(row, q) for row, questions in zip(rows, asked, strict=True) for q in questions]
-    results = [_outcome(row, q, backend) for row, q in pairs]
+    # each execution's steps parsed once, for every question about it
+    pairs = [
+        (row, steps, q)
+        for row, questions in zip(rows, asked, strict=True)
+        if questions
+        for steps in [json.loads(row["steps_json"])]
+        for q in questions
+    ]
+    results = [_outcome(row, q, backend) for row, _, q in pairs]
     if backend.name == BackendName.TEMPLATE:
-        texts: list[tuple[str | None, str | None, str]] = []
-        for row, question in pairs:
-            steps = json.loads(row["steps_json"])
-            texts.append(
-                (render_answer(question, row["code"], row["entry_point"], row["input_json"], steps), None, "")
-            )
+        texts: list[tuple[str | None, str | None, str]] = [
+            (render_answer(q, row["code"], row["entry_point"], row["input_json"], steps), None, "")
+            for row, steps, q in pairs
+        ]
     else:
-        requests = [Request(_messages(row, q), Execution.from_row(row)) for row, q in pairs]
+        requests = [
+            Request(_messages(row, result["prompt"]), Execution.from_row(row))
+            for (row, _, _), result in zip(pairs, results, strict=True)
+        ]
         texts = [finish(generation) for generation in backend.generate(requests)] if requests else []
-    for result, (row, question), (text, reason, detail) in zip(results, pairs, texts, strict=True):
+    for result, (_, steps, question), (text, reason, detail) in zip(results, pairs, texts, strict=True):
         if text is None:
             result.update(outcome=reason, detail=detail)
             continue
-        ok, why, said = verify_answer(text, question, json.loads(row["steps_json"]))
+        ok, why, said = verify_answer(text, question, steps)
         result.update(response=text, outcome=VERIFIED if ok else why, detail=said)
     return results
 

@@ -155,11 +155,11 @@ PREPARED_PROGRAMS = 32
 
 def _prepared(request: dict[str, Any]) -> CodeType | None:
     """The program compiled (for a traced run at depth 1 with its entry function's calls
-    made untraced, see ``tracing.Pauser``), and for traced runs snoop's parsed view of its
-    source: made once per zygote and inherited by every child, because a program's inputs
-    are run one after another and a child pays again for whatever it builds itself. Neither
-    step runs program code; a program that does not compile is compiled in the child, which
-    reports the error."""
+    made untraced, see ``tracing.Pauser``), the modules it names loaded, and for traced runs
+    snoop's parsed view of its source: made once per zygote and inherited by every child,
+    because a program's inputs are run one after another and a child pays again for whatever
+    it builds itself. Nothing of this runs program code; a program that does not compile is
+    compiled in the child, which reports the error."""
     from tracepile.udfs.tracing import PROGRAM_FILENAME, compile_for_tracing, prepare_source
 
     code, traced = request["code"], bool(request.get("trace"))
@@ -168,6 +168,7 @@ def _prepared(request: dict[str, Any]) -> CodeType | None:
     pausing = traced and calling and limits["trace_depth"] == 1 and limits["untraced_calls"]
     key = (code, request["entry"] if pausing else None)
     if key not in _PREPARED:
+        _load_named_modules(request)
         try:
             if pausing:
                 _PREPARED[key] = compile_for_tracing(code, request["entry"])
@@ -404,7 +405,6 @@ def run_one(request: dict[str, Any]) -> dict[str, Any]:
     if request.get("mode", RunMode.CALL) in SCRIPT_MODES:
         with open(os.path.join(workdir, STDIN_FILE), "w", encoding="utf-8") as stdin:
             stdin.write(script_stdin(request["input_json"]))
-    _load_named_modules(request)
     output_r, output_w = os.pipe()
     result_r, result_w = os.pipe()
     started = time.perf_counter()
