@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import sys
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
@@ -499,3 +500,12 @@ def main_for_job(command: str, argv: list[str]) -> NoReturn:
     under_spark = "PYSPARK_GATEWAY_PORT" in os.environ or "DATABRICKS_RUNTIME_VERSION" in os.environ
     app([command, *(["--engine", "spark"] if under_spark else []), *argv])
     raise SystemExit(0)
+
+
+def job() -> NoReturn:
+    """The wheel's ``tracepile-job`` script (a Databricks ``python_wheel_task``):
+    ``tracepile-job COMMAND [OPTIONS]`` runs ``tracepile COMMAND`` on the cluster's Spark."""
+    if len(sys.argv) < 2:
+        console.print("usage: tracepile-job COMMAND [OPTIONS] (e.g. tracepile-job ingest --source KIND:PATH)")
+        raise SystemExit(2)
+    main_for_job(sys.argv[1], sys.argv[2:])
