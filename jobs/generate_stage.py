@@ -128,25 +128,31 @@ class GenerateStage(Stage):
             "batches": batches if total else 0,
             **dict.fromkeys(("verified", "rejected", "retry_next_run"), 0),
         }
-        for number in range(batches if total else 0):
-            rows = pending.where(F.pmod(F.xxhash64("coe_id"), F.lit(batches)) == number)
-            if settings.data_parallel:
-                rows = rows.repartition(settings.data_parallel)
-            outcomes = rows.mapInPandas(
-                partial(generate_partition, stage=self),
-                outcome_schema(OUTCOME_COLUMNS, GOLD_COE, GOLD_REJECTS),
-            )
-            with run.step(f"batch {number + 1} of {batches}, {settings.backend} backend"):
-                outcomes = run.stage(outcomes, f"generate_outcomes_{number}")
-                for row in outcomes.groupBy("outcome").count().collect():
-                    outcome, count = row["outcome"], row["count"]
-                    name = {VERIFIED: "verified", BACKEND_ERROR: "retry_next_run"}.get(outcome, "rejected")
-                    report.counts[name] += count
-                    if name == "rejected":
-                        report.reasons[outcome] = report.reasons.get(outcome, 0) + count
-                verified, rejected = _split(outcomes, run.run_id)
-                batch = run.write(
-                    [(GOLD_COE, verified), (GOLD_REJECTS, rejected)],
-                    outcomes.where(F.col("outcome") != BACKEND_ERROR.value).select("outcome"),
+        with run.progress(total, batches if total else 0) as progress:
+            for number in range(batches if total else 0):
+                rows = pending.where(F.pmod(F.xxhash64("coe_id"), F.lit(batches)) == number)
+                if settings.data_parallel:
+                    rows = rows.repartition(settings.data_parallel)
+                outcomes = rows.mapInPandas(
+                    partial(generate_partition, stage=self),
+                    outcome_schema(OUTCOME_COLUMNS, GOLD_COE, GOLD_REJECTS),
                 )
-                run.publish(batch)
+                with run.step(f"batch {number + 1} of {batches}, {settings.backend} backend"):
+                    outcomes = run.stage(outcomes, f"generate_outcomes_{number}")
+                    done = 0
+                    for row in outcomes.groupBy("outcome").count().collect():
+                        outcome, count = row["outcome"], row["count"]
+                        name = {VERIFIED: "verified", BACKEND_ERROR: "retry_next_run"}.get(
+                            outcome, "rejected"
+                        )
+                        report.counts[name] += count
+                        done += count
+                        if name == "rejected":
+                            report.reasons[outcome] = report.reasons.get(outcome, 0) + count
+                    verified, rejected = _split(outcomes, run.run_id)
+                    batch = run.write(
+                        [(GOLD_COE, verified), (GOLD_REJECTS, rejected)],
+                        outcomes.where(F.col("outcome") != BACKEND_ERROR.value).select("outcome"),
+                    )
+                    run.publish(batch)
+                progress.batch_done(done)

@@ -2,13 +2,15 @@
 
 Each (program, input) row goes through the sandbox (``udfs/run_programs.py``): a run traced
 by snoop, then an untraced run under another hash seed, compared with each other and with
-the expected output. The batch passes the quality gate (e.g. a batch with under 20% ok runs
-is quarantined) before it is published. Resumable: rows already in ``silver/executions``
+the expected output. The pending runs are published in batches of ``trace.batch_rows``,
+each through the quality gate (e.g. a batch with under 20% ok runs is quarantined), so a
+crash loses at most the batch in flight. Resumable: rows already in ``silver/executions``
 are skipped.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Hashable
 from functools import partial
@@ -162,31 +164,44 @@ class TraceStage(RunsPrograms):
         programs = run.lakehouse.read(SILVER_PROGRAMS)
         quota = {str(domain): cap for domain, cap in limits.domain_quota.items()}
         admitted = within_quota(programs, run.lakehouse, quota)
-        runs = pending_runs(run.lakehouse, admitted)
-        if limits.partitions:
-            runs = runs.repartition(limits.partitions)
-        executed = runs.mapInPandas(partial(trace_batches, stage=self), udf_schema).withColumn(
-            "run_id", F.lit(run.run_id)
-        )
         run.report.notes["limits"] = (
             f"cpu {limits.cpu_seconds} s, wall {limits.wall_seconds} s, "
             f"memory {limits.memory_bytes >> 20} MB, trace {limits.trace_lines} lines"
         )
-        with run.step("running every input in the sandbox"):
-            batch = run.write([(SILVER_EXECUTIONS, executed)])
-            staged = batch.staged(SILVER_EXECUTIONS)
-            batch.outcomes = staged.select(F.col("status").alias("outcome"))
-            by_status = {row["status"]: row["count"] for row in staged.groupBy("status").count().collect()}
+        with run.step("listing inputs without an execution"):
+            pending = run.stage(pending_runs(run.lakehouse, admitted), "trace_pending")
+            total = pending.count()
+        batches = math.ceil(total / limits.batch_rows)
+        by_status: dict[str, int] = {}
+        new_executions = 0
+        with run.progress(total, batches) as progress:
+            for number in range(batches):
+                runs = pending.where(F.pmod(F.xxhash64("execution_id"), F.lit(batches)) == number)
+                if limits.partitions:
+                    runs = runs.repartition(limits.partitions)
+                executed = runs.mapInPandas(partial(trace_batches, stage=self), udf_schema).withColumn(
+                    "run_id", F.lit(run.run_id)
+                )
+                with run.step(f"batch {number + 1} of {batches}: running its inputs in the sandbox"):
+                    batch = run.write([(SILVER_EXECUTIONS, executed)])
+                    staged = batch.staged(SILVER_EXECUTIONS)
+                    batch.outcomes = staged.select(F.col("status").alias("outcome"))
+                    for row in staged.groupBy("status").count().collect():
+                        by_status[row["status"]] = by_status.get(row["status"], 0) + row["count"]
+                with run.step(f"batch {number + 1} of {batches}: quality gate, then publishing"):
+                    run.publish(batch)
+                new_executions += batch.rows(SILVER_EXECUTIONS)
+                progress.batch_done(batch.rows(SILVER_EXECUTIONS))
         run.report.counts = {
+            "pending": total,
+            "batches": batches,
             "runs": sum(by_status.values()),
             **{f"status_{status}": count for status, count in sorted(by_status.items())},
+            "executions_new": new_executions,
         }
         if quota:
             run.report.notes["domain quota"] = ", ".join(f"{d} {n:,}" for d, n in quota.items())
             run.report.counts["programs_waiting_for_quota"] = programs.count() - admitted.count()
-        with run.step("quality gate, then publishing silver/executions"):
-            run.publish(batch)
-        run.report.counts["executions_new"] = batch.rows(SILVER_EXECUTIONS)
         # after the executions are published, so a crash between the two leaves nothing
         # unrecorded: the next run records every failed program without a reject row
         with run.step("recording programs that failed an input (competition, math)"):

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 from pyspark.sql import functions as F
 
 from tracepile.config import TracepileConfig
+from tracepile.crashpoints import crash_point
 from tracepile.lakehouse import Lakehouse, schema_problems
 from tracepile.quality.html_report import write_run_report
 from tracepile.quality.suites import STAGE_RATES, TableRules, rules_for
@@ -283,6 +284,7 @@ def publish(lakehouse: Lakehouse, config: TracepileConfig, batch: Batch) -> Gate
     for spec, rows, count in batch.tables:
         if count:
             lakehouse.append(spec, rows)
+            crash_point(f"{batch.stage}:published:{spec.qualified_name}")
         written[spec.qualified_name] = count
     return GateOutcome(written, verdict)
 

@@ -40,11 +40,16 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "tracepile.report",
             "tracepile.interrupts",
             "tracepile.console",
+            "tracepile.lease",
+            "tracepile.insights.",
         ),
     ),
     ("partition code", ("tracepile.udfs.",)),
     ("pure logic", ("tracepile.analysis.", "tracepile.sources.", "tracepile.translation.")),
-    ("tables and config", ("tracepile.tables", "tracepile.config", "tracepile.vocab", "tracepile.storage")),
+    (
+        "tables and config",
+        ("tracepile.tables", "tracepile.config", "tracepile.vocab", "tracepile.storage", "tracepile.crashpoints"),
+    ),
 )
 
 

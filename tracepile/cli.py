@@ -2,7 +2,8 @@
 
 Exit codes: 0 success; 1 the run failed (the run log says why); 2 bad usage or
 configuration; 3 a quality gate blocked a batch (it is in quarantine; the message names
-the failed checks); 130 interrupted.
+the failed checks); 4 the lakehouse is in use by another run (``lease.wait_seconds`` ran
+out; the message names that run); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -29,10 +30,12 @@ from tracepile.jobs.export_stage import FORMATS, ExportStage
 from tracepile.jobs.generate_stage import GenerateStage
 from tracepile.jobs.ingest_stage import IngestStage
 from tracepile.jobs.questions_stage import QuestionsStage
+from tracepile.jobs.repair_stage import RepairStage
 from tracepile.jobs.rewrite_stage import RewriteStage
 from tracepile.jobs.stages import pipeline
 from tracepile.jobs.trace_stage import TraceStage
 from tracepile.lakehouse import Lakehouse
+from tracepile.lease import LeaseHeld
 from tracepile.runner import run_stages
 from tracepile.sources.files import SourceError
 from tracepile.stage import Stage
@@ -86,6 +89,7 @@ Sample = Annotated[bool, typer.Option("--sample", help="also ingest the bundled 
 
 
 EXIT_BLOCKED = 3
+EXIT_IN_USE = 4
 
 
 def sample_path() -> str:
@@ -148,6 +152,8 @@ def _execute(command: str, config: TracepileConfig, stages: Callable[[], Sequenc
         report = run_stages(command, chosen, config)
     except EngineError as exc:
         _fail(str(exc), 2)
+    except LeaseHeld as exc:
+        _fail(str(exc), EXIT_IN_USE)
     except KeyboardInterrupt:
         _fail("interrupted; the engine was stopped and staging data removed", 130)
     report.render(Console())
@@ -357,6 +363,25 @@ _register_command(
     """,
     _gate,
     arguments=(("table", Annotated[str, typer.Argument(help="layer/name, e.g. silver/executions")]),),
+)
+
+
+_register_command(
+    "repair",
+    """Remove duplicate keys left by runs that overlapped (before the lakehouse lease).
+
+    Dry run by default: lists each table's duplicate keys and extra rows. With --apply, each
+    damaged table is rewritten in one commit keeping the earliest row of each key (the
+    earliest run's). Takes the lakehouse's lease like any run; recorded in meta/runs.
+    """,
+    lambda config, _, apply: _execute("repair", config, lambda: [RepairStage(config, apply)]),
+    arguments=(
+        (
+            "apply",
+            Annotated[bool, typer.Option("--apply", help="rewrite the damaged tables (default: dry run)")],
+        ),
+    ),
+    defaults={"apply": False},
 )
 
 

@@ -26,6 +26,8 @@ from tracepile.vocab import (
 )
 
 ENV_PREFIX = "TRACEPILE_"
+# the config file's path, and the variables of the sandbox and of crash tests: not settings
+_NOT_SETTINGS = tuple(f"{ENV_PREFIX}{name}" for name in ("CONFIG", "SANDBOX_", "TEST_"))
 DEFAULT_CONFIG_FILE = "tracepile.toml"
 
 
@@ -175,6 +177,9 @@ class TraceConfig(SandboxLimits):
         description="most programs per domain ever traced, e.g. {algorithms = 100}; the rest wait, "
         "untraced, for a larger quota (unset domains: no cap)",
     )
+    batch_rows: int = Field(
+        10_000, gt=0, description="runs per published batch: a crash loses at most the batch in flight"
+    )
 
 
 class GenerateConfig(_Section):
@@ -276,6 +281,23 @@ class GateConfig(_Section):
     examples: int = Field(5, ge=0, le=100, description="failing values (and their ids) kept per check")
 
 
+class LeaseConfig(_Section):
+    """One run at a time writes a lakehouse (``tracepile/lease.py``): the others wait or stop."""
+
+    wait_seconds: float = Field(
+        3600.0, ge=0, description="how long a run waits for the lakehouse's current run; 0 = stop at once"
+    )
+    heartbeat_seconds: float = Field(10.0, gt=0, description="how often the holder renews its lease")
+    stale_seconds: float = Field(
+        60.0, gt=0, description="a holder on another host whose heartbeat is older is taken as dead"
+    )
+    dir: str | None = Field(
+        None,
+        description="folder of the lease (a local or mounted path, e.g. a Databricks volume); "
+        "default <lakehouse>/_lease; required to serialise runs on a catalog lakehouse",
+    )
+
+
 class TracepileConfig(_Section):
     engine: Literal["local", "spark", "connect"] = Field(
         "local", description="local = embedded Sail; spark = classic PySpark; connect = --remote"
@@ -302,6 +324,7 @@ class TracepileConfig(_Section):
     questions: QuestionsConfig = Field(default_factory=QuestionsConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
     gate: GateConfig = Field(default_factory=GateConfig)
+    lease: LeaseConfig = Field(default_factory=LeaseConfig)
 
 
 def _parse_scalar(text: str) -> Any:
@@ -335,7 +358,7 @@ def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, 
 def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
     layer: dict[str, Any] = {}
     for name, text in environ.items():
-        if name.startswith(ENV_PREFIX) and name != f"{ENV_PREFIX}CONFIG":
+        if name.startswith(ENV_PREFIX) and not name.startswith(_NOT_SETTINGS):
             dotted = name[len(ENV_PREFIX) :].lower().replace("__", ".")
             _set_dotted(layer, dotted, _parse_scalar(text))
     return layer

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from tracepile.console import console
@@ -107,3 +108,63 @@ def step(message: str) -> Iterator[None]:
         yield
     console.print(f"[green]done[/] {message} ({time.perf_counter() - started:.1f} s)")
     raise_if_requested()
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds + 0.5), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+class BatchProgress:
+    """How far a stage that publishes in batches is: batches done of total, rows per second,
+    time left. One line per batch always (under spark-submit or a scheduler that is the
+    driver log), and a progress bar on a terminal."""
+
+    def __init__(self, label: str, rows: int, batches: int) -> None:
+        self.label, self.rows, self.batches = label, rows, batches
+        self.rows_done = self.batches_done = 0
+        self._started = time.perf_counter()
+        self._bar: Progress | None = None
+        self._task: int | None = None
+
+    def __enter__(self) -> BatchProgress:
+        if console.is_terminal and self.batches > 1:
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("rows · batch {task.fields[batch]} · {task.fields[rate]}"),
+                TimeRemainingColumn(),
+                console=console,
+                transient=True,
+            )
+            self._bar.__enter__()
+            self._task = self._bar.add_task(self.label, total=self.rows, batch=f"0/{self.batches}", rate="")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+
+    def batch_done(self, rows: int) -> None:
+        """Count one published batch of ``rows`` rows, then say how far the stage is."""
+        self.rows_done += rows
+        self.batches_done += 1
+        elapsed = time.perf_counter() - self._started
+        rate = self.rows_done / elapsed if elapsed > 0 else 0.0
+        left = (self.rows - self.rows_done) / rate if rate > 0 else 0.0
+        console.print(
+            f"{self.label}: batch {self.batches_done} of {self.batches} published, "
+            f"{self.rows_done:,} of {self.rows:,} rows, {rate:,.1f} rows/s, "
+            f"about {_duration(left)} left",
+            highlight=False,
+        )
+        if self._bar is not None and self._task is not None:
+            self._bar.update(
+                self._task,
+                completed=self.rows_done,
+                batch=f"{self.batches_done}/{self.batches}",
+                rate=f"{rate:,.1f}/s",
+            )
+        raise_if_requested()

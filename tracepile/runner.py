@@ -1,11 +1,12 @@
 """The one runner: everything around a stage, the same for every stage and every way in.
 
 ``run_stages`` is a whole run (the CLI's commands, ``spark-submit jobs/*.py`` through the
-CLI, the Databricks notebook): SIGTERM and Ctrl-C handling, the engine session (or the
-caller's), migrations of tables written by an earlier version, each stage in order, the
-run's row in ``meta/runs`` and its summary. ``run_stage`` is one stage: its report and
-timing, staging and its cleanup, and, through ``StageRun``, write-audit-publish of each
-batch it plans (``quality/gate.py``) or quarantine.
+CLI, the Databricks notebook): the lakehouse's lease (``lease.py``: one writing run at a
+time; a dead holder's run is recorded as abandoned), SIGTERM and Ctrl-C handling, the
+engine session (or the caller's), migrations of tables written by an earlier version, each
+stage in order, the run's row in ``meta/runs`` and its summary. ``run_stage`` is one
+stage: its report and timing, staging and its cleanup, and, through ``StageRun``,
+write-audit-publish of each batch it plans (``quality/gate.py``) or quarantine.
 """
 
 from __future__ import annotations
@@ -24,13 +25,15 @@ import pyarrow.fs as pafs
 from tracepile import interrupts
 from tracepile.config import TracepileConfig, config_to_toml
 from tracepile.console import console
+from tracepile.crashpoints import crash_point
 from tracepile.engine import spark_session
 from tracepile.lakehouse import Lakehouse
+from tracepile.lease import Holder, Lease, lease_dir
 from tracepile.migrations import migrate
 from tracepile.quality import gate
 from tracepile.quality.html_report import report_location
 from tracepile.quality.validate import CheckResult
-from tracepile.report import RunReport, StageReport, new_run_id, step
+from tracepile.report import BatchProgress, RunReport, StageReport, new_run_id, step
 from tracepile.stage import Stage
 from tracepile.storage import filesystem_for
 from tracepile.tables import ALL_TABLES, RUNS, TableSpec
@@ -43,8 +46,10 @@ if TYPE_CHECKING:
 class _StageRun:
     """``stage.StageRun`` for one stage of one run."""
 
-    def __init__(self, stage: Stage, lakehouse: Lakehouse, run_id: str, report: StageReport) -> None:
-        self._stage_name = stage.name
+    def __init__(
+        self, stage: Stage, lakehouse: Lakehouse, run_id: str, report: StageReport, lease: Lease | None
+    ) -> None:
+        self._stage_name, self._lease = stage.name, lease
         self.config, self.lakehouse, self.run_id, self.report = stage.config, lakehouse, run_id, report
 
     @property
@@ -61,12 +66,17 @@ class _StageRun:
     def step(self, message: str) -> AbstractContextManager[None]:
         return step(f"{self._stage_name}: {message}")
 
+    def progress(self, rows: int, batches: int) -> BatchProgress:
+        return BatchProgress(self._stage_name, rows, batches)
+
     def write(
         self, tables: Sequence[tuple[TableSpec, DataFrame]], outcomes: DataFrame | None = None
     ) -> gate.Batch:
         return gate.stage_batch(self.lakehouse, self.run_id, self._stage_name, list(tables), outcomes)
 
     def publish(self, batch: gate.Batch) -> None:
+        if self._lease is not None:
+            self._lease.check()
         self.report.notes.update(gate.publish(self.lakehouse, self.config, batch).verdict.notes())
 
     def audit(self, results: list[CheckResult], passed: str, failed: str) -> None:
@@ -80,9 +90,10 @@ class _StageRun:
             )
 
 
-def run_stage(stage: Stage, lakehouse: Lakehouse, run_id: str) -> StageReport:
-    """One stage: plan, then write-audit-publish each batch; staging removed however it ends.
-    A blocked batch raises ``GateBlocked`` carrying this stage's report."""
+def run_stage(stage: Stage, lakehouse: Lakehouse, run_id: str, lease: Lease | None = None) -> StageReport:
+    """One stage: plan, then write-audit-publish each batch (each checking ``lease`` first);
+    staging removed however it ends. A blocked batch raises ``GateBlocked`` carrying this
+    stage's report."""
     report = StageReport(
         stage=stage.name,
         reads=stage.source_description(),
@@ -90,8 +101,9 @@ def run_stage(stage: Stage, lakehouse: Lakehouse, run_id: str) -> StageReport:
         notes={"resources": stage.resources().describe()},
     )
     started = time.perf_counter()
+    crash_point(f"{stage.name}:start")
     try:
-        stage.plan(_StageRun(stage, lakehouse, run_id, report))
+        stage.plan(_StageRun(stage, lakehouse, run_id, report, lease))
     except gate.GateBlocked as blocked:
         blocked.stage_reports.append(report)
         raise
@@ -120,15 +132,63 @@ def run_stages(
         started_at=datetime.now(UTC),
     )
     console.print(f"[bold]tracepile {command}[/]: run {report.run_id} on engine {config.engine}")
-    session = nullcontext(spark) if spark is not None else spark_session(config)
-    with session as active:
-        lakehouse = Lakehouse(active, config.lakehouse, config.table_format)
-        report.lakehouse = lakehouse.location
-        with _recorded(report, lakehouse, config):
-            report.migrations = [m.describe() for m in migrate(lakehouse, report.run_id)]
-            for stage in stages:
-                report.stages.append(run_stage(stage, lakehouse, report.run_id))
+    with _leased(config, report) as (lease, dead):
+        session = nullcontext(spark) if spark is not None else spark_session(config)
+        with session as active:
+            lakehouse = Lakehouse(active, config.lakehouse, config.table_format)
+            report.lakehouse = lakehouse.location
+            with _recorded(report, lakehouse, config):
+                for holder, why in dead:
+                    _record_abandoned(lakehouse, holder, why)
+                report.migrations = [m.describe() for m in migrate(lakehouse, report.run_id)]
+                for stage in stages:
+                    report.stages.append(run_stage(stage, lakehouse, report.run_id, lease))
     return report
+
+
+@contextmanager
+def _leased(
+    config: TracepileConfig, report: RunReport
+) -> Iterator[tuple[Lease | None, list[tuple[Holder, str]]]]:
+    """The lakehouse's lease for the whole run (waiting for another run as configured), with
+    the dead holders it replaced; none where the lakehouse has no place for one."""
+    directory = lease_dir(config.lakehouse, config.lease)
+    if directory is None:
+        console.print(
+            f"[yellow]runs on {config.lakehouse} are not serialised: set lease.dir to a shared mounted "
+            "path to keep two runs from writing at once[/]"
+        )
+        yield None, []
+        return
+    lease = Lease(directory, report.run_id, report.command, config.lease)
+    dead: list[tuple[Holder, str]] = []
+    lease.acquire(
+        lambda message: console.print(f"[yellow]{message}[/]", highlight=False),
+        lambda holder, why: dead.append((holder, why)),
+    )
+    try:
+        yield lease, dead
+    finally:
+        lease.release()
+
+
+def _record_abandoned(lakehouse: Lakehouse, holder: Holder, why: str) -> None:
+    """A run that died holding the lease: its staging data removed, its end recorded in
+    ``meta/runs`` (at its last heartbeat) so the run history shows it."""
+    lakehouse.drop_staging(holder.run_id)
+    if lakehouse.exists(RUNS) and lakehouse.read(RUNS).where(f"run_id = '{holder.run_id}'").count():
+        return
+    abandoned = RunReport(
+        run_id=holder.run_id,
+        command=holder.command,
+        engine="unknown",
+        lakehouse=lakehouse.location,
+        started_at=datetime.fromisoformat(holder.started_at),
+        finished_at=datetime.fromisoformat(holder.heartbeat_at),
+        status=RunStatus.ABANDONED,
+        error=f"died without recording an end ({why}); found by the next run",
+    )
+    _append_run(lakehouse, abandoned, config_toml="")
 
 
 @contextmanager
@@ -151,7 +211,7 @@ def _recorded(report: RunReport, lakehouse: Lakehouse, config: TracepileConfig) 
     try:
         report.tables = {spec.qualified_name: lakehouse.count(spec) for spec in ALL_TABLES if spec != RUNS}
         report.quality_report = _existing_report(lakehouse, config, report.run_id)
-        _record_run(lakehouse, report, config)
+        _append_run(lakehouse, report, config_to_toml(config))
     except Exception as exc:
         if interrupted is None:
             raise
@@ -160,15 +220,15 @@ def _recorded(report: RunReport, lakehouse: Lakehouse, config: TracepileConfig) 
         raise interrupted
 
 
-def _record_run(lakehouse: Lakehouse, report: RunReport, config: TracepileConfig) -> None:
+def _append_run(lakehouse: Lakehouse, report: RunReport, config_toml: str) -> None:
     row = (
         report.run_id,
         report.command,
         str(report.status),  # the plain string: classic Spark's JVM cannot unpickle str subclasses
         report.started_at,
         report.finished_at,
-        config.engine,
-        config_to_toml(config),
+        report.engine,
+        config_toml,
         report.to_json(),
     )
     lakehouse.append(RUNS, lakehouse.spark.createDataFrame([row], RUNS.schema))

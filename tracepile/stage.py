@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from tracepile.config import TracepileConfig
-from tracepile.report import StageReport
+from tracepile.report import BatchProgress, StageReport
 from tracepile.tables import TableSpec
 
 if TYPE_CHECKING:
@@ -74,6 +74,11 @@ class StageRun(Protocol):
 
     def step(self, message: str) -> AbstractContextManager[None]:
         """Show a long step's progress and time; a requested interrupt stops the run after it."""
+        ...
+
+    def progress(self, rows: int, batches: int) -> AbstractContextManager[BatchProgress]:
+        """Batches done of total, rows per second, time left: call ``batch_done(rows)`` after
+        each published batch."""
         ...
 
     def write(

@@ -342,7 +342,7 @@ RUNS = TableSpec(
 VALIDATIONS = TableSpec(
     layer="meta",
     name="validations",
-    key=("run_id", "table_name", "check_name"),
+    key=("run_id", "stage", "table_name", "check_name", "checked_at"),  # one row per check per gate decision
     description="every quality-gate check of every run: expectation, result, decision",
     schema=StructType(
         [

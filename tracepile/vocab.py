@@ -255,6 +255,7 @@ class RunStatus(StrEnum):
     BLOCKED = "blocked"
     FAILED = "failed"
     INTERRUPTED = "interrupted"
+    ABANDONED = "abandoned"  # its process died unrecorded (kill -9, a lost node); the next run saw it
 
 
 def sql_in(column: str, values: type[StrEnum] | tuple[StrEnum, ...]) -> str:

@@ -16,6 +16,7 @@ from typing import Protocol
 import pandas as pd
 
 from tracepile.config import TracepileConfig
+from tracepile.crashpoints import crash_point
 from tracepile.tables import SILVER_EXECUTIONS
 from tracepile.udfs.sandbox import RunResult, Sandbox
 from tracepile.udfs.worker_state import WorkerSetup, worker_state
@@ -74,4 +75,6 @@ def trace_batches(batches: Iterator[pd.DataFrame], stage: TracingStage) -> Itera
         for batch in batches:
             for start in range(0, len(batch), CHUNK_ROWS):
                 rows = [row for _, row in batch.iloc[start : start + CHUNK_ROWS].iterrows()]
-                yield pd.DataFrame(list(pool.map(execute, rows)), columns=EXECUTION_COLUMNS)
+                frame = pd.DataFrame(list(pool.map(execute, rows)), columns=EXECUTION_COLUMNS)
+                crash_point("trace:running")
+                yield frame
