@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-fast lint bench bench-dedup bench-trace bench-gate bench-generate bench-sources bench-augment bench-template
+.PHONY: demo test browser test-fast lint bench bench-dedup bench-trace bench-gate bench-generate bench-sources bench-augment bench-template
 
 $(BIN)/tracepile: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,9 +15,13 @@ demo: $(BIN)/tracepile  ## install, then run the pipeline on the bundled sample 
 	$(BIN)/tracepile run --sample --lakehouse ./lakehouse
 	$(BIN)/tracepile status --lakehouse ./lakehouse
 
-test: $(BIN)/tracepile  ## install, then run every test (Sail, classic Spark, spark-submit included)
+test: $(BIN)/tracepile browser  ## install, then run every test (Sail, classic Spark, spark-submit included)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+browser:  ## Debian's chromium, for the run page's browser test (skipped, and said so, without it)
+	@command -v chromium >/dev/null || ! command -v apt-get >/dev/null || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
 test-fast: $(BIN)/tracepile  ## pure-Python tests only (seconds)
 	$(BIN)/python -m pytest -m "not spark and not classic and not slow"

@@ -12,6 +12,7 @@ import inspect
 import json
 import os
 import sys
+import webbrowser
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
@@ -24,6 +25,7 @@ from rich.table import Table
 from tracepile.config import ConfigError, SandboxLimits, TracepileConfig, config_to_toml, load_config
 from tracepile.console import console
 from tracepile.engine import EngineError, spark_session
+from tracepile.insights.page import ensure_run_page
 from tracepile.jobs.check_stage import CheckStage
 from tracepile.jobs.dedup_stage import DedupStage
 from tracepile.jobs.export_stage import FORMATS, ExportStage
@@ -415,6 +417,44 @@ def _status(config: TracepileConfig, _: None) -> None:
             )
     except EngineError as exc:
         _fail(str(exc), 2)
+
+
+def _report(config: TracepileConfig, _: None, run_id: str | None, open_page: bool) -> None:
+    try:
+        with spark_session(config) as spark:
+            location = ensure_run_page(
+                Lakehouse(spark, config.lakehouse, config.table_format), config, run_id
+            )
+    except EngineError as exc:
+        _fail(str(exc), 2)
+    except LookupError as exc:
+        _fail(str(exc), 1)
+    except ValueError as exc:
+        _fail(str(exc), 2)
+    typer.echo(location)
+    if open_page:
+        webbrowser.open(Path(location).as_uri() if "://" not in location else location)
+
+
+_register_command(
+    "report",
+    """Print where a run's page is (the latest run's without RUN_ID), or open it with --open.
+
+    The page: status mix per stage, reject reasons, trace-length and token-length
+    histograms, domain/source mix and throughput per stage, for the run and for the whole
+    corpus, with its facts beside it as report.json. Every run writes its own; a missing one
+    is made again from meta/runs.
+    """,
+    _report,
+    arguments=(
+        (
+            "run_id",
+            Annotated[str | None, typer.Argument(help="a run id (see meta/runs); default the latest")],
+        ),
+        ("open_page", Annotated[bool, typer.Option("--open", help="open the page in a browser")]),
+    ),
+    defaults={"run_id": None, "open_page": False},
+)
 
 
 _register_command(

@@ -50,6 +50,7 @@ class RunReport:
     stages: list[StageReport] = field(default_factory=list)
     tables: dict[str, int | None] = field(default_factory=dict)
     quality_report: str | None = None
+    run_page: str | None = None  # the run's HTML page with plots (``insights/page.py``), once written
     migrations: list[str] = field(default_factory=list)  # columns added to tables of an earlier version
 
     def to_json(self) -> str:
@@ -98,6 +99,8 @@ class RunReport:
             out.print(tables)
         if self.quality_report:
             out.print(f"quality report: {self.quality_report}")
+        if self.run_page:
+            out.print(f"run page: {self.run_page}")
 
 
 @contextmanager

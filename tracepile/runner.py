@@ -11,6 +11,7 @@ write-audit-publish of each batch it plans (``quality/gate.py``) or quarantine.
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 import threading
@@ -27,6 +28,7 @@ from tracepile.config import TracepileConfig, config_to_toml
 from tracepile.console import console
 from tracepile.crashpoints import crash_point
 from tracepile.engine import spark_session
+from tracepile.insights.page import write_run_page
 from tracepile.lakehouse import Lakehouse
 from tracepile.lease import Holder, Lease, lease_dir
 from tracepile.migrations import migrate
@@ -216,6 +218,11 @@ def _recorded(report: RunReport, lakehouse: Lakehouse, config: TracepileConfig) 
         if interrupted is None:
             raise
         console.print(f"[yellow]the interrupted run could not be recorded: {exc}[/]")
+    if interrupted is None:
+        try:
+            report.run_page = write_run_page(lakehouse, config, json.loads(report.to_json()))
+        except Exception as exc:  # the page shows the run; it must never fail it
+            console.print(f"[yellow]the run page could not be written: {exc}[/]")
     if interrupted is not None:
         raise interrupted
 
