@@ -25,7 +25,7 @@ from playwright.sync_api import ConsoleMessage, Request, sync_playwright
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from tests.conftest import REPO, read_delta
+from tests.conftest import REPO, read_delta, run_tracepile
 from tracepile.cli import sample_path
 from tracepile.config import TracepileConfig, load_config
 from tracepile.insights import plots
@@ -465,3 +465,13 @@ def test_the_corpus_explorer_notebook_runs_on_the_sample(
     # every plot of the page, for the corpus
     svgs = [o for o in outputs if "image/svg+xml" in o.get("data", {})]
     assert len(svgs) == len(plots.SCOPE_PLOTS) + 1
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_tracepile_report_prints_the_latest_runs_page(sample_run: SampleRun) -> None:
+    done = run_tracepile("report", "--lakehouse", str(sample_run.lake))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == str(sample_run.page)
+    missing = run_tracepile("report", "nope", "--lakehouse", str(sample_run.lake))
+    assert missing.returncode == 1 and "no run nope" in missing.stderr
