@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -34,6 +33,7 @@ from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
 import tracepile.cli
+from tests.wheel import copy_sources
 from tracepile.config import load_config
 from tracepile.jobs.stages import pipeline
 
@@ -379,24 +379,12 @@ def test_task_arguments_parse_and_resolve_to_the_catalog_lakehouse(
             assert "{{job.run_id}}" in params["out"], "export needs a new folder on every run"
 
 
-def _copy_sources(destination: Path) -> None:
-    """What the wheel is built from, copied so the build leaves nothing in the repository."""
-    with (ROOT / "pyproject.toml").open("rb") as handle:
-        project = tomllib.load(handle)
-    setuptools = project["tool"]["setuptools"]
-    folders = {"tracepile", *setuptools.get("package-dir", {}).values()}
-    for name in ["pyproject.toml", project["project"]["readme"]]:
-        shutil.copy2(ROOT / name, destination / name)
-    for folder in folders:
-        shutil.copytree(ROOT / folder, destination / folder, ignore=shutil.ignore_patterns("__pycache__"))
-
-
 def test_built_wheel_has_the_entry_point_every_task_names(tmp_path: Path) -> None:
     root, job, _ = _bundle()
     artifact = root["artifacts"]["tracepile"]
     source = tmp_path / "source"
     source.mkdir()
-    _copy_sources(source)
+    copy_sources(source)
     # The bundle's own build command, offline: the build backend comes from this environment,
     # so it must be the one pyproject.toml asks for (the dev extra installs it).
     with (source / "pyproject.toml").open("rb") as handle:

@@ -126,7 +126,9 @@ class DedupConfig(_Section):
     min_jaccard: float = Field(0.7, ge=0, le=1, description="similarity an edge needs when verified")
     max_iterations: int = Field(30, gt=0, description="bound on connected-components rounds")
     benchmarks: list[str] = Field(
-        default_factory=list, description="JSONL or text files to decontaminate against"
+        default_factory=list,
+        description="benchmark files or folders to decontaminate against "
+        "(JSONL, JSON, Parquet or text; gzip detected)",
     )
     decontam_ngram: int = Field(13, gt=0, description="words per n-gram for decontamination")
     workers: int = Field(

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import IO, Any
@@ -44,6 +45,13 @@ class SandboxStartError(RuntimeError):
     """A zygote could not start or is not safe to fork from; no run can happen."""
 
 
+def _shipped_archive_path() -> dict[str, str]:
+    """``PYTHONPATH`` naming the archive tracepile was imported from (``spark-submit
+    --py-files``), so the zygote imports the same code; empty where tracepile is installed."""
+    archive = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))  # <archive>/tracepile/udfs/
+    return {"PYTHONPATH": archive} if zipfile.is_zipfile(archive) else {}
+
+
 class _Zygote:
     def __init__(self, hash_seed: int, root: str) -> None:
         descriptor, self.log_path = tempfile.mkstemp(prefix="zygote-", suffix=".log", dir=root)
@@ -65,6 +73,7 @@ class _Zygote:
                     "MKL_NUM_THREADS": "1",
                     "TRACEPILE_SANDBOX_PARENT": str(os.getpid()),
                     "TRACEPILE_SANDBOX_ROOT": root,
+                    **_shipped_archive_path(),
                 },
                 text=True,
                 start_new_session=True,  # a Ctrl-C for the job is handled by the job, not here

@@ -1,33 +1,116 @@
 """Decontamination: word n-gram overlap between a program and benchmark texts.
 
-Benchmarks are files given in config: JSONL (each line one item; every string in the
-record is its text) or plain text (the whole file is one item). A program is contaminated
-when its code or problem text shares at least one n-gram of words (lower-cased ``\\w+``
-runs) with an item; the detail names the file, the item and the shared words.
+Benchmarks are given in config as paths to files as their authors publish them, or to
+folders of such files (searched recursively, in sorted order):
+
+- JSON Lines (``.jsonl``, ``.ndjson``): each line one item;
+- JSON (``.json``): an array of records, a dict of records keyed by id, or one record per
+  file (the MATH dataset's folders); a ``.json`` file that is really JSON Lines is read as such;
+- Parquet (``.parquet``, Hugging Face datasets' shards): each row one item;
+- UTF-8 text (``.txt``, or any other file named directly): the whole file one item.
+
+Gzip is recognised by its magic bytes, not the name, so ``HumanEval.jsonl.gz`` and a
+gzipped file without ``.gz`` both read. An item's text is every string in the record
+(nested lists and dicts included) except the fields below that are known not to be
+benchmark text: ids, metadata and test-case data. Fields not named here count, so a
+benchmark this module has never seen is still compared in full. What that leaves for the
+common benchmarks (their published schemas):
+
+- HumanEval: prompt, canonical_solution, test;  MBPP: text / prompt, code, test_list,
+  test_setup_code, challenge_test_list;  CRUXEval: code, input, output;
+- LiveCodeBench: question_title, question_content, starter_code;  APPS / TACO: question,
+  solutions, starter_code;  GSM8K: question, answer;  MATH: problem, type, solution.
+
+A program is contaminated when its code or problem text shares at least one n-gram of
+words (lower-cased ``\\w+`` runs) with an item; the detail names the file, the record
+(line, row or key, and its task_id / id) and the shared words.
 """
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import re
-from collections.abc import Iterator, Sequence
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import xxhash
 
 _WORD = re.compile(r"\w+")
+_GZIP_MAGIC = b"\x1f\x8b"
+_PARQUET_MAGIC = b"PAR1"
+
+# The fields that name a record in its origin label, first present wins: HumanEval, MBPP
+# (task_id), CRUXEval (id), APPS (problem_id), LiveCodeBench (question_id).
+_ID_FIELDS = ("task_id", "id", "problem_id", "question_id")
+# Fields that are not benchmark text. Test-case data (APPS input_output, LiveCodeBench and
+# CodeContests test cases) is mostly runs of numbers whose n-grams would match unrelated
+# programs, and LiveCodeBench's private cases are a compressed blob; the rest is metadata
+# (HumanEval entry_point, MATH level, LiveCodeBench platform/contest, APPS url); generic names
+# that a benchmark of its own could use for text (source, type) are not here.
+_NOT_TEXT = frozenset(
+    {
+        *_ID_FIELDS,
+        "entry_point",
+        "input_output",
+        "public_test_cases",
+        "private_test_cases",
+        "public_tests",
+        "private_tests",
+        "generated_tests",
+        "metadata",
+        "difficulty",
+        "level",
+        "url",
+        "platform",
+        "contest_id",
+        "contest_date",
+    }
+)
+# Formats by suffix (after a ``.gz``); in a folder only files with one of them are read,
+# since a dataset repository also holds README.md, loading scripts and .gitattributes.
+_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet", ".txt": "text"}
+# Hugging Face's own bookkeeping next to the data (``save_to_disk``, old dataset repos).
+_DATASET_METADATA = frozenset({"dataset_info.json", "dataset_infos.json", "state.json"})
+_EXPECTED = {
+    "jsonl": "JSON Lines (one JSON record a line)",
+    "json": "JSON (an array of records, a dict of records or one record)",
+    "parquet": "Parquet",
+    "text": "UTF-8 text",
+}
 
 
 class BenchmarkError(ValueError):
-    """A benchmark file that cannot be read; the message names the file and line."""
+    """A benchmark path that cannot be read; the message names the file, what was expected
+    and, for JSON Lines, the line."""
+
+
+def _decoded(text: str) -> Iterator[str]:
+    """``text``, or the strings of the JSON list it encodes: APPS and TACO publish
+    ``solutions`` as one JSON-encoded list of programs, whose escapes (``\\n`` read as the
+    word ``n``) would otherwise break every n-gram that spans a line."""
+    stripped = text.strip()
+    if stripped.startswith("[") and stripped.endswith("]"):
+        try:
+            items = json.loads(stripped)
+        except json.JSONDecodeError:
+            items = None
+        if isinstance(items, list) and items and all(isinstance(item, str) for item in items):
+            yield from items
+            return
+    yield text
 
 
 def _strings(value: Any) -> Iterator[str]:
     if isinstance(value, str):
-        yield value
+        yield from _decoded(value)
     elif isinstance(value, dict):
         for item in value.values():
             yield from _strings(item)
@@ -36,19 +119,142 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(item)
 
 
+def _record_text(record: Any) -> str:
+    """The benchmark text of one record: its strings, less the fields in ``_NOT_TEXT``."""
+    if isinstance(record, dict):
+        record = [value for key, value in record.items() if key not in _NOT_TEXT]
+    return "\n".join(_strings(record))
+
+
+def _label(where: str, record: Any) -> str:
+    """``where`` (file and position) with the record's id when it has one."""
+    if isinstance(record, dict):
+        for field in _ID_FIELDS:
+            value = record.get(field)
+            if isinstance(value, str | int) and not isinstance(value, bool):
+                return f"{where} ({value})"
+    return where
+
+
+def benchmark_files(path: str) -> list[tuple[Path, str]]:
+    """(file, name in origin labels) for each file ``path`` names: the file itself (named by
+    its base name), or the benchmark files under a folder in sorted order (named from the
+    folder down, so ``MATH/test`` gives ``test/algebra/1.json``)."""
+    root = Path(path)
+    if root.is_file():
+        return [(root, root.name)]
+    if not root.is_dir():
+        raise BenchmarkError(f"benchmark path does not exist: {path}")
+    files = sorted(
+        file.relative_to(root)
+        for file in root.rglob("*")
+        if file.is_file() and _suffix_format(file) is not None
+    )
+    # hidden folders (.git, .cache) and files (.gitattributes) are never benchmark data
+    files = [file for file in files if not any(part.startswith(".") for part in file.parts)]
+    files = [file for file in files if file.name not in _DATASET_METADATA]
+    if not files:
+        raise BenchmarkError(
+            f"no benchmark files under {path}: expected {', '.join(_FORMATS)} files (each may be gzipped)"
+        )
+    return [(root / file, (Path(root.name) / file).as_posix()) for file in files]
+
+
+def _suffix_format(file: Path) -> str | None:
+    """The format a file's suffix names (``.jsonl.gz`` is JSON Lines), None for any other."""
+    name = file.name.lower().removesuffix(".gz")
+    return _FORMATS.get(Path(name).suffix)
+
+
 def benchmark_items(path: str) -> Iterator[tuple[str, str]]:
-    """(origin, text) for each item of a benchmark file."""
-    file = Path(path)
-    try:
-        if file.suffix == ".jsonl":
-            with file.open(encoding="utf-8") as lines:
-                for number, line in enumerate(lines, 1):
-                    if line.strip():
-                        yield f"{file.name}:{number}", "\n".join(_strings(json.loads(line)))
+    """(origin, text) for each item of a benchmark file or folder; items without text are
+    left out, and a file with none at all is an error (decontamination would silently
+    check nothing)."""
+    for file, name in benchmark_files(path):
+        try:
+            with file.open("rb") as raw:
+                magic = raw.read(4)
+        except OSError as exc:
+            raise BenchmarkError(f"benchmark file {file}: cannot open it: {exc}") from exc
+        # the content decides parquet, whatever the name; every other file is read by its suffix
+        kind = "parquet" if magic == _PARQUET_MAGIC else _suffix_format(file) or "text"
+        found = 0
+        try:
+            for origin, text in _file_items(file, name, kind, magic.startswith(_GZIP_MAGIC)):
+                if _WORD.search(text):
+                    found += 1
+                    yield origin, text
+        except (OSError, EOFError, zlib.error, ValueError, pa.ArrowException) as exc:
+            raise BenchmarkError(
+                f"benchmark file {file}: cannot read it as {_EXPECTED[kind]}: {type(exc).__name__}: {exc}"
+            ) from exc
+        if not found:
+            raise BenchmarkError(
+                f"benchmark file {file}: no benchmark text in it (read as {_EXPECTED[kind]}; "
+                "id, metadata and test-case fields do not count)"
+            )
+
+
+def _file_items(file: Path, name: str, kind: str, gzipped: bool) -> Iterator[tuple[str, str]]:
+    """(origin, text) for each record of one file read as ``kind``."""
+    if kind == "parquet":
+        yield from _parquet_items(file, name)
+        return
+    with _open_text(file, gzipped) as stream:
+        if kind == "jsonl":
+            yield from _jsonl_items(stream, name)
+        elif kind == "json":
+            yield from _json_items(stream.read(), name)
         else:
-            yield file.name, file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BenchmarkError(f"benchmark file {path}: {exc}") from exc
+            yield name, stream.read()
+
+
+def _open_text(file: Path, gzipped: bool) -> IO[str]:
+    """The file as text, decompressed when its content is gzip."""
+    # utf-8-sig: a byte-order mark, which some editors write, is not part of the JSON or text
+    if gzipped:
+        return gzip.open(file, "rt", encoding="utf-8-sig")
+    return file.open(encoding="utf-8-sig")
+
+
+def _jsonl_items(lines: Iterable[str], name: str) -> Iterator[tuple[str, str]]:
+    for number, line in enumerate(lines, 1):
+        if line.strip():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"line {number}, column {exc.colno}: {exc.msg}") from exc
+            yield _label(f"{name}:{number}", record), _record_text(record)
+
+
+def _json_items(text: str, name: str) -> Iterator[tuple[str, str]]:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        # a second value after the first: JSON Lines under a .json name, common on the Hub
+        if exc.msg != "Extra data":
+            raise
+        yield from _jsonl_items(io.StringIO(text), name)
+        return
+    if isinstance(document, list):
+        for index, record in enumerate(document):
+            yield _label(f"{name}[{index}]", record), _record_text(record)
+    elif isinstance(document, dict) and document and all(isinstance(v, dict) for v in document.values()):
+        for key, record in document.items():
+            yield f"{name}[{key}]", _record_text(record)
+    else:
+        yield _label(name, document), _record_text(document)
+
+
+def _parquet_items(file: Path, name: str) -> Iterator[tuple[str, str]]:
+    shard = pq.ParquetFile(file)
+    # test-case columns can be most of a shard's bytes (LiveCodeBench): never loaded
+    columns = [c for c in shard.schema_arrow.names if c in _ID_FIELDS or c not in _NOT_TEXT]
+    index = 0
+    for batch in shard.iter_batches(batch_size=1024, columns=columns):
+        for record in batch.to_pylist():
+            yield _label(f"{name}[{index}]", record), _record_text(record)
+            index += 1
 
 
 def ngram_hashes(text: str, size: int) -> tuple[list[str], np.ndarray]:
