@@ -1,14 +1,23 @@
-"""Tracing: the published method vs our sandbox, on the same first problems of the PyEdu sample.
+"""Tracing: the published method vs our sandbox and our trace stage, on the same first
+problems of the PyEdu sample.
 
-- published: one fresh ``python`` process per run with snoop on the entry function, a
-  5 s timeout, a ``multiprocessing.Pool`` with one process per core, and the 300-line
-  filter applied afterwards; usable = exit 0, no exception, trace of at most 300 lines.
-- ours: ``Sandbox.execute`` (zygotes forking one child per run; a traced run, with the
+- published: one fresh ``python`` process per run with snoop on the entry function at the
+  depth its scripts use (the program's number of function definitions; ``--published-depth
+  1`` for depth 1), a 5 s timeout, a ``multiprocessing.Pool`` with one process per core,
+  and the 300-line filter applied afterwards; usable = exit 0, no exception, trace of at
+  most 300 lines.
+- ours, sandbox only: ``Sandbox.execute`` (zygotes forking one child per run; a traced run, with the
   trace budget enforced while tracing, then an untraced run under another hash seed and
   a comparison with the expected output), as many concurrent runs as cores; usable =
   status ok.
 
-Both run the programs among the first ``--problems`` that the static filters keep.
+  Twice: at the default ``trace.trace_depth`` (1) and at ``"defs"`` (the published depth).
+- ours, end to end: ``tracepile ingest`` and ``dedup`` of the same problems (not timed),
+  then ``tracepile trace`` timed as a user runs it (engine start, reading, the gate and
+  publishing included); usable = ok rows in silver/executions.
+
+The sandbox runs take the programs among the first ``--problems`` that the static filters
+keep; the trace stage the programs dedup keeps of them.
 
 Prints usable traces/s for each and their ratio, whether every run the published method
 finds usable is usable for us too (and why not where it is not), and the sandbox
@@ -29,23 +38,29 @@ import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from multiprocessing import Pool
 from pathlib import Path
 
+import pyarrow.parquet as pq
+from deltalake import DeltaTable
 from rich.console import Console
 from rich.table import Table
 
 from tracepile.analysis.filters import check_program, parse_program
+from tracepile.analysis.pyast import function_definitions
 from tracepile.config import FilterConfig, SandboxLimits
 from tracepile.sources.codeio import parse_codeio_record
 from tracepile.udfs.sandbox import Sandbox
+from tracepile.vocab import TRACE_DEPTH_DEFS
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "pyedu_toy.jsonl"
+TRACEPILE = [sys.executable, "-m", "tracepile"]
 HARNESS = """
 import json, sys, snoop
 snoop.install(color=False, columns="")
 {code}
-traced = snoop.snoop({entry})
+traced = snoop.snoop(depth={depth})({entry})
 print(json.dumps(traced(**json.loads(sys.argv[1]))))
 """
 
@@ -69,11 +84,12 @@ def runs(problems: int) -> tuple[list[tuple[str, str, str, str | None]], Counter
     return found, excluded
 
 
-def published_run(run: tuple[str, str, str, str | None]) -> bool:
-    """One run the published way; True when usable."""
+def published_run(run: tuple[str, str, str, str | None], depth: str) -> bool:
+    """One run the published way at snoop ``depth`` (a number, or "defs"); True when usable."""
     code, entry, input_json, _ = run
+    levels = max(1, function_definitions(code)) if depth == TRACE_DEPTH_DEFS else int(depth)
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as script:
-        script.write(HARNESS.format(code=code, entry=entry))
+        script.write(HARNESS.format(code=code, entry=entry, depth=levels))
     try:
         done = subprocess.run(
             [sys.executable, script.name, input_json], capture_output=True, text=True, timeout=5
@@ -86,29 +102,58 @@ def published_run(run: tuple[str, str, str, str | None]) -> bool:
     return done.returncode == 0 and "Traceback" not in done.stderr and trace_lines <= 300
 
 
+def end_to_end(problems: int) -> tuple[float, int]:
+    """``tracepile trace`` timed on the first problems after an untimed ingest and dedup:
+    (seconds, ok executions)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        source = Path(scratch) / "problems.jsonl"
+        source.write_bytes(b"".join(SAMPLE.read_bytes().splitlines(keepends=True)[:problems]))
+        lake = str(Path(scratch) / "lake")
+        for command in (["ingest", "--source", f"codeio:{source}"], ["dedup"]):
+            subprocess.run([*TRACEPILE, *command, "--lakehouse", lake], check=True, capture_output=True)
+        started = time.perf_counter()
+        subprocess.run([*TRACEPILE, "trace", "--lakehouse", lake], check=True, capture_output=True)
+        seconds = time.perf_counter() - started
+        executions = pq.read_table(DeltaTable(f"{lake}/silver/executions").file_uris(), columns=["status"])
+        return seconds, executions.column("status").to_pylist().count("ok")
+
+
+def sandbox_runs(
+    work: list[tuple[str, str, str, str | None]], cores: int, limits: SandboxLimits
+) -> tuple[float, list]:
+    """Every run through ``Sandbox.execute``, as many at once as cores: (seconds, results)."""
+    with Sandbox(workers=cores) as sandbox:
+        started = time.perf_counter()
+        with ThreadPoolExecutor(cores) as threads:
+            results = list(
+                threads.map(lambda run: sandbox.execute(run[0], run[1], run[2], run[3], limits), work)
+            )
+        return time.perf_counter() - started, results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--problems", type=int, default=100)
+    parser.add_argument(
+        "--published-depth",
+        default=TRACE_DEPTH_DEFS,
+        help='snoop depth of the published side: "defs" or a number',
+    )
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     work, excluded = runs(args.problems)
 
     started = time.perf_counter()
     with Pool(cores) as pool:
-        published = pool.map(published_run, work, chunksize=1)
+        published = pool.map(partial(published_run, depth=args.published_depth), work, chunksize=1)
     published_seconds = time.perf_counter() - started
 
+    our_seconds, ours = sandbox_runs(work, cores, SandboxLimits())
+    defs_seconds, ours_defs = sandbox_runs(work, cores, SandboxLimits(trace_depth=TRACE_DEPTH_DEFS))
+    cli_seconds, cli_ok = end_to_end(args.problems)
     with Sandbox(workers=cores) as sandbox:
-        started = time.perf_counter()
-        with ThreadPoolExecutor(cores) as threads:
-            ours = list(
-                threads.map(
-                    lambda run: sandbox.execute(run[0], run[1], run[2], run[3], SandboxLimits()), work
-                )
-            )
-        our_seconds = time.perf_counter() - started
         overhead = []
         for _ in range(20):
             sandbox.run("def f():\n    return None\n", "f", "{}")
@@ -118,14 +163,15 @@ def main() -> None:
             overhead.append((time.perf_counter() - tick) * 1000)
 
     usable_published = sum(published)
-    usable_ours = sum(r.status == "ok" for r in ours)
     table = Table(title=f"tracing the first {args.problems} PyEdu problems ({len(work)} runs, {cores} cores)")
     for column in ("method", "seconds", "usable traces", "usable traces/s", "ratio"):
         table.add_column(column, justify="right" if column != "method" else "left")
     base = usable_published / published_seconds
     for name, seconds, usable in (
-        ("published", published_seconds, usable_published),
-        ("ours", our_seconds, usable_ours),
+        (f"published (snoop depth {args.published_depth})", published_seconds, usable_published),
+        ("ours, sandbox only, depth 1 (default)", our_seconds, sum(r.status == "ok" for r in ours)),
+        ('ours, sandbox only, depth "defs"', defs_seconds, sum(r.status == "ok" for r in ours_defs)),
+        ("ours, end to end: tracepile trace", cli_seconds, cli_ok),
     ):
         rate = usable / seconds
         table.add_row(name, f"{seconds:.1f}", f"{usable:,}", f"{rate:,.1f}", f"{rate / base:.1f}x")

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from tracepile.analysis.pyast import function_definitions
 from tracepile.analysis.values import values_equal
 from tracepile.config import SandboxLimits
 from tracepile.udfs.sandbox import Sandbox, SandboxStartError
@@ -243,3 +244,22 @@ def test_a_script_exit_code_other_than_zero_is_an_error(sandbox: Sandbox) -> Non
         "import sys\nprint(1)\nsys.exit(2)\n", "<module>", json.dumps({"stdin": ""}), mode="stdin"
     )
     assert (result.status, result.error, result.stdout) == ("error", "SystemExit: 2", "1\n")
+
+
+def test_trace_depth_defs_traces_as_deep_as_the_program_defines_functions(sandbox) -> None:
+    """``trace.trace_depth = "defs"``: the published method's depth, one level per function
+    the program defines, so a helper's lines are traced too (at depth 1 they are not)."""
+    code = (
+        "def double(x):\n"
+        "    y = x * 2\n"
+        "    return y\n\n\n"
+        "def main_solution(n):\n"
+        "    return double(n) + 1\n"
+    )
+    assert function_definitions(code) == 2
+    shallow = sandbox.execute(code, "main_solution", '{"n": 4}', "9", SandboxLimits(trace_depth=1))
+    deep = sandbox.execute(code, "main_solution", '{"n": 4}', "9", SandboxLimits(trace_depth="defs"))
+    assert shallow.status == deep.status == "ok"
+    assert {s["function"] for s in shallow.steps} == {"main_solution"}
+    assert {s["function"] for s in deep.steps} == {"main_solution", "double"}
+    assert "y = x * 2" in deep.trace_text and "y = x * 2" not in shallow.trace_text

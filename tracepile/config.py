@@ -11,7 +11,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -156,7 +156,11 @@ class SandboxLimits(_Section):
     output_bytes: int = Field(1 << 16, gt=0, description="stdout + stderr per run")
     trace_lines: int = Field(300, gt=0, description="a longer trace stops the run as too_long")
     trace_bytes: int = Field(1 << 18, gt=0, description="a larger trace stops the run as too_long")
-    trace_depth: int = Field(1, gt=0, description="snoop depth: 1 traces the entry function")
+    trace_depth: Annotated[int, Field(gt=0)] | Literal["defs"] = Field(
+        1,
+        description='snoop depth: 1 traces the entry function; "defs" the number of functions the program '
+        "defines (the published method's depth)",
+    )
     untraced_calls: bool = Field(
         True, description="at depth 1, calls the entry function makes run untraced (same snoop text, faster)"
     )

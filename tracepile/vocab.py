@@ -59,6 +59,8 @@ class RunMode(StrEnum):
 
 
 SCRIPT_MODES = (RunMode.STDIN, RunMode.ANSWER)
+# trace.trace_depth's alternative to a number: the program's count of function definitions
+TRACE_DEPTH_DEFS = "defs"
 SCRIPT_ENTRY = "<module>"  # the entry_point of a script whose traced unit is its top-level code
 
 

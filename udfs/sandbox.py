@@ -24,8 +24,9 @@ from dataclasses import dataclass, replace
 from typing import IO, Any
 
 from tracepile.analysis.answers import result_matches
+from tracepile.analysis.pyast import function_definitions
 from tracepile.config import SandboxLimits
-from tracepile.vocab import RunMode, Status
+from tracepile.vocab import TRACE_DEPTH_DEFS, RunMode, Status
 
 
 @dataclass(frozen=True)
@@ -186,11 +187,14 @@ class Sandbox:
         ``mode`` (``vocab.RunMode``) says how: a call of ``entry`` with the input's keyword
         arguments, or the code as a script (``entry`` "main" traces its ``main()`` too) whose
         printed output is the result."""
+        settings = (limits or SandboxLimits()).model_dump(include=set(SandboxLimits.model_fields))
+        if settings["trace_depth"] == TRACE_DEPTH_DEFS:
+            settings["trace_depth"] = max(1, function_definitions(code))
         request = {
             "code": code,
             "entry": entry,
             "input_json": input_json,
-            "limits": (limits or SandboxLimits()).model_dump(include=set(SandboxLimits.model_fields)),
+            "limits": settings,
             "trace": trace,
             "mode": str(mode),
         }

@@ -36,3 +36,14 @@ def parse(code: str, filename: str = "<unknown>") -> ast.Module:
     """``ast.parse`` under the lock."""
     with AST_LOCK:
         return ast.parse(code, filename)
+
+
+@functools.lru_cache(maxsize=256)  # a program's inputs run one after another
+def function_definitions(code: str) -> int:
+    """How many functions ``code`` defines, nested ones and methods included (0 when it does
+    not parse): the snoop depth the published method traces a program at."""
+    try:
+        tree = parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return 0
+    return sum(isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) for node in ast.walk(tree))
