@@ -237,11 +237,25 @@ class Verdict:
 
     def notes(self) -> dict[str, str]:
         """The run summary's lines about this gate."""
-        passed = len(self.results) - len(self.failed)
-        notes = {"gate": f"{self.decision}: {passed} of {len(self.results)} checks passed ({self.mode} mode)"}
-        if self.failed and not self.stopping:
-            notes["gate warnings"] = "; ".join(f"{r.table}: {r.check}" for r in self.failed)
-        return notes
+        return verdict_notes([self])
+
+
+def verdict_notes(verdicts: list[Verdict]) -> dict[str, str]:
+    """The run summary's lines about a stage's gates, one per batch it published: the
+    decisions, and the checks passed of all checked (a batch with no new rows checks none)."""
+    checked = [v for v in verdicts if v.results] or verdicts[-1:]
+    results = [r for v in checked for r in v.results]
+    failed = [r for r in results if not r.success]
+    decisions = sorted({v.decision for v in checked})
+    batches = f" ({len(checked)} batches)" if len(checked) > 1 else ""
+    passed = len(results) - len(failed)
+    notes = {
+        "gate": f"{', '.join(decisions)}{batches}: {passed} of {len(results)} checks passed "
+        f"({checked[-1].mode} mode)"
+    }
+    if failed and not any(v.stopping for v in checked):
+        notes["gate warnings"] = "; ".join(sorted({f"{r.table}: {r.check}" for r in failed}))
+    return notes
 
 
 def decide(

@@ -48,7 +48,13 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("pure logic", ("tracepile.analysis.", "tracepile.sources.", "tracepile.translation.")),
     (
         "tables and config",
-        ("tracepile.tables", "tracepile.config", "tracepile.vocab", "tracepile.storage", "tracepile.crashpoints"),
+        (
+            "tracepile.tables",
+            "tracepile.config",
+            "tracepile.vocab",
+            "tracepile.storage",
+            "tracepile.crashpoints",
+        ),
     ),
 )
 

@@ -27,12 +27,15 @@ pytestmark = [pytest.mark.spark, pytest.mark.slow]
 # small batches, so that trace and generate publish several batches and a kill can land between
 SMALL_BATCHES = ["--set", "trace.batch_rows=25", "--set", "generate.batch_rows=25"]
 CRASH_POINTS = [
+    "ingest:staged:ingest",  # during ingest: records parsed, nothing published
     "ingest:published:bronze/sources",  # between ingest's two commits
+    "dedup:staged:dedup_edges",  # during dedup: candidate edges found, nothing published
     "dedup:published:silver/signatures",  # between dedup's three commits
     "dedup:published:silver/programs",
     "rewrite:start",
     "trace:running",  # inside a trace task, nothing of the batch published
     "trace:published:silver/executions",  # after a first batch, the others pending
+    "generate:staged:generate_outcomes_0",  # during generate: texts made, none published
     "generate:published:gold/coe",  # between a batch's gold/coe and gold/coe_rejects commits
     "questions:start",
 ]

@@ -27,7 +27,7 @@ def build_wheel(workdir: Path) -> Path:
     """The wheel, built from a copy of the sources under ``workdir`` with this environment's
     setuptools (no build isolation, no package index)."""
     source = workdir / "source"
-    source.mkdir()
+    source.mkdir(parents=True)
     copy_sources(source)
     command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index"]
     subprocess.run([*command, "-w", str(workdir / "dist"), str(source)], check=True, timeout=300)

@@ -52,6 +52,7 @@ class _StageRun:
         self, stage: Stage, lakehouse: Lakehouse, run_id: str, report: StageReport, lease: Lease | None
     ) -> None:
         self._stage_name, self._lease = stage.name, lease
+        self._verdicts: list[gate.Verdict] = []
         self.config, self.lakehouse, self.run_id, self.report = stage.config, lakehouse, run_id, report
 
     @property
@@ -59,7 +60,9 @@ class _StageRun:
         return self.lakehouse.spark
 
     def stage(self, df: DataFrame, name: str) -> DataFrame:
-        return self.lakehouse.stage(df, name, self.run_id)
+        staged = self.lakehouse.stage(df, name, self.run_id)
+        crash_point(f"{self._stage_name}:staged:{name}")
+        return staged
 
     def mix(self, programs: DataFrame) -> dict[str, int]:
         rows = programs.groupBy("source_kind", "domain").count().collect()
@@ -79,7 +82,8 @@ class _StageRun:
     def publish(self, batch: gate.Batch) -> None:
         if self._lease is not None:
             self._lease.check()
-        self.report.notes.update(gate.publish(self.lakehouse, self.config, batch).verdict.notes())
+        self._verdicts.append(gate.publish(self.lakehouse, self.config, batch).verdict)
+        self.report.notes.update(gate.verdict_notes(self._verdicts))
 
     def audit(self, results: list[CheckResult], passed: str, failed: str) -> None:
         verdict = gate.decide(
