@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import run_tracepile
 from tracepile.config import LeaseConfig
 from tracepile.lease import HOLDER_FILE, Holder, Lease, LeaseHeld, LeaseLost, holder_is_dead, lease_dir
 
@@ -163,3 +164,16 @@ def test_where_the_lease_lives() -> None:
     assert lease_dir("catalog:main.corpus", LeaseConfig(dir="/Volumes/main/corpus/state")) == Path(
         "/Volumes/main/corpus/state"
     )
+
+
+def test_status_names_the_run_holding_the_lakehouse(tmp_path: Path) -> None:
+
+    lake = tmp_path / "lake"
+    holder = Lease(lake / "_lease", "20261126T000000Z-status", "trace", NO_WAIT)
+    holder.acquire(_silent, _unexpected_takeover)
+    try:
+        done = run_tracepile("status", "--lakehouse", str(lake))
+    finally:
+        holder.release()
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "in use by run 20261126T000000Z-status (tracepile trace" in " ".join(done.stdout.split())

@@ -37,7 +37,7 @@ from tracepile.jobs.rewrite_stage import RewriteStage
 from tracepile.jobs.stages import pipeline
 from tracepile.jobs.trace_stage import TraceStage
 from tracepile.lakehouse import Lakehouse
-from tracepile.lease import LeaseHeld
+from tracepile.lease import LeaseHeld, current_holder
 from tracepile.runner import run_stages
 from tracepile.sources.files import SourceError
 from tracepile.stage import Stage
@@ -407,6 +407,9 @@ def _status(config: TracepileConfig, _: None) -> None:
                     spec.description,
                 )
             out.print(tables)
+            holder = current_holder(config.lakehouse, config.lease)
+            if holder is not None:
+                out.print(f"in use by {holder.describe()}", highlight=False)
             if not lh.exists(RUNS):
                 out.print("no runs recorded yet")
                 return

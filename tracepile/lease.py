@@ -125,6 +125,12 @@ def lease_dir(lakehouse: str, settings: LeaseConfig) -> Path | None:
     return Path(os.path.abspath(lakehouse)) / "_lease"
 
 
+def current_holder(lakehouse: str, settings: LeaseConfig) -> Holder | None:
+    """The run holding the lakehouse now, if any (for people: ``tracepile status``)."""
+    directory = lease_dir(lakehouse, settings)
+    return None if directory is None else Lease(directory, "", "status", settings).read_holder()
+
+
 class Lease:
     """The lease of one lakehouse for one run. ``acquire`` (waiting as configured), then
     ``check`` before each publish; ``release`` at the end. ``on_takeover`` is told about a
@@ -162,7 +168,7 @@ class Lease:
         finally:
             path.unlink(missing_ok=True)
 
-    def _read(self) -> Holder | None:
+    def read_holder(self) -> Holder | None:
         try:
             return Holder(**json.loads(self._holder_path.read_text()))
         except FileNotFoundError:
@@ -195,7 +201,7 @@ class Lease:
         """One attempt: (taken, the holder before, why it was judged dead)."""
         self.directory.mkdir(parents=True, exist_ok=True)
         with self._mutex():
-            current = self._read()
+            current = self.read_holder()
             if current is not None and current.run_id == self.run_id:
                 return True, None, None
             dead = None if current is None else holder_is_dead(current, self.settings.stale_seconds)
@@ -237,7 +243,7 @@ class Lease:
         while not self._stop.wait(self.settings.heartbeat_seconds):
             try:
                 with self._mutex():
-                    current = self._read()
+                    current = self.read_holder()
                     if current is None or current.run_id != self.run_id:
                         self._lost.set()
                         return
@@ -259,6 +265,6 @@ class Lease:
         if self._heartbeat is not None:
             self._heartbeat.join()
         with self._mutex():
-            current = self._read()
+            current = self.read_holder()
             if current is not None and current.run_id == self.run_id:
                 self._holder_path.unlink(missing_ok=True)
