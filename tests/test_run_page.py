@@ -29,7 +29,7 @@ from tests.conftest import REPO, read_delta, run_tracepile
 from tracepile.cli import sample_path
 from tracepile.config import TracepileConfig, load_config
 from tracepile.insights import plots
-from tracepile.insights.facts import load_run
+from tracepile.insights.facts import MIX_ROWS, largest_mix_rows, load_run
 from tracepile.insights.page import FACTS_NAME, ensure_run_page, render_page
 from tracepile.jobs.stages import pipeline
 from tracepile.lakehouse import Lakehouse
@@ -475,3 +475,23 @@ def test_tracepile_report_prints_the_latest_runs_page(sample_run: SampleRun) -> 
     assert done.stdout.strip() == str(sample_run.page)
     missing = run_tracepile("report", "nope", "--lakehouse", str(sample_run.lake))
     assert missing.returncode == 1 and "no run nope" in missing.stderr
+
+
+def test_a_corpus_of_many_sources_shows_the_largest_and_sums_the_rest() -> None:
+    """Thousands of sources must not cost a plot label each (a 100k-program corpus with one
+    source per program took minutes to draw)."""
+    rows = {
+        ("codeio", "math", f"source-{i:04d}"): {
+            "source_kind": "codeio", "domain": "math", "source": f"source-{i:04d}",
+            "programs": i, "rewrites": 1, "coe_samples": 2,
+        }
+        for i in range(1, 501)
+    }  # fmt: skip
+    shown = largest_mix_rows(rows)
+    assert len(shown) == MIX_ROWS + 1
+    assert [r["source"] for r in shown[:-1]] == [f"source-{i:04d}" for i in range(481, 501)]
+    assert shown[-1]["source"] == "480 other sources"
+    for measure in ("programs", "rewrites", "coe_samples"):
+        assert sum(r[measure] for r in shown) == sum(r[measure] for r in rows.values())
+    figure = plots.source_mix({"mix": shown})
+    assert figure is not None and len(figure.axes[0].get_yticklabels()) == MIX_ROWS + 1

@@ -250,11 +250,7 @@ def test_trace_depth_defs_traces_as_deep_as_the_program_defines_functions(sandbo
     """``trace.trace_depth = "defs"``: the published method's depth, one level per function
     the program defines, so a helper's lines are traced too (at depth 1 they are not)."""
     code = (
-        "def double(x):\n"
-        "    y = x * 2\n"
-        "    return y\n\n\n"
-        "def main_solution(n):\n"
-        "    return double(n) + 1\n"
+        "def double(x):\n    y = x * 2\n    return y\n\n\ndef main_solution(n):\n    return double(n) + 1\n"
     )
     assert function_definitions(code) == 2
     shallow = sandbox.execute(code, "main_solution", '{"n": 4}', "9", SandboxLimits(trace_depth=1))

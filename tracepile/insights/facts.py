@@ -254,6 +254,9 @@ def _outcomes(lakehouse: Lakehouse, run: dict[str, Any]) -> dict[str, Any]:
     return scopes
 
 
+MIX_ROWS = 20  # kind/domain/source rows shown; the rest as one
+
+
 def _mix(programs: dict[tuple[Any, ...], int], coe: dict[tuple[Any, ...], int]) -> list[dict[str, Any]]:
     """Programs (originals and rewrites) and verified CoE samples per source kind, domain, source."""
     rows: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -275,7 +278,30 @@ def _mix(programs: dict[tuple[Any, ...], int], coe: dict[tuple[Any, ...], int]) 
         entry((kind, domain, source))["rewrites" if is_rewrite else "programs"] += n
     for key, n in coe.items():
         entry(key)["coe_samples"] += n
-    return [rows[key] for key in sorted(rows)]
+    return largest_mix_rows(rows)
+
+
+def largest_mix_rows(rows: dict[tuple[str, str, str], dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ``MIX_ROWS`` largest rows in key order, the rest summed into one: a corpus of
+    thousands of sources must not cost a plot label (or a JSON row) per source."""
+
+    def size(row: dict[str, Any]) -> int:
+        return row["programs"] + row["rewrites"] + row["coe_samples"]
+
+    ranked = sorted(rows, key=lambda key: (-size(rows[key]), key))
+    kept = sorted(ranked[:MIX_ROWS])
+    rest = ranked[MIX_ROWS:]
+    folded = [rows[key] for key in kept]
+    if rest:
+        folded.append(
+            {
+                "source_kind": "all",
+                "domain": "all",
+                "source": f"{len(rest):,} other sources",
+                **{m: sum(rows[key][m] for key in rest) for m in ("programs", "rewrites", "coe_samples")},
+            }
+        )
+    return folded
 
 
 def _stages(run: dict[str, Any], outcomes: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
