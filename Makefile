@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test browser test-fast lint bench bench-dedup bench-trace bench-gate bench-generate bench-sources bench-augment bench-template
+.PHONY: demo test browser test-fast lint bench bench-dedup bench-trace bench-gate bench-generate bench-sources bench-augment bench-template bench-scale
 
 $(BIN)/tracepile: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,7 @@ bench: $(BIN)/tracepile  ## engine start and ingest timings (prints a table)
 bench-dedup: $(BIN)/tracepile  ## dedup precision/recall on planted copies; throughput vs datasketch (~15 min)
 	$(BIN)/python bench/bench_dedup_quality.py
 	$(BIN)/python bench/bench_dedup_speed.py --sizes 10000 100000 --repeats 3
+	$(BIN)/python bench/bench_dedup_hard.py
 
 bench-trace: $(BIN)/tracepile  ## tracing vs the published method, trace fidelity, memory vs partitions (~12 min)
 	$(BIN)/python bench/bench_trace.py
@@ -50,6 +51,9 @@ bench-sources: $(BIN)/tracepile  ## ingest + dedup + trace throughput per source
 
 bench-augment: $(BIN)/tracepile  ## rewrites/s, questions/s, share of programs with a kept rewrite (~5 min)
 	$(BIN)/python bench/bench_augment.py
+
+bench-scale: $(BIN)/tracepile  ## ingest and dedup at 1k, 10k, 100k programs, trace and generate at 1k (~40 min)
+	$(BIN)/python bench/bench_scale.py --rungs 1000 10000 100000 --trace-max 1000 --plot
 
 bench-template: $(BIN)/tracepile  ## template text variety (distinct 4-grams) and speed, v1 against v2
 	$(BIN)/python bench/bench_template_variety.py
