@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import pyarrow.fs as pafs
+from pyspark.sql import functions as F
 
 from tracepile import interrupts
 from tracepile.config import TracepileConfig, config_to_toml
@@ -182,7 +183,7 @@ def _record_abandoned(lakehouse: Lakehouse, holder: Holder, why: str) -> None:
     """A run that died holding the lease: its staging data removed, its end recorded in
     ``meta/runs`` (at its last heartbeat) so the run history shows it."""
     lakehouse.drop_staging(holder.run_id)
-    if lakehouse.exists(RUNS) and lakehouse.read(RUNS).where(f"run_id = '{holder.run_id}'").count():
+    if lakehouse.exists(RUNS) and lakehouse.read(RUNS).where(F.col("run_id") == holder.run_id).count():
         return
     abandoned = RunReport(
         run_id=holder.run_id,
