@@ -76,6 +76,13 @@ class Holder:
         )
 
 
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a container user without a passwd entry
+        return f"uid {os.getuid()}"
+
+
 def _boot_id() -> str:
     try:
         return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
@@ -169,6 +176,7 @@ class Lease:
             path.unlink(missing_ok=True)
 
     def read_holder(self) -> Holder | None:
+        """The holder the lease file names now, or None when the lease is free."""
         try:
             return Holder(**json.loads(self._holder_path.read_text()))
         except FileNotFoundError:
@@ -188,7 +196,7 @@ class Lease:
         return Holder(
             run_id=self.run_id,
             command=self.command,
-            user=getpass.getuser(),
+            user=_user(),
             host=socket.gethostname(),
             boot_id=_boot_id(),
             pid=pid,
