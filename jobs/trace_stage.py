@@ -171,6 +171,9 @@ class TraceStage(RunsPrograms):
         with run.step("listing inputs without an execution"):
             pending = run.stage(pending_runs(run.lakehouse, admitted), "trace_pending")
             total = pending.count()
+            # now, before a batch is published: the quota's room was counted from the
+            # executions as they were, and ``admitted`` reads them again when evaluated
+            waiting = programs.count() - admitted.count() if quota else 0
         batches = math.ceil(total / limits.batch_rows)
         by_status: dict[str, int] = {}
         new_executions = 0
@@ -201,7 +204,7 @@ class TraceStage(RunsPrograms):
         }
         if quota:
             run.report.notes["domain quota"] = ", ".join(f"{d} {n:,}" for d, n in quota.items())
-            run.report.counts["programs_waiting_for_quota"] = programs.count() - admitted.count()
+            run.report.counts["programs_waiting_for_quota"] = waiting
         # after the executions are published, so a crash between the two leaves nothing
         # unrecorded: the next run records every failed program without a reject row
         with run.step("recording programs that failed an input (competition, math)"):
