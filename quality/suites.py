@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tracepile import preload
 from tracepile.config import TracepileConfig
 from tracepile.tables import (
     BRONZE_SOURCES,
@@ -60,6 +61,7 @@ HEX_ID = r"^[0-9a-f]{32}$"
 def expect(name: str, kind: str, severity: str = Severity.BLOCK, **kwargs: Any) -> Expectation:
     """The great-expectations expectation class ``kind`` (e.g. ``ExpectColumnValuesToBeUnique``),
     named for people and marked with its severity."""
+    preload.finished()
     import great_expectations as gx
 
     return getattr(gx.expectations, kind)(**kwargs, meta={"check": name, "severity": severity})

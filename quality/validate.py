@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tracepile import preload
+
 if TYPE_CHECKING:
     from great_expectations.expectations import Expectation
     from pyspark.sql import DataFrame
@@ -52,6 +54,7 @@ def _json_safe(value: Any) -> Any:
 
 
 def _context() -> Any:
+    preload.finished()
     import great_expectations as gx
     from great_expectations.data_context.types.base import (
         DataContextConfig,

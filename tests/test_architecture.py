@@ -41,6 +41,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "tracepile.interrupts",
             "tracepile.console",
             "tracepile.lease",
+            "tracepile.preload",
             "tracepile.insights.",
         ),
     ),

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import pyarrow.fs as pafs
 from pyspark.sql import functions as F
 
-from tracepile import interrupts
+from tracepile import interrupts, preload
 from tracepile.config import TracepileConfig, config_to_toml
 from tracepile.console import console
 from tracepile.crashpoints import crash_point
@@ -139,6 +139,7 @@ def run_stages(
         started_at=datetime.now(UTC),
     )
     console.print(f"[bold]tracepile {command}[/]: run {report.run_id} on engine {config.engine}")
+    preload.start()  # the gate's and the page's libraries, while the engine starts
     with _leased(config, report) as (lease, dead):
         session = nullcontext(spark) if spark is not None else spark_session(config)
         with session as active:

@@ -23,15 +23,16 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Protocol
-
-import openai
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tracepile.config import GenerateConfig
 from tracepile.translation.prompts import count_tokens
 from tracepile.translation.template import Execution, render_coe
 from tracepile.vocab import Backend as BackendName
 from tracepile.vocab import GenerateOutcome
+
+if TYPE_CHECKING:
+    import openai
 
 BACKEND_ERROR = GenerateOutcome.BACKEND_ERROR  # not the text's fault: the stage leaves such rows pending
 TEMPLATE_VERSION = "template-v2"  # enters the prompt hash: change it when the renderer changes
@@ -167,7 +168,10 @@ class OpenAIBackend:
 
     @cached_property
     def client(self) -> openai.OpenAI:
-        # made on first use, so a backend built on the driver holds no connection pool
+        # made on first use, so a backend built on the driver holds no connection pool; the SDK
+        # is imported here too, since it takes half a second and most runs never use it
+        import openai
+
         s = self.settings
         return openai.OpenAI(
             base_url=s.base_url,
@@ -187,6 +191,8 @@ class OpenAIBackend:
             return list(pool.map(lambda request: self._complete(client, request), requests))
 
     def _complete(self, client: openai.OpenAI, request: Request) -> Generation:
+        import openai
+
         s = self.settings
         try:
             reply = client.chat.completions.create(

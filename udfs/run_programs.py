@@ -19,6 +19,7 @@ from tracepile.config import TracepileConfig
 from tracepile.crashpoints import crash_point
 from tracepile.tables import SILVER_EXECUTIONS
 from tracepile.udfs.sandbox import RunResult, Sandbox
+from tracepile.udfs.unordered import unordered_map
 from tracepile.udfs.worker_state import WorkerSetup, worker_state
 
 
@@ -71,10 +72,16 @@ def trace_batches(batches: Iterator[pd.DataFrame], stage: TracingStage) -> Itera
         )
         return _row(row, result)
 
+    rows = (row for batch in batches for _, row in batch.iterrows())
+    finished: list[dict[str, object]] = []
     with ThreadPoolExecutor(max_workers=sandbox.workers) as pool:
-        for batch in batches:
-            for start in range(0, len(batch), CHUNK_ROWS):
-                rows = [row for _, row in batch.iloc[start : start + CHUNK_ROWS].iterrows()]
-                frame = pd.DataFrame(list(pool.map(execute, rows)), columns=EXECUTION_COLUMNS)
+        # twice the workers in flight, so a worker that finishes finds its next row queued
+        for result in unordered_map(pool, execute, rows, in_flight=2 * sandbox.workers):
+            finished.append(result)
+            if len(finished) == CHUNK_ROWS:
                 crash_point("trace:running")
-                yield frame
+                yield pd.DataFrame(finished, columns=EXECUTION_COLUMNS)
+                finished = []
+    if finished:
+        crash_point("trace:running")
+        yield pd.DataFrame(finished, columns=EXECUTION_COLUMNS)

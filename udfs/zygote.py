@@ -17,6 +17,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import ctypes
+import functools
 import json
 import os
 import pwd
@@ -184,9 +185,30 @@ def _prepared(request: dict[str, Any]) -> CodeType | None:
     return compiled
 
 
+def _importable(allowed_packages: list[str]) -> frozenset[str]:
+    """What a run may import: the standard library, the configured packages, and what the
+    zygote loaded already (the tracer's own libraries). Made here, once per zygote state:
+    a child that walked ``sys.modules`` itself would touch, and so copy, hundreds of pages."""
+    key = (tuple(allowed_packages), len(sys.modules))
+    if key not in _IMPORTABLE:
+        _IMPORTABLE.clear()
+        loaded = {name.partition(".")[0] for name in sys.modules}
+        _IMPORTABLE[key] = frozenset({*sys.stdlib_module_names, *allowed_packages, *loaded})
+    return _IMPORTABLE[key]
+
+
+_IMPORTABLE: dict[tuple[tuple[str, ...], int], frozenset[str]] = {}
+
+
+@functools.cache
+def _nobody() -> pwd.struct_passwd:
+    return pwd.getpwnam("nobody")
+
+
 def _child(
     request: dict[str, Any],
     compiled: CodeType | None,
+    importable: frozenset[str],
     workdir: str,
     output_w: int,
     result_w: int,
@@ -215,7 +237,7 @@ def _child(
         os.closerange(4, 65536)
         resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"], limits["open_files"]))
         if os.getuid() == 0:  # root ignores the process limit and may read anything
-            nobody = pwd.getpwnam("nobody")
+            nobody = _nobody()
             os.setgroups([])
             os.setgid(nobody.pw_gid)
             os.setuid(nobody.pw_uid)
@@ -230,11 +252,7 @@ def _child(
         sys.stdin = os.fdopen(0, encoding="utf-8", errors="replace")
         for name in SHUT_MODULES:
             sys.modules[name] = None  # type: ignore[assignment]  # import raises ImportError
-        # What a run may import: the standard library, the configured packages, and what the
-        # zygote loaded already (the tracer's own libraries). The "import" audit event fires
-        # only for modules not loaded yet.
-        loaded = {name.partition(".")[0] for name in sys.modules}
-        importable = frozenset({*sys.stdlib_module_names, *limits["allowed_packages"], *loaded})
+        # the "import" audit event fires only for modules not loaded yet
 
         def audit(event: str, args: tuple[Any, ...]) -> None:
             if event.startswith(_FORBIDDEN_EVENTS) or (event == "open" and _writes_outside(args, workdir)):
@@ -398,10 +416,10 @@ def run_one(request: dict[str, Any]) -> dict[str, Any]:
     _reap(block=False)
     limits = request["limits"]
     compiled = _prepared(request)
+    importable = _importable(limits["allowed_packages"])
     workdir = os.path.realpath(tempfile.mkdtemp(prefix="run-", dir=os.environ.get("TRACEPILE_SANDBOX_ROOT")))
     if os.getuid() == 0:
-        nobody = pwd.getpwnam("nobody")
-        os.chown(workdir, nobody.pw_uid, nobody.pw_gid)
+        os.chown(workdir, _nobody().pw_uid, _nobody().pw_gid)
     if request.get("mode", RunMode.CALL) in SCRIPT_MODES:
         with open(os.path.join(workdir, STDIN_FILE), "w", encoding="utf-8") as stdin:
             stdin.write(script_stdin(request["input_json"]))
@@ -413,7 +431,7 @@ def run_one(request: dict[str, Any]) -> dict[str, Any]:
     if pid == 0:
         os.close(output_r)
         os.close(result_r)
-        _child(request, compiled, workdir, output_w, result_w, zygote)
+        _child(request, compiled, importable, workdir, output_w, result_w, zygote)
     os.close(output_w)
     os.close(result_w)
     output, result_bytes = bytearray(), bytearray()

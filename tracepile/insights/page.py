@@ -15,6 +15,7 @@ import jinja2
 import pyarrow.fs as pafs
 from markupsafe import Markup
 
+from tracepile import preload
 from tracepile.config import TracepileConfig
 from tracepile.insights.facts import load_run, run_facts
 from tracepile.lakehouse import Lakehouse
@@ -130,6 +131,7 @@ def _notes(scope: dict[str, Any], chars_per_token: float) -> dict[str, str]:
 
 def _scope_view(scope: dict[str, Any], chars_per_token: float, salt: str) -> list[dict[str, Any]]:
     """Each plot of a scope as the template shows it: title, SVG (or None), note, numbers."""
+    preload.finished()
     from tracepile.insights import plots  # matplotlib takes ~0.4 s to import: only to draw
 
     notes = _notes(scope, chars_per_token)
