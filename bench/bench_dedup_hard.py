@@ -27,13 +27,10 @@ batch function, filters included) on the whole planted set.
   classes of real copies - 1). "Real copy" here is a heuristic (same re-printed, renamed
   stream, or difflib ratio >= ``--copy-ratio``): ``--examples`` lists the components to read.
 
-``--stream`` picks token streams (bench only, the product is unchanged): ``product`` (the
-stage's), ``unparsed`` (the product's stream of ``ast.unparse(tree)``), ``prototype``
-(plus f-strings spelled out and bound builtins renamed), ``prototype+literals`` (plus
-literals as one placeholder in shingles); ``all`` runs the four.
+The token stream is the stage's (``KEY_VERSION`` 2 of ``tracepile/analysis/normalize.py``).
 
 Run: ``python bench/bench_dedup_hard.py [--copies 150] [--seed 0 --seed 1 --seed 2]
-[--stream all] [--set min_jaccard=0.85] [--examples 10] [--check-stage]`` (about 15 s per
+[--set min_jaccard=0.85] [--examples 10] [--check-stage]`` (about 15 s per
 seed and stream on one core).
 """
 
@@ -59,11 +56,10 @@ import numpy as np
 from tracepile.analysis.filters import check_program, parse_program
 from tracepile.analysis.minhash import band_keys, estimated_jaccard, shingle_hashes, signatures, token_hashes
 from tracepile.analysis.normalize import (
-    _KEPT_NAMES,
     exact_key,
+    imported_names,
     normalised_tokens,
     shingle_tokens,
-    statement_facts,
 )
 from tracepile.config import DedupConfig, FilterConfig
 from tracepile.sources.codeio import parse_codeio_record
@@ -316,7 +312,7 @@ def bound_names(tree: ast.Module, entry_point: str) -> tuple[set[str], set[str]]
         if isinstance(node, ast.FunctionDef) and node.name == entry_point
         for arg in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)
     }
-    _, imported = statement_facts(tree)
+    imported = imported_names(tree)
     names -= imported | interface | {entry_point, "self", "cls", "_"}
     names = {n for n in names if not (n.startswith("__") and n.endswith("__"))}
     return names, callables & names
@@ -444,80 +440,11 @@ KINDS = (
 
 def product_tokens(code: str, tree: ast.Module, entry_point: str) -> tuple[list[str], list[str]]:
     """What ``udfs/analyse_programs.py`` computes: the normalised stream and its shingle stream."""
-    tokens = normalised_tokens(code, tree, entry_point)
+    tokens = normalised_tokens(tree, entry_point)
     return tokens, shingle_tokens(tokens)
 
 
-def _is_literal(token: str) -> bool:
-    return token[0].isdigit() or (token[:1] == "." and token[1:2].isdigit()) or token[-1] in "'\""
-
-
-def unparsed_tokens(code: str, tree: ast.Module, entry_point: str) -> tuple[list[str], list[str]]:
-    """Candidate stream, first part (bench only): the product's stream of the program re-printed
-    by ``ast.unparse``, so parentheses, quotes, ``elif``, semicolons, trailing commas, literal
-    spellings and f-strings are written one way."""
-    text = ast.unparse(tree)
-    return product_tokens(text, ast.parse(text), entry_point)
-
-
-class _SpelledFStrings(ast.NodeTransformer):
-    """f-strings as calls ``format('text', value, ...)``, so the names inside them are tokens
-    the normaliser renames (on 3.11 an f-string is one token, kept as written)."""
-
-    def visit_JoinedStr(self, node: ast.JoinedStr) -> ast.AST:
-        self.generic_visit(node)
-        parts: list[ast.expr] = []
-        for value in node.values:
-            if isinstance(value, ast.FormattedValue):
-                parts.append(value.value)
-                if value.conversion != -1:
-                    parts.append(ast.Constant(f"!{chr(value.conversion)}"))
-                if value.format_spec is not None:
-                    parts.append(value.format_spec)
-            else:
-                parts.append(value)
-        return ast.Call(ast.Name("format", ast.Load()), parts, [])
-
-
-def prototype_tokens(code: str, tree: ast.Module, entry_point: str) -> tuple[list[str], list[str]]:
-    """Candidate stream (bench only): ``unparsed_tokens`` with f-strings spelled out as calls
-    (``_SpelledFStrings``), and names the program binds renamed even when they shadow a
-    builtin (``list = ...``, a parameter ``max``)."""
-    text = ast.unparse(_SpelledFStrings().visit(ast.parse(code)))
-    canonical = ast.parse(text)
-    bound, _ = bound_names(canonical, entry_point)
-    shadowing = {name for name in bound if name in _KEPT_NAMES}
-    if not shadowing:
-        return product_tokens(text, canonical, entry_point)
-    tokens = _rename_shadowing(text, canonical, entry_point, shadowing)
-    return tokens, shingle_tokens(tokens)
-
-
-def literal_tokens(code: str, tree: ast.Module, entry_point: str) -> tuple[list[str], list[str]]:
-    """``prototype_tokens``, with every number and string literal one placeholder in the
-    shingles (the exact key keeps them)."""
-    tokens, shingles = prototype_tokens(code, tree, entry_point)
-    return tokens, ["§lit" if _is_literal(t) else t for t in shingles]
-
-
-def _rename_shadowing(text: str, tree: ast.Module, entry_point: str, shadowing: set[str]) -> list[str]:
-    """``normalised_tokens`` with ``shadowing`` builtins treated as program names."""
-    from tracepile.analysis import normalize
-
-    kept = normalize._KEPT_NAMES
-    normalize._KEPT_NAMES = kept - shadowing
-    try:
-        return normalised_tokens(text, tree, entry_point)
-    finally:
-        normalize._KEPT_NAMES = kept
-
-
-STREAMS: dict[str, Stream] = {
-    "product": product_tokens,
-    "unparsed": unparsed_tokens,
-    "prototype": prototype_tokens,
-    "prototype+literals": literal_tokens,
-}
+STREAMS: dict[str, Stream] = {"product": product_tokens}
 
 
 # ---------------------------------------------------------------------------- decisions
@@ -638,7 +565,7 @@ def _shingle_set(tokens: list[str], size: int) -> set[tuple[str, ...]]:
 
 def _tokens(program: Program) -> list[str]:
     """Names-renamed stream of the re-printed program (classification, whatever --stream)."""
-    return prototype_tokens(program.code, ast.parse(program.code), program.entry_point)[0]
+    return product_tokens(program.code, ast.parse(program.code), program.entry_point)[0]
 
 
 def copy_class(first: Program, second: Program, copy_ratio: float) -> str:
@@ -712,12 +639,6 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=150, help="originals copied (one copy per kind each)")
     parser.add_argument("--seed", type=int, action="append", help="planting seed (repeat for a median)")
     parser.add_argument(
-        "--stream",
-        choices=[*STREAMS, "all"],
-        action="append",
-        help="token stream(s), repeatable; default product and prototype+literals",
-    )
-    parser.add_argument(
         "--parens", type=float, default=0.3, help="share of spots a reprinted copy wraps in parentheses"
     )
     parser.add_argument(
@@ -738,9 +659,7 @@ def main() -> None:
     originals = load_originals(SAMPLE)
     settings = config.model_dump(exclude={"benchmarks"})
     print(f"sample: {len(originals)} programs pass the filters; config: {settings}")
-    streams = (
-        list(STREAMS) if "all" in (args.stream or []) else args.stream or ["product", "prototype+literals"]
-    )
+    streams = list(STREAMS)
     results: dict[str, list[Result]] = {name: [] for name in streams}
     for seed in seeds:
         copies, skipped = planted_copies(originals, args.copies, seed, args.parens)

@@ -148,7 +148,7 @@ def run_datasketch(path: Path, out: Path) -> None:
     sketches = {}
     for program in programs:
         code = program["code"]
-        tokens = shingle_tokens(normalised_tokens(code, ast.parse(code), program["entry_point"]))
+        tokens = shingle_tokens(normalised_tokens(ast.parse(code), program["entry_point"]))
         # the same token hashes as udfs.minhash.token_hashes, computed the direct way for one program
         token_ids = np.fromiter((xxh32_intdigest(t.encode("utf-8")) for t in tokens), np.uint64, len(tokens))
         shingles, _ = shingle_hashes(token_ids, np.array([len(tokens)]), settings.shingle_size)

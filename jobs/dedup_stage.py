@@ -32,6 +32,7 @@ from pyspark.sql.pandas.types import from_arrow_schema
 from tracepile.analysis.decontam import BenchmarkIndex
 from tracepile.analysis.filters import FILTER_NAMES
 from tracepile.analysis.minhash import lsh_threshold
+from tracepile.analysis.normalize import KEY_VERSION
 from tracepile.config import TracepileConfig
 from tracepile.lakehouse import Lakehouse
 from tracepile.report import StageReport
@@ -41,9 +42,12 @@ from tracepile.udfs.analyse_programs import (
     ANALYSED_ARROW_SCHEMA,
     ANALYSIS_COLUMNS,
     EDGE_ARROW_SCHEMA,
+    KEYS_ARROW_SCHEMA,
+    KEYS_COLUMNS,
     DedupOptions,
     analyse_batches,
     edge_similarities,
+    key_batches,
 )
 from tracepile.vocab import DUPLICATE_REASONS, DedupReason, InputDrop
 
@@ -95,6 +99,39 @@ def unprocessed_sources(lakehouse: Lakehouse) -> DataFrame:
 def analyse(sources: DataFrame, options: DedupOptions) -> DataFrame:
     schema = from_arrow_schema(ANALYSED_ARROW_SCHEMA)
     return sources.select(*ANALYSIS_COLUMNS).mapInArrow(partial(analyse_batches, options=options), schema)
+
+
+def rekeyed_signatures(lakehouse: Lakehouse, options: DedupOptions) -> DataFrame | None:
+    """silver/signatures with every row keyed by an earlier ``KEY_VERSION`` recomputed from
+    its program's code in silver/programs (its run_id kept), so new programs are compared
+    with old ones under one scheme; None when every row is current. A row whose program
+    cannot be normalised now keeps its old keys and version."""
+    signatures = lakehouse.read(SILVER_SIGNATURES)
+    stale = signatures.where(F.col("key_version") != KEY_VERSION)
+    if stale.isEmpty():
+        return None
+    code = (
+        lakehouse.read(SILVER_PROGRAMS).select(*KEYS_COLUMNS).join(stale.select("program_id"), "program_id")
+    )
+    fresh = code.mapInArrow(partial(key_batches, options=options), from_arrow_schema(KEYS_ARROW_SCHEMA))
+    renewed = stale.join(
+        fresh.withColumnsRenamed({c: f"new_{c}" for c in fresh.columns}).withColumnRenamed(
+            "new_program_id", "program_id"
+        ),
+        "program_id",
+        "left",
+    )
+    done = F.col("new_exact_key").isNotNull()
+    rekeyed = renewed.select(
+        "program_id",
+        *(
+            F.when(done, F.col(f"new_{c}")).otherwise(F.col(c)).alias(c)
+            for c in ("exact_key", "band_keys", "signature")
+        ),
+        "run_id",
+        F.when(done, F.lit(KEY_VERSION)).otherwise(F.col("key_version")).cast("long").alias("key_version"),
+    )
+    return signatures.where(F.col("key_version") == KEY_VERSION).unionByName(rekeyed)
 
 
 def _keeper() -> Column:
@@ -300,6 +337,18 @@ class DedupStage(Stage):
             ),
             "dedup_filtered_out",
         )
+        rekeyed_count = 0
+        if lakehouse.exists(SILVER_SIGNATURES):
+            with run.step(f"re-keying signatures of an earlier key version (now {KEY_VERSION})"):
+                rekeyed = rekeyed_signatures(lakehouse, options)
+                if rekeyed is not None:
+                    staged = run.stage(rekeyed, "dedup_rekeyed")
+                    still_old = F.col("key_version") != KEY_VERSION
+                    rekeyed_count = (
+                        lakehouse.read(SILVER_SIGNATURES).where(still_old).count()
+                        - staged.where(still_old).count()
+                    )
+                    lakehouse.replace(SILVER_SIGNATURES, staged)
         existing = (
             lakehouse.read(SILVER_SIGNATURES).join(analysed.select("program_id"), "program_id", "left_anti")
             if lakehouse.exists(SILVER_SIGNATURES)
@@ -360,6 +409,7 @@ class DedupStage(Stage):
             "candidate_edges": edges.count(),
         }
         _fill_report(report, outcome, counts, components, existing.count() if existing is not None else 0)
+        report.counts["signatures_rekeyed"] = rekeyed_count
         with run.step("staging silver/signatures, silver/programs, silver/rejects"):
             # signatures first: a crash before the programs are published leaves them to be
             # redone by the next run, which ignores signatures of the programs it processes
@@ -373,6 +423,7 @@ class DedupStage(Stage):
                             "band_keys",
                             "signature",
                             F.lit(run.run_id).alias("run_id"),
+                            F.lit(KEY_VERSION).cast("long").alias("key_version"),
                         ),
                     ),
                     (SILVER_PROGRAMS, program_rows),

@@ -41,10 +41,8 @@ def _planted(sample: list[dict]) -> dict[str, tuple[dict, dict]]:
             _copy(prime, "# primality\n" + prime["refcode"].replace("    ", "  ") + "\n\n", "reformatted"),
         ),
         "renamed": (digits, _copy(digits, digits["refcode"].replace("total", "acc"), "renamed")),
-        "one_line_edit": (
-            power,
-            _copy(power, power["refcode"].replace("    a %= m\n", "    a %= m\n    steps = 0\n"), "edit"),
-        ),
+        # one constant changed: another exact key, the same shingles (literals are one token)
+        "constant": (power, _copy(power, power["refcode"].replace("e >>= 1", "e >>= 2"), "constant")),
     }
 
 
@@ -86,7 +84,7 @@ def test_planted_copies_are_removed_each_with_its_keeper(spark, tmp_path) -> Non
         assert len({original_id, copy_id} & kept) == 1, label
         loser, keeper = (copy_id, original_id) if original_id in kept else (original_id, copy_id)
         assert removed[loser]["keeper_id"] == keeper, label
-        expected = "exact_duplicate" if label in ("exact", "reformatted", "renamed") else "near_duplicate"
+        expected = "near_duplicate" if label == "constant" else "exact_duplicate"
         assert removed[loser]["reason"] == expected, label
 
     # Nothing lost: every bronze row is kept or rejected, once, and the report counts it.
@@ -133,9 +131,7 @@ def test_second_batch_is_deduplicated_against_the_first_without_its_code(spark, 
 
     renamed = _copy(sample[3], sample[3]["refcode"].replace("total", "digit_sum"), "renamed")
     exact = _copy(sample[7], sample[7]["refcode"], "exact")
-    edited = _copy(
-        sample[5], sample[5]["refcode"].replace("    a %= m\n", "    a %= m\n    steps = 0\n"), "edit"
-    )
+    edited = _copy(sample[5], sample[5]["refcode"].replace("e >>= 1", "e >>= 2"), "constant")
     fresh = sample[30]
     _, second = _run(spark, root, _write(tmp_path / "two.jsonl", [renamed, exact, edited, fresh]), "batch-2")
 
@@ -219,3 +215,49 @@ def test_worker_pool_inside_the_engine_gives_the_same_tables_as_inline(spark, tm
             for lake in (inline_lake, pooled_lake)
         ]
         assert rows[0] == rows[1], spec.qualified_name
+
+
+def test_signatures_of_an_earlier_key_version_are_recomputed_before_comparing(spark, tmp_path) -> None:
+    """A lakehouse whose silver/signatures predates ``key_version`` (the column missing, the
+    keys of another scheme): the next dedup run re-keys those rows from silver/programs'
+    code, so a copy re-printed by ``ast.unparse`` of an old program is still found."""
+    import ast
+
+    from tracepile.analysis.normalize import KEY_VERSION
+    from tracepile.migrations import migrate
+
+    sample = _sample()
+    root = tmp_path / "lake"
+    lakehouse, _ = _run(spark, root, _write(tmp_path / "one.jsonl", sample[:20]), "batch-1")
+    old = read_delta(lakehouse.ref(SILVER_SIGNATURES))
+    current = {r["program_id"]: r for r in old.to_pylist()}
+    # keys of "another scheme": nothing a new program could ever match
+    stale = old.drop(["key_version"]).set_column(
+        old.schema.get_field_index("exact_key"), "exact_key", pa.array(["0" * 32] * old.num_rows)
+    )
+    stale = stale.set_column(
+        stale.schema.get_field_index("band_keys"),
+        pa.field("band_keys", pa.list_(pa.int64()), nullable=False),
+        pa.array([[i] * 16 for i in range(stale.num_rows)], pa.list_(pa.int64())),
+    )
+    write_deltalake(lakehouse.ref(SILVER_SIGNATURES), stale, mode="overwrite", schema_mode="overwrite")
+    (added,) = migrate(lakehouse, "migrate")  # as the runner does before any stage
+    assert (added.column, added.backfill) == ("key_version", "1")
+
+    reprinted = _copy(sample[4], ast.unparse(ast.parse(sample[4]["refcode"])), "reprinted")
+    _, second = _run(spark, root, _write(tmp_path / "two.jsonl", [reprinted, sample[30]]), "batch-2")
+
+    assert second.counts["signatures_rekeyed"] == 20
+    assert second.reasons == {"exact_duplicate": 1}
+    (copy_id,) = _ids(lakehouse, [reprinted])
+    (original_id,) = _ids(lakehouse, [sample[4]])
+    rejects = {r["program_id"]: r for r in read_delta(lakehouse.ref(SILVER_REJECTS)).to_pylist()}
+    assert rejects[copy_id]["keeper_id"] == original_id
+    rekeyed = {r["program_id"]: r for r in read_delta(lakehouse.ref(SILVER_SIGNATURES)).to_pylist()}
+    assert {r["key_version"] for r in rekeyed.values()} == {KEY_VERSION}
+    for program_id, row in current.items():  # the same keys as a fresh run computed, run ids kept
+        assert (rekeyed[program_id]["exact_key"], rekeyed[program_id]["signature"]) == (
+            row["exact_key"],
+            row["signature"],
+        )
+        assert rekeyed[program_id]["run_id"] == "batch-1"

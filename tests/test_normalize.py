@@ -1,4 +1,5 @@
-"""The normalised form: what it ignores (formatting, comments, docstrings, renaming) and what not."""
+"""The normalised form: what it ignores (formatting, re-printing, comments, docstrings, renaming,
+shadowed builtins) and what not; shingles that see one changed constant as one token."""
 
 from __future__ import annotations
 
@@ -40,6 +41,21 @@ def main_solution(numbers,scale=2):
   result=helper(numbers)*scale
   return {"result": result}
 """,
+    "re-printed by ast.unparse": ast.unparse(ast.parse(ORIGINAL)),
+    "extra parentheses, quotes, line breaks, one-line blocks": """
+import math
+def helper(values):
+    total = (0)
+    for value in (values): total += (math.sqrt(value))
+    return (total)
+
+def main_solution(numbers, scale=(2)):
+    result = (helper(numbers)
+              * scale)
+    return {\
+        "result": result,
+    }
+""",
     "renamed": """
 import math
 
@@ -63,8 +79,12 @@ DIFFERENT_PROGRAM = {
 }
 
 
+def _tokens(code: str) -> list[str]:
+    return normalised_tokens(ast.parse(code), "main_solution")
+
+
 def _key(code: str) -> str:
-    return exact_key(normalised_tokens(code, ast.parse(code), "main_solution"))
+    return exact_key(_tokens(code))
 
 
 @pytest.mark.parametrize("kind", sorted(SAME_PROGRAM))
@@ -78,7 +98,7 @@ def test_real_changes_give_another_key(change: str) -> None:
 
 
 def test_the_stream_keeps_imports_builtins_attributes_and_the_entry_point() -> None:
-    tokens = normalised_tokens(ORIGINAL, ast.parse(ORIGINAL), "main_solution")
+    tokens = _tokens(ORIGINAL)
     assert {"math", "sqrt", "main_solution", "return"} <= set(tokens)
     assert not {"helper", "values", "total", "numbers", "result"} & set(tokens)
     assert "'Sum of square roots.'" not in tokens and "'result'" in tokens
@@ -87,10 +107,37 @@ def test_the_stream_keeps_imports_builtins_attributes_and_the_entry_point() -> N
 
 def test_shingle_stream_uses_one_placeholder_so_an_inserted_name_shifts_nothing() -> None:
     edited = ORIGINAL.replace("    total = 0\n", "    seen = 0\n    total = 0\n")
-    before = shingle_tokens(normalised_tokens(ORIGINAL, ast.parse(ORIGINAL), "main_solution"))
-    after = shingle_tokens(normalised_tokens(edited, ast.parse(edited), "main_solution"))
+    before = shingle_tokens(_tokens(ORIGINAL))
+    after = shingle_tokens(_tokens(edited))
     assert len(after) - len(before) == 4  # the new line: marker, name, '=', 0
     assert before[-12:] == after[-12:]
+
+
+def test_one_changed_constant_is_one_changed_shingle_token_but_another_exact_key() -> None:
+    edited = ORIGINAL.replace("scale=2", "scale=3")
+    before, after = shingle_tokens(_tokens(ORIGINAL)), shingle_tokens(_tokens(edited))
+    assert before == after  # every literal is one placeholder in the shingles
+    assert _key(edited) != _key(ORIGINAL)  # the exact key keeps the literal
+
+
+def test_a_shadowed_builtin_is_renamed_like_any_name_the_program_binds() -> None:
+    shadowing = "def main_solution(n):\n    list = [n]\n    max = 2\n    return list * max\n"
+    renamed = "def main_solution(n):\n    items = [n]\n    times = 2\n    return items * times\n"
+    assert _key(shadowing) == _key(renamed)
+    assert "list" not in _tokens(shadowing)
+    assert "len" in _tokens("def main_solution(n):\n    return len(n)\n")  # only bound ones
+
+
+def test_names_inside_f_strings_are_renamed_too() -> None:
+    first = "def main_solution(n):\n    total = n + 1\n    return f'{total!r:>5} items'\n"
+    second = 'def main_solution(n):\n    count = n + 1\n    return f"{count!r:>5} items"\n'
+    assert _key(first) == _key(second)
+    assert _key(first) != _key(first.replace("!r", "!s"))
+
+
+def test_a_string_statement_alone_in_a_body_leaves_a_program_that_still_prints() -> None:
+    code = "def helper():\n    'only a docstring'\n\ndef main_solution(n):\n    return n\n"
+    assert _key(code) == _key("def helper():\n    pass\n\ndef main_solution(n):\n    return n\n")
 
 
 def _significant_stdlib_tokens(code: str) -> list[str]:

@@ -123,7 +123,7 @@ class DedupConfig(_Section):
     verify_candidates: bool = Field(
         True, description="keep a candidate edge only if its estimated Jaccard >= min_jaccard"
     )
-    min_jaccard: float = Field(0.7, ge=0, le=1, description="similarity an edge needs when verified")
+    min_jaccard: float = Field(0.9, ge=0, le=1, description="similarity an edge needs when verified")
     max_iterations: int = Field(30, gt=0, description="bound on connected-components rounds")
     benchmarks: list[str] = Field(
         default_factory=list,

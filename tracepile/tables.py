@@ -185,8 +185,12 @@ SILVER_SIGNATURES = TableSpec(
             StructField("band_keys", ArrayType(LongType()), False),
             StructField("signature", BinaryType(), False),
             _text("run_id", False),
+            # analysis/normalize.KEY_VERSION the keys were computed under; older keys are
+            # recomputed by the next dedup run before any comparison
+            StructField("key_version", LongType(), False),
         ]
     ),
+    backfills=(("key_version", "1"),),  # keys from before the version was recorded
 )
 
 SILVER_EXECUTIONS = TableSpec(

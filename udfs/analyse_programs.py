@@ -76,7 +76,7 @@ def _analyse_program(
     outcome = run_filters(program, filters)
     if outcome.reason is not None:
         return outcome, []
-    return outcome, normalised_tokens(code, program.tree, entry_point, code_tokens)
+    return outcome, normalised_tokens(program.tree, entry_point)
 
 
 def analyse_table(batch: pa.Table | pa.RecordBatch, options: DedupOptions) -> pa.RecordBatch:
@@ -119,17 +119,7 @@ def analyse_table(batch: pa.Table | pa.RecordBatch, options: DedupOptions) -> pa
         lengths.append(len(program_tokens))
         passing.append(index)
 
-    band_column: list[list[int] | None] = [None] * rows
-    signature_column: list[bytes | None] = [None] * rows
-    if passing:
-        shingles, counts = shingle_hashes(
-            token_hashes(tokens), np.array(lengths), options.minhash.shingle_size
-        )
-        signature_rows = signatures(shingles, counts, options.minhash.num_perm, options.minhash.seed)
-        keys = band_keys(signature_rows, options.minhash.bands, options.minhash.rows)
-        for position, index in enumerate(passing):
-            band_column[index] = keys[position].tolist()
-            signature_column[index] = signature_rows[position].tobytes()
+    band_column, signature_column = _minhash(tokens, lengths, passing, rows, options.minhash)
     return pa.RecordBatch.from_arrays(
         [
             pa.array(columns["program_id"], pa.string()),
@@ -144,6 +134,73 @@ def analyse_table(batch: pa.Table | pa.RecordBatch, options: DedupOptions) -> pa
         ],
         schema=ANALYSED_ARROW_SCHEMA,
     )
+
+
+def _minhash(
+    tokens: list[str], lengths: list[int], positions: list[int], rows: int, settings: DedupConfig
+) -> tuple[list[list[int] | None], list[bytes | None]]:
+    """Band keys and signature of the programs at ``positions`` of ``rows`` (their shingle
+    tokens back to back in ``tokens``, ``lengths`` each); None for the other rows."""
+    band_column: list[list[int] | None] = [None] * rows
+    signature_column: list[bytes | None] = [None] * rows
+    if positions:
+        shingles, counts = shingle_hashes(token_hashes(tokens), np.array(lengths), settings.shingle_size)
+        signature_rows = signatures(shingles, counts, settings.num_perm, settings.seed)
+        keys = band_keys(signature_rows, settings.bands, settings.rows)
+        for position, index in enumerate(positions):
+            band_column[index] = keys[position].tolist()
+            signature_column[index] = signature_rows[position].tobytes()
+    return band_column, signature_column
+
+
+KEYS_COLUMNS = ("program_id", "code", "entry_point")
+KEYS_ARROW_SCHEMA = pa.schema(
+    [
+        pa.field("program_id", pa.string(), nullable=False),
+        pa.field("exact_key", pa.string()),
+        pa.field("band_keys", pa.list_(pa.int64())),
+        pa.field("signature", pa.binary()),
+    ]
+)
+
+
+def key_table(batch: pa.Table | pa.RecordBatch, options: DedupOptions) -> pa.RecordBatch:
+    """Exact key, band keys and signature of programs kept by an earlier run, computed the
+    way this version computes them (no filters: they passed them); null where the program
+    cannot be normalised any more."""
+    columns = {name: batch.column(name).to_pylist() for name in KEYS_COLUMNS}
+    rows = len(columns["program_id"])
+    exact_keys: list[str | None] = [None] * rows
+    keyed: list[int] = []
+    tokens: list[str] = []
+    lengths: list[int] = []
+    for index in range(rows):
+        tree = parse_program(columns["code"][index])
+        if not isinstance(tree, ast.Module):
+            continue
+        try:
+            program_tokens = normalised_tokens(tree, columns["entry_point"][index])
+        except (RecursionError, ValueError, MemoryError):
+            continue
+        exact_keys[index] = exact_key(program_tokens)
+        tokens.extend(shingle_tokens(program_tokens))
+        lengths.append(len(program_tokens))
+        keyed.append(index)
+    band_column, signature_column = _minhash(tokens, lengths, keyed, rows, options.minhash)
+    return pa.RecordBatch.from_arrays(
+        [
+            pa.array(columns["program_id"], pa.string()),
+            pa.array(exact_keys, pa.string()),
+            pa.array(band_column, pa.list_(pa.int64())),
+            pa.array(signature_column, pa.binary()),
+        ],
+        schema=KEYS_ARROW_SCHEMA,
+    )
+
+
+def key_batches(batches: Iterator[pa.RecordBatch], options: DedupOptions) -> Iterator[pa.RecordBatch]:
+    """The ``mapInArrow`` function of re-keying; spread like ``analyse_batches``."""
+    yield from map_batches(key_table, batches, options, options.workers, options.chunk_rows)
 
 
 def analyse_batches(batches: Iterator[pa.RecordBatch], options: DedupOptions) -> Iterator[pa.RecordBatch]:

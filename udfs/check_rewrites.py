@@ -154,7 +154,7 @@ def check_program(program: dict[str, Any], sandbox: Sandbox, config: TracepileCo
             continue
         tree = parse_program(rewrite.code)
         assert isinstance(tree, ast.Module), "a rewrite that reached here parsed in _verdict"
-        tokens = normalised_tokens(rewrite.code, tree, program["entry_point"])
+        tokens = normalised_tokens(tree, program["entry_point"])
         rows.append(
             {
                 **{name: program[name] for name in OUTCOME_COLUMNS if name in program},

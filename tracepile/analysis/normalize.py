@@ -1,20 +1,24 @@
 """A program's normalised token stream: what exact and near-duplicate detection compare.
 
-Comments, docstrings, blank lines and formatting are dropped; string literals are
-spelled one way; indentation is kept as
-nesting depth (so re-indenting with two or four spaces is the same program, while moving
-a statement out of a block is not); identifiers bound by the program (variables,
-parameters, helper functions) are renamed in order of first appearance, so a consistent
-renaming gives the same stream. Names the program does not bind keep their spelling:
-keywords, builtins, imported modules and names, attributes after ``.``, and the entry
-point, which is the program's interface.
+The program is first re-printed by ``ast.unparse``, so parentheses, quotes, line breaks,
+semicolons, trailing commas, comments, blank lines and literal spellings are written one
+way; docstrings (every statement that is a bare string) are dropped from the tree first,
+and f-strings are spelled out as ``format(...)`` calls so the names inside them are tokens.
+Indentation is kept as nesting depth (moving a statement out of a block is another
+program); identifiers bound by the program (variables, parameters, helper functions,
+builtins it shadows) are renamed in order of first appearance, so a consistent renaming
+gives the same stream. Names the program does not bind keep their spelling: keywords,
+builtins, imported modules and names, attributes after ``.``, and the entry point, which
+is the program's interface. Near-duplicate shingles see every renamed name as one
+placeholder and every literal as another, so one changed constant moves few shingles.
+
+``KEY_VERSION`` names this scheme: keys stored by an earlier one are recomputed before
+they are compared with new ones (``jobs/dedup_stage.py``).
 
 Tokens follow Python's own token grammar (names, numbers, strings with prefixes,
 operators, logical lines) in one compiled-regex pass: the stdlib ``tokenize`` is pure
 Python on 3.11 and costs about 15x more per program (``bench/bench_dedup.py``); a test
-checks that both give the same significant tokens on the real sample. Docstrings come
-from the AST: every statement that is a bare string (docstring or string used as a
-comment) is dropped.
+checks that both give the same significant tokens on the real sample.
 """
 
 from __future__ import annotations
@@ -46,6 +50,10 @@ _QUOTES = frozenset("'\"")
 # "_" (a soft keyword, and a builtin in interactive sessions) is mostly an ordinary local name
 _KEPT_NAMES = (frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))) - {"_"}
 RENAMED = "§"  # prefix of renamed identifiers; cannot occur in a Python name
+LITERAL = "§lit"  # every number and string in the shingle stream
+# 1: the source's own tokens; 2: re-printed by ast.unparse, shadowed builtins renamed,
+# f-strings spelled out, literals one placeholder in shingles
+KEY_VERSION = 2
 _COMPOUND_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
 # statements that hold other statements (the only ones worth descending into)
 _COMPOUND_NODES = (
@@ -60,23 +68,18 @@ def python_tokens(code: str) -> list[str]:
     return _TOKEN.findall(code)
 
 
-def statement_facts(tree: ast.AST) -> tuple[set[int], set[str]]:
-    """Lines where a bare string statement starts (docstrings and the like), and every name
-    an import binds or reads (modules, imported objects, aliases).
+def imported_names(tree: ast.AST) -> set[str]:
+    """Every name an import binds or reads (modules, imported objects, aliases).
 
     Visits statements only (never expressions), which keeps it cheap.
     """
-    string_lines: set[int] = set()
     imported: set[str] = set()
     pending: list[ast.AST] = [tree]
     while pending:
         node = pending.pop()
         for field in _COMPOUND_FIELDS:
             for child in getattr(node, field, ()) or ():
-                if isinstance(child, ast.Expr):
-                    if isinstance(child.value, ast.Constant) and isinstance(child.value.value, str):
-                        string_lines.add(child.lineno)
-                elif isinstance(child, ast.Import | ast.ImportFrom):
+                if isinstance(child, ast.Import | ast.ImportFrom):
                     for alias in child.names:
                         imported.update(alias.name.split("."))
                         if alias.asname:
@@ -85,57 +88,98 @@ def statement_facts(tree: ast.AST) -> tuple[set[int], set[str]]:
                         imported.update(child.module.split("."))
                 elif isinstance(child, _COMPOUND_NODES):
                     pending.append(child)
-    return string_lines, imported
+    return imported
 
 
-def _canonical_string(text: str) -> str:
-    """A string literal spelled one way ('a' and "a" are the same); f-strings stay as written."""
-    body = text.lstrip("rRbBuUfF")
-    prefix = text[: len(text) - len(body)].lower()
-    if "f" in prefix:
-        return text
-    if not prefix and "\\" not in body:  # the common case, without compiling anything
-        quote = 3 if body[:3] in ("'''", '"""') else 1
-        return repr(body[quote:-quote])
-    try:
-        return repr(ast.literal_eval(text))
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return text
+def _is_docstring(statement: ast.stmt) -> bool:
+    return (
+        isinstance(statement, ast.Expr)
+        and isinstance(statement.value, ast.Constant)
+        and isinstance(statement.value.value, str)
+    )
 
 
-def normalised_tokens(
-    code: str, tree: ast.AST, entry_point: str, tokens: list[str] | None = None
-) -> list[str]:
-    """The normalised token stream of a program that parses (``tree`` is its AST;
-    ``tokens`` its ``python_tokens`` when the caller has them already)."""
-    string_lines, imported = statement_facts(tree)
-    kept = _KEPT_NAMES | imported | {entry_point}
+class _Canonical(ast.NodeTransformer):
+    """Drops bare string statements, spells f-strings out as ``format(...)`` calls, and
+    collects the builtin names and soft keywords the program binds (``list = ...``, a
+    parameter ``max``, a variable ``match``)."""
+
+    def __init__(self) -> None:
+        self.bound_builtins: set[str] = set()
+
+    def generic_visit(self, node: ast.AST) -> ast.AST:
+        super().generic_visit(node)
+        for field in ("body", "orelse", "finalbody"):
+            statements = getattr(node, field, None)
+            if isinstance(statements, list) and statements and isinstance(statements[0], ast.stmt):
+                kept = [statement for statement in statements if not _is_docstring(statement)]
+                setattr(node, field, kept or ([ast.Pass()] if field == "body" else []))
+        return node
+
+    def _binds(self, name: str) -> None:
+        if name in _KEPT_NAMES:
+            self.bound_builtins.add(name)
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        if not isinstance(node.ctx, ast.Load):
+            self._binds(node.id)
+        return node
+
+    def visit_arg(self, node: ast.arg) -> ast.AST:
+        self._binds(node.arg)
+        return self.generic_visit(node)
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> ast.AST:
+        self._binds(node.name)
+        return self.generic_visit(node)
+
+    visit_AsyncFunctionDef = visit_ClassDef = visit_FunctionDef
+
+    def visit_JoinedStr(self, node: ast.JoinedStr) -> ast.AST:
+        self.generic_visit(node)
+        parts: list[ast.expr] = []
+        for value in node.values:
+            if isinstance(value, ast.FormattedValue):
+                parts.append(value.value)
+                if value.conversion != -1:
+                    parts.append(ast.Constant(f"!{chr(value.conversion)}"))
+                if value.format_spec is not None:
+                    parts.append(value.format_spec)
+            else:
+                parts.append(value)
+        return ast.Call(ast.Name("format", ast.Load()), parts, [])
+
+
+def canonical_source(tree: ast.Module) -> tuple[str, set[str]]:
+    """The program as ``ast.unparse`` prints it, without docstrings and with f-strings spelled
+    out, and the builtin names it binds. Changes ``tree`` (callers parse it for this)."""
+    canonical = _Canonical()
+    return ast.unparse(ast.fix_missing_locations(canonical.visit(tree))), canonical.bound_builtins
+
+
+def normalised_tokens(tree: ast.Module, entry_point: str) -> list[str]:
+    """The normalised token stream of a program (``tree``, its AST, is changed: see
+    ``canonical_source``)."""
+    imported = imported_names(tree)
+    source, bound_builtins = canonical_source(tree)
+    kept = (_KEPT_NAMES - bound_builtins) | imported | {entry_point}
     renamed: dict[str, str] = {}
     out: list[str] = []
     indents = [0]
     indent = ""
     depth = 0  # bracket depth: newlines inside brackets do not end a logical line
-    line = 1
     line_start = True
     previous = ""
-    for text in python_tokens(code) if tokens is None else tokens:
+    for text in python_tokens(source):
         first = text[0]
         if first == "\n" or first == "\r":
-            line += 1
             if depth == 0:
                 line_start, indent = True, text.lstrip("\r\n")
             continue
-        if first == "#":
-            continue
-        if first == "\\":
-            line += 1
+        if first == "#" or first == "\\":
             continue
         if text[-1] in _QUOTES:
-            string_line = line
-            line += text.count("\n")
-            if line_start and string_line in string_lines:
-                continue
-            text = _canonical_string(text)
+            pass  # a string, spelled by ast.unparse's repr (a b'' prefix is not a name)
         elif first.isidentifier() and text not in kept and previous != ".":
             text = renamed.setdefault(text, f"{RENAMED}{len(renamed)}")
         elif text in _OPENING:
@@ -155,13 +199,20 @@ def normalised_tokens(
     return out
 
 
+def _is_literal(token: str) -> bool:
+    return token[0].isdigit() or (token[0] == "." and token[1:2].isdigit()) or token[-1] in _QUOTES
+
+
 def shingle_tokens(tokens: list[str]) -> list[str]:
     """The stream near-duplicate detection shingles: every renamed identifier is the same
-    placeholder, so inserting one new name does not shift the numbering of all later ones."""
-    return [RENAMED if token.startswith(RENAMED) else token for token in tokens]
+    placeholder, so inserting one new name does not shift the numbering of all later ones,
+    and every literal another, so one changed constant is one changed token."""
+    return [
+        RENAMED if token.startswith(RENAMED) else LITERAL if _is_literal(token) else token for token in tokens
+    ]
 
 
 def exact_key(tokens: Iterable[str]) -> str:
     """128-bit xxh3 of the normalised stream: equal for programs equal up to formatting,
-    comments, docstrings and consistent renaming."""
+    comments, docstrings and consistent renaming (literals count)."""
     return xxhash.xxh3_128_hexdigest("\x1f".join(tokens).encode("utf-8"))
