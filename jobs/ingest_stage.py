@@ -1,6 +1,7 @@
 """Ingest: source files -> ``bronze/sources`` (+ ``bronze/ingest_rejects``).
 
-Each file is one task (``mapInArrow``, ``udfs/read_files.py``); parsed rows are staged
+Each file, or each piece of a large line file (``ingest.piece_bytes``), is one task
+(``mapInArrow``, ``udfs/read_files.py``); parsed rows are staged
 once, then split into programs and rejects, which pass the quality gate (e.g. a batch where
 one reject reason covers over half the lines is quarantined) before publishing. Programs
 are unique by content id; rerunning on the same input writes nothing.
@@ -17,11 +18,13 @@ from pyspark.sql.pandas.types import from_arrow_schema
 
 from tracepile.config import TracepileConfig
 from tracepile.jobs.trace_stage import RunsPrograms
-from tracepile.sources.files import parse_source_spec, source_context, source_files
+from tracepile.sources.files import parse_source_spec, pieces_of, source_context, source_files
 from tracepile.stage import StageRun
 from tracepile.tables import BRONZE_SOURCES, INGEST_REJECTS
 from tracepile.udfs.generate_inputs import fill_generated_inputs
 from tracepile.udfs.read_files import FILES_SCHEMA_DDL, PARSED_ARROW_SCHEMA, parse_files_arrow
+
+SourceTask = tuple[str, str, str | None, int, int | None, int]  # kind, file, context, piece
 
 
 def list_source_files(sources: Sequence[str]) -> list[tuple[str, str, str | None]]:
@@ -37,24 +40,38 @@ def list_source_files(sources: Sequence[str]) -> list[tuple[str, str, str | None
     return sorted((kind, file, context) for file, (kind, context) in files.items())
 
 
-def parse_sources(
-    spark: SparkSession, files: list[tuple[str, str, str | None]], config: TracepileConfig
-) -> DataFrame:
+def source_tasks(files: list[tuple[str, str, str | None]], piece_bytes: int) -> list[SourceTask]:
+    """One task per file, or per piece of a large line file (cut at line starts)."""
+    return [
+        (kind, file, context, piece.start, piece.end, piece.first_line)
+        for kind, file, context in files
+        for piece in pieces_of(kind, file, piece_bytes)
+    ]
+
+
+def parse_sources(spark: SparkSession, tasks: list[SourceTask], config: TracepileConfig) -> DataFrame:
     """The ingest transformation: one parsed row per source line (program, reject or blank)."""
-    file_rows = spark.createDataFrame(files, FILES_SCHEMA_DDL).repartition(len(files))
+    file_rows = spark.createDataFrame(tasks, FILES_SCHEMA_DDL).repartition(len(tasks))
     # The Arrow schema the reader yields is the one declaration; Spark's is derived from it.
     parsed_schema = from_arrow_schema(PARSED_ARROW_SCHEMA)
     return file_rows.mapInArrow(partial(parse_files_arrow, options=config.ingest), parsed_schema)
 
 
 def first_per_program(programs: DataFrame) -> DataFrame:
-    """One row per program_id: the first occurrence by (file, line), so reruns pick the same."""
-    order = Window.partitionBy("program_id").orderBy("source_file", "source_line")
-    return (
-        programs.withColumn("_occurrence", F.row_number().over(order))
+    """One row per program_id: the first occurrence by (file, line), so reruns pick the same.
+    Chosen on ids and positions only, then the rows are taken by a join: a window over
+    whole rows holds every row of the batch in memory at once."""
+    position = ["source_file", "piece_start", "piece_row"]  # unique per parsed row
+    order = Window.partitionBy("program_id").orderBy("source_file", "source_line", *position[1:])
+    first = (
+        programs.select("program_id", "source_line", *position)
+        .withColumn("_occurrence", F.row_number().over(order))
         .where(F.col("_occurrence") == 1)
-        .drop("_occurrence")
+        .select(*position)
     )
+    # an inner join with the narrow side first: the engine builds its hash table from the
+    # left side and streams the right (a semi join would hold the whole rows instead)
+    return first.join(programs, position)
 
 
 def needs_generated_inputs() -> Column:
@@ -81,8 +98,10 @@ class IngestStage(RunsPrograms):
 
     def plan(self, run: StageRun) -> None:
         report, files = run.report, self.files
-        with run.step(f"parsing {len(files)} file(s)"):
-            staged = run.stage(parse_sources(run.spark, files, self.config), "ingest")
+        tasks = source_tasks(files, self.config.ingest.piece_bytes)
+        pieces = f" in {len(tasks)} pieces" if len(tasks) > len(files) else ""
+        with run.step(f"parsing {len(files)} file(s){pieces}"):
+            staged = run.stage(parse_sources(run.spark, tasks, self.config), "ingest")
         generating = staged.where(needs_generated_inputs()).count()
         if generating:
             with run.step(f"running the input generators of {generating} program(s) in the sandbox"):
@@ -98,7 +117,7 @@ class IngestStage(RunsPrograms):
         report.reasons = dict(sorted(report.reasons.items()))
 
         programs = staged.where(F.col("outcome") == "program")
-        unique_programs = first_per_program(programs.select(*BRONZE_SOURCES.schema.names))
+        unique_programs = first_per_program(programs).select(*BRONZE_SOURCES.schema.names)
         rejects = staged.where(F.col("outcome") == "reject").select(
             "reject_id",
             "source_kind",
@@ -115,6 +134,7 @@ class IngestStage(RunsPrograms):
         parsed = by_outcome.get("program", 0)
         report.counts = {
             "files": len(files),
+            "tasks": len(tasks),
             "lines": sum(by_outcome.values()),
             "blank_lines": by_outcome.get("blank", 0),
             "rejected": by_outcome.get("reject", 0),

@@ -114,3 +114,33 @@ def test_databricks_notebook_runs_with_a_given_session(spark, tmp_path) -> None:
     runs = read_delta(str(tmp_path / "lake" / "meta" / "runs")).to_pylist()
     assert [(r["command"], r["status"], r["engine"]) for r in runs] == [("run", "succeeded", "spark")]
     assert runs[0]["run_id"] == scope["run"].run_id
+
+
+def test_a_file_read_in_pieces_gives_the_tables_of_one_task(spark, tmp_path, pyedu_toy) -> None:
+    """A large file is cut into pieces (a task each); duplicates across pieces are kept once,
+    at their first line, and every row is as a single task writes it."""
+    corrupted = tmp_path / "pyedu_corrupted.jsonl"
+    write_corrupted_copy(pyedu_toy, corrupted)
+    lines = corrupted.read_bytes().splitlines(keepends=True)
+    corrupted.write_bytes(b"".join(lines + lines[:50]))  # the first 50 again, in the last piece
+    tables = {}
+    for name, piece_bytes in (("whole", 1 << 40), ("pieces", 200_000)):
+        root = tmp_path / name
+        config = TracepileConfig(lakehouse=str(root), ingest={"piece_bytes": piece_bytes})
+        lakehouse = Lakehouse(spark, str(root))
+        report = run_stage(IngestStage(config, [f"codeio:{corrupted}"]), lakehouse, "run")
+        tables[name] = (
+            report.counts,
+            sorted(read_delta(lakehouse.ref(BRONZE_SOURCES)).to_pylist(), key=lambda r: r["program_id"]),
+            sorted(read_delta(lakehouse.ref(INGEST_REJECTS)).to_pylist(), key=lambda r: r["reject_id"]),
+        )
+    (whole_counts, *whole_rows), (piece_counts, *piece_rows) = tables["whole"], tables["pieces"]
+    assert whole_counts["tasks"] == 1 and piece_counts["tasks"] > 10
+    assert piece_rows == whole_rows
+    assert {k: v for k, v in piece_counts.items() if k != "tasks"} == {
+        k: v for k, v in whole_counts.items() if k != "tasks"
+    }
+    # the 1,000 programs once each; the programs among the first 50 lines twice
+    assert whole_counts["programs_new"] == 1000
+    assert whole_counts["duplicates_in_batch"] == whole_counts["programs_parsed"] - 1000 > 40
+    assert max(r["source_line"] for r in piece_rows[0]) <= len(lines)  # first occurrences kept

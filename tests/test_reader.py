@@ -1,9 +1,11 @@
-"""Reading source files: line numbers, gzip, oversized and truncated input (no Spark)."""
+"""Reading source files: line numbers, gzip, oversized and truncated input, files read in
+pieces (no Spark)."""
 
 from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import json
 from collections import Counter
 
@@ -12,11 +14,14 @@ import pytest
 from tests.corruption import GOOD, write_corrupted_copy
 from tracepile.config import IngestConfig
 from tracepile.sources.files import (
+    WHOLE_FILE,
     SourceError,
     expand_paths,
+    file_pieces,
     iter_lines,
     parse_file,
     parse_source_spec,
+    pieces_of,
 )
 
 OPTIONS = IngestConfig(max_record_bytes=1 << 20, reject_raw_chars=64, batch_rows=16)
@@ -128,3 +133,43 @@ def test_a_pyfiles_module_the_reader_fails_on_is_a_reject_not_a_failed_job(tmp_p
         ("reject", "reader_error", 1)
     ]
     assert "RecursionError" in rows[0]["reject_detail"]
+
+
+def _pieces_file(tmp_path, pyedu_toy):
+    """The corrupted PyEdu copy with blank lines, a CRLF line and a line over the record cap
+    (which a piece boundary may fall inside of)."""
+    target = tmp_path / "pieces.jsonl"
+    write_corrupted_copy(pyedu_toy, target)
+    lines = target.read_bytes().split(b"\n")
+    lines[10:10] = [b"", b"   "]
+    lines[500] = lines[500] + b"\r"
+    lines[700:700] = [json.dumps({**GOOD, "problem_description": "y" * (1 << 20)}).encode()]
+    target.write_bytes(b"\n".join(lines))
+    return target
+
+
+@pytest.mark.parametrize("piece_bytes", [1, 4096, 300_000, 1 << 20, 1 << 40])
+def test_pieces_start_at_lines_and_together_read_every_line_once(tmp_path, pyedu_toy, piece_bytes) -> None:
+    target = _pieces_file(tmp_path, pyedu_toy)
+    whole = list(parse_file("codeio", str(target), OPTIONS))
+    pieces = pieces_of("codeio", str(target), piece_bytes)
+    data = target.read_bytes()
+    assert pieces[0].start == 0 and pieces[-1].end is None
+    for piece, following in itertools.pairwise(pieces):
+        assert piece.end == following.start and data[following.start - 1 : following.start] == b"\n"
+        assert following.first_line == data[: following.start].count(b"\n") + 1
+    if piece_bytes >= len(data):
+        assert pieces == [WHOLE_FILE]
+    read = [row for piece in pieces for row in parse_file("codeio", str(target), OPTIONS, None, piece)]
+    assert read == whole  # the same rows, line numbers and reject ids, in the same order
+    assert [r["source_line"] for r in read] == list(range(1, len(whole) + 1))
+
+
+def test_compressed_and_table_files_are_read_whole(tmp_path) -> None:
+    packed = tmp_path / "big.jsonl.gz"
+    packed.write_bytes(gzip.compress(b"\n".join([GOOD_LINE] * 200)))
+    assert file_pieces(str(packed), 64) == [WHOLE_FILE]
+    table = tmp_path / "problems.parquet"
+    table.write_bytes(b"PAR1" + b"x" * 1000)
+    assert pieces_of("competition", str(table), 64) == [WHOLE_FILE]
+    assert pieces_of("pyfiles", str(tmp_path / "module.py"), 64) == [WHOLE_FILE]

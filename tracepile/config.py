@@ -89,6 +89,11 @@ class IngestConfig(_Section):
         4096, gt=0, description="how much of a rejected line is kept in bronze/ingest_rejects"
     )
     batch_rows: int = Field(2048, gt=0, description="rows per Arrow batch handed back to Spark")
+    piece_bytes: int = Field(
+        64 * 1024 * 1024,
+        gt=0,
+        description="an uncompressed line file larger than this is read by several tasks, one per piece",
+    )
     generated_inputs: int = Field(
         5, gt=0, description="codeio: runs of a record's input_generator (seeded) that give its inputs"
     )

@@ -1,6 +1,7 @@
-"""The ingest stage's task: ``mapInArrow`` over (source_kind, path) rows, one task per file.
+"""The ingest stage's task: ``mapInArrow`` over (source_kind, path, piece) rows, one task per
+file or piece of a file.
 
-Each file is read by ``sources/files.py`` (exact line numbers, gzip by magic bytes, bad lines
+Each piece is read by ``sources/files.py`` (exact line numbers, gzip by magic bytes, bad lines
 rejected with a reason); its parsed rows go back to Spark in bounded Arrow batches.
 """
 
@@ -12,10 +13,10 @@ from typing import Any
 import pyarrow as pa
 
 from tracepile.config import IngestConfig
-from tracepile.sources.files import parse_file
+from tracepile.sources.files import Piece, parse_file
 from tracepile.tables import INPUTS_ARROW_TYPE
 
-FILES_SCHEMA_DDL = "source_kind string, path string, context string"
+FILES_SCHEMA_DDL = "source_kind string, path string, context string, start long, end long, first_line long"
 PARSED_ARROW_SCHEMA = pa.schema(
     [
         ("outcome", pa.string()),  # program | reject | blank
@@ -37,14 +38,17 @@ PARSED_ARROW_SCHEMA = pa.schema(
         ("reject_reason", pa.string()),
         ("reject_detail", pa.string()),
         ("raw_record", pa.string()),
+        # where the row was read: with source_file, unique per row of one ingest
+        ("piece_start", pa.int64()),
+        ("piece_row", pa.int64()),
     ]
 )
 
 
-def _batched(rows: Iterable[dict[str, Any]], size: int) -> Iterator[pa.RecordBatch]:
+def _batched(rows: Iterable[dict[str, Any]], size: int, piece: Piece) -> Iterator[pa.RecordBatch]:
     batch: list[dict[str, Any]] = []
-    for row in rows:
-        batch.append(row)
+    for number, row in enumerate(rows):
+        batch.append({**row, "piece_start": piece.start, "piece_row": number})
         if len(batch) >= size:
             yield pa.RecordBatch.from_pylist(batch, schema=PARSED_ARROW_SCHEMA)
             batch = []
@@ -53,9 +57,12 @@ def _batched(rows: Iterable[dict[str, Any]], size: int) -> Iterator[pa.RecordBat
 
 
 def parse_files_arrow(batches: Iterable[pa.RecordBatch], options: IngestConfig) -> Iterator[pa.RecordBatch]:
-    """``mapInArrow`` body: (source_kind, path, context) rows in, parsed rows out, in bounded batches."""
+    """``mapInArrow`` body: (source_kind, path, context, piece) rows in, parsed rows out, in
+    bounded batches."""
+    names = ("source_kind", "path", "context", "start", "end", "first_line")
     for files in batches:
-        for kind, path, context in zip(
-            *(files.column(name).to_pylist() for name in ("source_kind", "path", "context")), strict=True
+        for kind, path, context, start, end, first_line in zip(
+            *(files.column(name).to_pylist() for name in names), strict=True
         ):
-            yield from _batched(parse_file(kind, path, options, context), options.batch_rows)
+            piece = Piece(start, end, first_line)
+            yield from _batched(parse_file(kind, path, options, context, piece), options.batch_rows, piece)

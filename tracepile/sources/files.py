@@ -1,9 +1,12 @@
-"""Reading source files into parsed rows, one Spark task per file.
+"""Reading source files into parsed rows, one Spark task per file or piece of a file.
 
 Files are read here, not by Spark's text reader, so that every line keeps its exact
 file and line number, invalid UTF-8 is seen as bytes (and rejected, not mangled),
 gzip is detected by its magic bytes, and an oversized line is skipped without being
-held in memory. The driver only lists files; executors open them by path or URI.
+held in memory. The driver lists files and cuts a large uncompressed line file into
+pieces of about ``ingest.piece_bytes`` that start at a line (``file_pieces``: one pass
+counting newlines, so each piece knows its first line number); executors open them by
+path or URI and read their own piece.
 """
 
 from __future__ import annotations
@@ -121,31 +124,85 @@ def expand_paths(path: str, suffixes: tuple[str, ...] = DATA_SUFFIXES) -> list[s
     return sorted(prefix + p for p in found)
 
 
-def _open_maybe_gzip(path: str) -> IO[bytes]:
+@dataclass(frozen=True)
+class Piece:
+    """Bytes ``start`` up to ``end`` (None: the end of the file) of a file, starting at line
+    ``first_line``; both ends fall at the start of a line."""
+
+    start: int = 0
+    end: int | None = None
+    first_line: int = 1
+
+
+WHOLE_FILE = Piece()
+_SCAN_BYTES = 8 << 20
+
+
+def _open_maybe_gzip(path: str, start: int = 0) -> IO[bytes]:
     fs, inner, _ = filesystem_for(path)
     stream = io.BufferedReader(fs.open_input_file(inner), buffer_size=1 << 20)
     if stream.peek(2)[:2] == _GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=stream, mode="rb")  # buffered inside
+        return gzip.GzipFile(fileobj=stream, mode="rb")  # buffered inside; never cut in pieces
+    stream.seek(start)
     return stream
 
 
-def iter_lines(stream: IO[bytes], max_bytes: int) -> Iterator[tuple[int, bytes, bool]]:
-    """(1-based line number, line without its newline, too_large).
+def file_pieces(path: str, piece_bytes: int) -> list[Piece]:
+    """``path`` cut at line starts into pieces of about ``piece_bytes`` each (the whole file
+    when it is smaller, compressed, or not a line file that can be cut)."""
+    fs, inner, _ = filesystem_for(path)
+    size = fs.get_file_info(inner).size or 0
+    if size <= piece_bytes:
+        return [WHOLE_FILE]
+    with fs.open_input_file(inner) as file:
+        if file.read(2) == _GZIP_MAGIC:
+            return [WHOLE_FILE]
+        file.seek(0)
+        pieces: list[Piece] = []
+        start, first_line, lines, position = 0, 1, 0, 0
+        target = piece_bytes
+        while block := file.read(_SCAN_BYTES):
+            offset = 0
+            while target < position + len(block):
+                newline = block.find(b"\n", max(offset, target - position))
+                if newline < 0:
+                    break  # the line crossing the target ends in a later block
+                lines += block.count(b"\n", offset, newline + 1)
+                cut = position + newline + 1
+                if cut < size:
+                    pieces.append(Piece(start, cut, first_line))
+                    start, first_line = cut, lines + 1
+                offset, target = newline + 1, cut + piece_bytes
+            lines += block.count(b"\n", offset)
+            position += len(block)
+    return [*pieces, Piece(start, None, first_line)]
+
+
+def iter_lines(
+    stream: IO[bytes], max_bytes: int, piece: Piece = WHOLE_FILE
+) -> Iterator[tuple[int, bytes, bool]]:
+    """(line number, line without its newline, too_large) of the lines of ``piece`` (the
+    stream is at its start).
 
     A line over ``max_bytes`` is read past in chunks; only its first ``max_bytes``
     are returned, so memory stays bounded whatever the input.
     """
-    line_no = 0
-    while True:
+    line_no = piece.first_line - 1
+    left = None if piece.end is None else piece.end - piece.start
+    while left is None or left > 0:
         chunk = stream.readline(max_bytes + 1)
         if not chunk:
             return
+        if left is not None:
+            left -= len(chunk)
         line_no += 1
         too_large = len(chunk) > max_bytes and not chunk.endswith(b"\n")
         if too_large:
             head = chunk[:max_bytes]
             while chunk and not chunk.endswith(b"\n"):
                 chunk = stream.readline(1 << 20)
+                if left is not None:
+                    left -= len(chunk)
             yield line_no, head, True
         else:
             yield line_no, chunk.rstrip(b"\r\n"), False
@@ -170,13 +227,16 @@ def _reject_row(
     }
 
 
-def _read_records(kind: str, path: str, options: IngestConfig, _: str | None) -> Iterator[dict[str, Any]]:
-    """A JSONL kind: every line of one file as a parsed row; never raises for bad content or I/O."""
+def _read_records(
+    kind: str, path: str, options: IngestConfig, _: str | None, piece: Piece = WHOLE_FILE
+) -> Iterator[dict[str, Any]]:
+    """A JSONL kind: every line of one file (or piece) as a parsed row; never raises for bad
+    content or I/O."""
     parse = partial(RECORD_PARSERS[kind], options=options)
-    line_no = 0
+    line_no = piece.first_line - 1
     try:
-        with _open_maybe_gzip(path) as stream:
-            for line_no, raw, too_large in iter_lines(stream, options.max_record_bytes):
+        with _open_maybe_gzip(path, piece.start) as stream:
+            for line_no, raw, too_large in iter_lines(stream, options.max_record_bytes, piece):
                 if too_large:
                     detail = f"line longer than {options.max_record_bytes} bytes"
                     yield _reject_row(
@@ -202,7 +262,9 @@ def _read_records(kind: str, path: str, options: IngestConfig, _: str | None) ->
         yield _reject_row(kind, path, line_no + 1, IngestReason.UNREADABLE_FILE, detail, b"", options)
 
 
-def _read_algorithms(kind: str, path: str, options: IngestConfig, _: str | None) -> Iterator[dict[str, Any]]:
+def _read_algorithms(
+    kind: str, path: str, options: IngestConfig, _: str | None, __: Piece = WHOLE_FILE
+) -> Iterator[dict[str, Any]]:
     """``algorithms:builtin``: one program per algorithm of the project's library."""
     for position, row in program_rows(options.algorithms):
         yield {"outcome": "program", **row, "source_file": f"{kind}:{path}", "source_line": position}
@@ -243,7 +305,7 @@ def _tree_file_reader(options: IngestConfig) -> Callable[[str], str | None]:
 
 
 def _read_pyfile(
-    kind: str, path: str, options: IngestConfig, context: str | None
+    kind: str, path: str, options: IngestConfig, context: str | None, _: Piece = WHOLE_FILE
 ) -> Iterator[dict[str, Any]]:
     """``pyfiles``: one program or reject per public top-level function of one module."""
     try:
@@ -341,12 +403,12 @@ def _table_records(path: str) -> Iterator[dict[str, Any]]:
 
 
 def _read_competition(
-    kind: str, path: str, options: IngestConfig, context: str | None
+    kind: str, path: str, options: IngestConfig, context: str | None, piece: Piece = WHOLE_FILE
 ) -> Iterator[dict[str, Any]]:
     """``competition``: JSONL (plain or gzip) line by line, or Parquet or Arrow (as the Hugging
     Face datasets ship) row by row, a few rows decoded at a time."""
     if not path.endswith(TABLE_SUFFIXES):
-        yield from _read_records(kind, path, options, context)
+        yield from _read_records(kind, path, options, context, piece)
         return
     row_no = 0
     try:
@@ -384,8 +446,9 @@ class KindReader:
     or blank)."""
 
     suffixes: tuple[str, ...]
-    read: Callable[[str, str, IngestConfig, str | None], Iterator[dict[str, Any]]]
+    read: Callable[[str, str, IngestConfig, str | None, Piece], Iterator[dict[str, Any]]]
     context: Callable[[str, list[str]], str] | None = None
+    lines: bool = False  # its files are JSON lines, which a task may read a piece of
     # the formats a file of the kind may hold, each as the fields its records have: a file
     # whose first record has none of them is the wrong file (a clear error, not a reject a line)
     formats: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -397,10 +460,11 @@ RECORD_PARSERS: dict[str, Callable[[bytes, IngestConfig], Iterator[dict[str, Any
     SourceKind.MATH: _math_rows,
 }
 READERS: dict[str, KindReader] = {
-    SourceKind.CODEIO: KindReader(DATA_SUFFIXES, _read_records),
+    SourceKind.CODEIO: KindReader(DATA_SUFFIXES, _read_records, lines=True),
     SourceKind.COMPETITION: KindReader(
         (*DATA_SUFFIXES, *TABLE_SUFFIXES),
         _read_competition,
+        lines=True,
         formats={
             "DeepMind CodeContests": ("name", "description", "solutions", "public_tests"),
             "APPS / TACO": ("question", "solutions", "input_output"),
@@ -409,6 +473,7 @@ READERS: dict[str, KindReader] = {
     SourceKind.MATH: KindReader(
         DATA_SUFFIXES,
         _read_records,
+        lines=True,
         formats={
             "OpenMathInstruct-1": ("question|problem", "generated_solution", "expected_answer"),
             "plain question/code/answer": ("question", "code", "answer"),
@@ -445,10 +510,18 @@ def check_format(kind: str, path: str) -> None:
 
 
 def parse_file(
-    kind: str, path: str, options: IngestConfig, context: str | None = None
+    kind: str, path: str, options: IngestConfig, context: str | None = None, piece: Piece = WHOLE_FILE
 ) -> Iterator[dict[str, Any]]:
-    """Every parsed row of one file of ``kind``; never raises for bad content or I/O."""
-    return READERS[kind].read(kind, path, options, context)
+    """Every parsed row of one file of ``kind`` (or of one piece of it, ``pieces_of``); never
+    raises for bad content or I/O."""
+    return READERS[kind].read(kind, path, options, context, piece)
+
+
+def pieces_of(kind: str, path: str, piece_bytes: int) -> list[Piece]:
+    """How the tasks read a file: in pieces where it is a large line file, else whole."""
+    if not READERS[kind].lines or path.endswith(TABLE_SUFFIXES):
+        return [WHOLE_FILE]
+    return file_pieces(path, piece_bytes)
 
 
 def source_context(kind: str, path: str, files: list[str]) -> str | None:
