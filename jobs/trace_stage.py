@@ -175,13 +175,24 @@ class TraceStage(RunsPrograms):
             # executions as they were, and ``admitted`` reads them again when evaluated
             waiting = programs.count() - admitted.count() if quota else 0
         batches = math.ceil(total / limits.batch_rows)
+        partitions = limits.partitions
+        if partitions and self.config.engine == "local":
+            # the embedded engine starts every partition at once in its one process (each
+            # holds its rows and a share of the sandbox's queue), unlike a cluster's task
+            # slots: more partitions than cores add memory and no speed
+            partitions = min(partitions, os.cpu_count() or 1)
+            if partitions < limits.partitions:
+                run.report.notes["partitions"] = (
+                    f"trace.partitions {limits.partitions} taken as {partitions} (one per core) "
+                    "on the embedded engine"
+                )
         by_status: dict[str, int] = {}
         new_executions = 0
         with run.progress(total, batches) as progress:
             for number in range(batches):
                 runs = pending.where(F.pmod(F.xxhash64("execution_id"), F.lit(batches)) == number)
-                if limits.partitions:
-                    runs = runs.repartition(limits.partitions)
+                if partitions:
+                    runs = runs.repartition(partitions)
                 executed = runs.mapInPandas(partial(trace_batches, stage=self), udf_schema).withColumn(
                     "run_id", F.lit(run.run_id)
                 )

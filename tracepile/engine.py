@@ -69,6 +69,9 @@ def spark_session(config: TracepileConfig) -> Iterator[SparkSession]:
             yield spark
 
 
+SAIL_ROW_GROUP_ROWS = 16_384
+
+
 @contextmanager
 def _sail_session(config: TracepileConfig) -> Iterator[SparkSession]:
     # Sail logs every session at INFO to stderr; users want our progress, not its chatter.
@@ -76,6 +79,9 @@ def _sail_session(config: TracepileConfig) -> Iterator[SparkSession]:
     # checkpoint()/localCheckpoint() on Sail need a checkpoint directory.
     checkpoint_dir = tempfile.TemporaryDirectory(prefix="tracepile-sail-")
     os.environ.setdefault("SAIL_EXECUTION__CHECKPOINT__PATH", checkpoint_dir.name)
+    # A Parquet writer holds a row group in memory until it is full: at Sail's default of
+    # 1M rows, one staged partition of large rows (code, traces) costs gigabytes.
+    os.environ.setdefault("SAIL_PARQUET__MAX_ROW_GROUP_SIZE", str(SAIL_ROW_GROUP_ROWS))
     from pysail.spark import SparkConnectServer
     from pyspark.sql import SparkSession
 
