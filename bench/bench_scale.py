@@ -1,7 +1,7 @@
 """The scale ladder: ingest and dedup at every rung, trace and generate at the small ones.
 
     python bench/bench_scale.py [--rungs 1000 10000 100000] [--trace-max 1000] [--repeats 1]
-        [--seed 0] [--plot] [--plot-path bench/scale.png] [--json FILE]
+        [--tiled-rungs 1000000] [--seed 0] [--plot] [--plot-path bench/scale.png] [--json FILE]
 
 Each rung is a CodeI/O corpus of that many lines made by ``bench/make_scale_corpus.py`` from the
 PyEdu sample (derived programs, 5% exact and 5% near duplicates, 1% bad lines, seeded), written
@@ -14,7 +14,10 @@ folder (so no ``tracepile.toml`` of the checkout is read):
     tracepile trace --lakehouse DIR          (rungs up to --trace-max)
     tracepile generate --lakehouse DIR       (rungs up to --trace-max)
 
-with the default configuration; each command's output (its steps, timed) is kept in
+with the default configuration. A ``--tiled-rungs`` rung is the largest rung's corpus repeated
+(``make_scale_corpus.tile``: every record a program id of its own, the code repeating), made in
+seconds where generating it would take an hour: ingest only, since dedup would mostly find exact
+copies there. Each command's output (its steps, timed) is kept in
 ``bench/.cache/scale/logs/RUNG-STAGE.log``. A command's seconds are its wall time, engine start and stop
 included; "stage s" is the stage's own time from the run report (``meta/runs``), so the
 difference is the command's fixed cost; "run s" is the run as ``meta/runs`` records it (start to finish,
@@ -51,7 +54,7 @@ from rich.table import Table
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from make_scale_corpus import CORPUS_VERSION  # noqa: E402  (bench/ is not a package)
+from make_scale_corpus import CORPUS_VERSION, tile  # noqa: E402  (bench/ is not a package)
 
 CACHE = BENCH / ".cache" / "scale"
 LOGS = CACHE / "logs"  # each command's output, the latest repeat's (its steps and their times)
@@ -87,6 +90,20 @@ def corpus(rung: int, seed: int) -> tuple[Path, dict[str, Any]]:
         command += ["--out", str(path), "--seed", str(seed), "--counts", str(counts_path)]
         subprocess.run(command, check=True)
     return path, json.loads(counts_path.read_text(encoding="utf-8"))
+
+
+def tiled_corpus(rung: int, base: int, seed: int) -> tuple[Path, dict[str, Any]]:
+    """A corpus of ``rung`` lines made by repeating the ``base`` rung's (``make_scale_corpus.tile``),
+    made once and cached: its code repeats, so only ingest measures anything real on it."""
+    source, kinds = corpus(base, seed)
+    path = CACHE / f"codeio-{rung}-tiled-from-{base}-seed{seed}-v{CORPUS_VERSION}.jsonl"
+    if not path.exists():
+        tile(source, path, rung // base)
+    return path, {
+        "lines": rung,
+        "tiled_from": base,
+        **{k: v * (rung // base) for k, v in kinds.items() if k != "lines"},
+    }
 
 
 def tree_rss(process: psutil.Process) -> int:
@@ -145,10 +162,12 @@ def items_of(stage: str, counts: dict[str, int], lines: int) -> int:
     return lines if key is None else counts.get(key, 0)
 
 
-def measure_rung(rung: int, seed: int, trace_max: int, sample_s: float, console: Console) -> list[Measure]:
-    """One repeat of one rung on a fresh lakehouse."""
-    path, kinds = corpus(rung, seed)
-    stages = STAGES if rung <= trace_max else STAGES[:2]
+def measure_rung(
+    rung: int, seed: int, trace_max: int, sample_s: float, console: Console, tiled_from: int = 0
+) -> list[Measure]:
+    """One repeat of one rung on a fresh lakehouse (a tiled rung: ingest only)."""
+    path, kinds = tiled_corpus(rung, tiled_from, seed) if tiled_from else corpus(rung, seed)
+    stages = STAGES[:1] if tiled_from else STAGES if rung <= trace_max else STAGES[:2]
     console.log(f"rung {rung:,}: {path.name}, " + ", ".join(f"{k}={v}" for k, v in kinds.items()))
     scratch = Path(tempfile.mkdtemp(prefix="tracepile-scale-"))
     lakehouse = scratch / "lakehouse"
@@ -268,6 +287,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--trace-max", type=int, default=1_000, help="largest rung that is traced and generated"
     )
+    parser.add_argument(
+        "--tiled-rungs",
+        type=int,
+        nargs="*",
+        default=[],
+        help="ingest only, on the largest --rungs corpus repeated to this size (make_scale_corpus.tile)",
+    )
     parser.add_argument("--repeats", type=int, default=1, help="repeats per rung (figures are medians)")
     parser.add_argument("--seed", type=int, default=0, help="corpus seed")
     parser.add_argument("--sample-ms", type=float, default=100.0, help="memory sampling interval")
@@ -293,9 +319,11 @@ def main(argv: list[str] | None = None) -> int:
             groups.setdefault((measure.rung, measure.stage), []).append(measure)
         summary = [median_measure(repeats) for repeats in groups.values()]
         everything, args.rungs = loaded, []
-    for rung in sorted(args.rungs):
+    base = max(args.rungs, default=0)
+    ladder = [(rung, 0) for rung in sorted(args.rungs)] + [(rung, base) for rung in sorted(args.tiled_rungs)]
+    for rung, tiled_from in ladder:
         runs = [
-            measure_rung(rung, args.seed, args.trace_max, args.sample_ms / 1000, console)
+            measure_rung(rung, args.seed, args.trace_max, args.sample_ms / 1000, console, tiled_from)
             for _ in range(args.repeats)
         ]
         for stage_index in range(len(runs[0])):

@@ -300,6 +300,27 @@ def write_corpus(
     return counts
 
 
+def tile(source: Path, out: Path, times: int) -> int:
+    """``source`` written ``times`` times over, each copy after the first with its records'
+    problem text numbered ("(tile N)"), so every record gets a program id of its own while the
+    code repeats: a large file for ingest in seconds (the generator takes about 4 ms a line).
+    Lines that are not JSON objects (the bad ones) repeat as they are. Returns the lines written."""
+    lines = source.read_bytes().splitlines()
+    with out.open("wb") as sink:
+        for number in range(times):
+            for line in lines:
+                if number:
+                    try:
+                        record = json.loads(line)
+                    except json.JSONDecodeError:
+                        record = None
+                    if isinstance(record, dict) and isinstance(record.get("problem_description"), str):
+                        record["problem_description"] += f" (tile {number})"
+                        line = json.dumps(record).encode()
+                sink.write(line + b"\n")
+    return len(lines) * times
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the arguments, write the corpus, print the counts per kind."""
     parser = argparse.ArgumentParser(
