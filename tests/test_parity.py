@@ -43,9 +43,9 @@ def test_sail_and_classic_spark_ingest_and_dedup_identical_rows(tmp_path, pyedu_
     for table, key, expected in (
         ("bronze/sources", "program_id", 1000),
         ("bronze/ingest_rejects", "reject_id", 20),
-        ("silver/programs", "program_id", 948),
-        ("silver/rejects", "program_id", 52),
-        ("silver/signatures", "program_id", 948),
+        ("silver/programs", "program_id", 960),
+        ("silver/rejects", "program_id", 40),
+        ("silver/signatures", "program_id", 960),
     ):
         # run ids name the run, not the data
         sail = read_delta(str(sail_lake / table)).drop_columns(["run_id"] if "silver" in table else [])

@@ -13,6 +13,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import LongType, StringType, StructField, StructType
 
 from tests.conftest import REPO, read_delta
+from tracepile.analysis.normalize import KEY_VERSION
 from tracepile.cli import sample_path
 from tracepile.config import load_config
 from tracepile.jobs.stages import pipeline
@@ -108,23 +109,34 @@ def test_a_lakehouse_written_before_keeper_id_is_migrated_and_nothing_is_lost(sp
     report = run_stages("run", pipeline(config, sources), config, spark=spark)
     assert report.status == "succeeded", report.error
     keeper_backfill = "NULLIF(regexp_extract(detail, '(?:code as|duplicate of) ([0-9a-f]{32})', 1), '')"
-    counts = {table: len(before[table]) for table in ("bronze/sources", "silver/programs", "gold/coe")}
+    counts = {
+        table: len(before[table])
+        for table in ("bronze/sources", "silver/programs", "silver/signatures", "gold/coe")
+    }
     assert report.migrations == [
         f"bronze/sources: added run_mode (string) to {counts['bronze/sources']} rows = 'call'",
         f"silver/programs: added run_mode (string) to {counts['silver/programs']} rows = 'call'",
         f"silver/programs: added rewrite_of (string) to {counts['silver/programs']} rows = NULL",
         f"silver/programs: added rewrite_kind (string) to {counts['silver/programs']} rows = NULL",
+        f"silver/signatures: added key_version (bigint) to {counts['silver/signatures']} rows = 1",
         f"silver/rejects: added keeper_id (string) to 2 rows = {keeper_backfill}",
         f"gold/coe: added run_mode (string) to {counts['gold/coe']} rows = 'call'",
     ]
     # every program and sample written before run modes was a function call
-    for table in counts:
+    for table in ("bronze/sources", "silver/programs", "gold/coe"):
         assert {r["run_mode"] for r in _rows(lake, table)} == {"call"}, table
+    # the old signatures were keyed again, under this version's scheme, before dedup compared
+    dedup = next(stage for stage in report.stages if stage.stage == "dedup")
+    assert dedup.counts["signatures_rekeyed"] == counts["silver/signatures"]
+    assert {r["key_version"] for r in _rows(lake, "silver/signatures")} == {KEY_VERSION}
 
-    # every row of every table is still there, unchanged in every column it had
+    # every row of every table is still there, unchanged in every column it had (but the
+    # signatures' keys, recomputed)
+    rekeyed = {"exact_key", "band_keys", "signature"}
     for table, rows in before.items():
-        after = [{k: r[k] for k in rows[0]} for r in _rows(lake, table)] if rows else []
-        assert all(row in after for row in rows), table
+        columns = [k for k in rows[0] if table != "silver/signatures" or k not in rekeyed] if rows else []
+        after = [{k: r[k] for k in columns} for r in _rows(lake, table)]
+        assert all({k: row[k] for k in columns} in after for row in rows), table
     # the old duplicates got their keeper from the detail they were written with
     rejects = {r["program_id"]: r for r in _rows(lake, "silver/rejects")}
     for old in old_rejects:
@@ -141,6 +153,7 @@ def test_a_lakehouse_written_before_keeper_id_is_migrated_and_nothing_is_lost(sp
         ("silver/programs", "run_mode", counts["silver/programs"], report.run_id),
         ("silver/programs", "rewrite_of", counts["silver/programs"], report.run_id),
         ("silver/programs", "rewrite_kind", counts["silver/programs"], report.run_id),
+        ("silver/signatures", "key_version", counts["silver/signatures"], report.run_id),
         ("silver/rejects", "keeper_id", 2, report.run_id),
         ("gold/coe", "run_mode", counts["gold/coe"], report.run_id),
     ]
@@ -150,4 +163,4 @@ def test_a_lakehouse_written_before_keeper_id_is_migrated_and_nothing_is_lost(sp
     # a second run has nothing to migrate
     again = run_stages("run", pipeline(config, sources), config, spark=spark)
     assert again.status == "succeeded" and again.migrations == []
-    assert len(_rows(lake, "meta/migrations")) == 6
+    assert len(_rows(lake, "meta/migrations")) == 7
