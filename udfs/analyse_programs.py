@@ -88,10 +88,7 @@ def analyse_table(batch: pa.Table | pa.RecordBatch, options: DedupOptions) -> pa
     rejected_by: list[str | None] = [None] * rows
     kept_inputs: list[list[dict[str, str]] | None] = [None] * rows
     drops = {reason: [0] * rows for reason in INPUT_DROP_REASONS}
-    exact_keys: list[str | None] = [None] * rows
-    passing: list[int] = []
-    tokens: list[str] = []
-    lengths: list[int] = []
+    keys = _Keys(rows)
     filters = program_filters(options.limits, options.benchmarks)
     for index in range(rows):
         try:
@@ -114,12 +111,8 @@ def analyse_table(batch: pa.Table | pa.RecordBatch, options: DedupOptions) -> pa
             rejected_by[index] = outcome.rejected_by
             continue
         kept_inputs[index] = outcome.inputs
-        exact_keys[index] = exact_key(program_tokens)
-        tokens.extend(shingle_tokens(program_tokens))
-        lengths.append(len(program_tokens))
-        passing.append(index)
-
-    band_column, signature_column = _minhash(tokens, lengths, passing, rows, options.minhash)
+        keys.add(index, program_tokens)
+    band_column, signature_column = keys.minhash(options.minhash)
     return pa.RecordBatch.from_arrays(
         [
             pa.array(columns["program_id"], pa.string()),
@@ -128,7 +121,7 @@ def analyse_table(batch: pa.Table | pa.RecordBatch, options: DedupOptions) -> pa
             pa.array(rejected_by, pa.string()),
             pa.array(kept_inputs, INPUTS_ARROW_TYPE),
             *(pa.array(drops[reason], pa.int64()) for reason in INPUT_DROP_REASONS),
-            pa.array(exact_keys, pa.string()),
+            pa.array(keys.exact, pa.string()),
             pa.array(band_column, pa.list_(pa.int64())),
             pa.array(signature_column, pa.binary()),
         ],
@@ -136,21 +129,36 @@ def analyse_table(batch: pa.Table | pa.RecordBatch, options: DedupOptions) -> pa
     )
 
 
-def _minhash(
-    tokens: list[str], lengths: list[int], positions: list[int], rows: int, settings: DedupConfig
-) -> tuple[list[list[int] | None], list[bytes | None]]:
-    """Band keys and signature of the programs at ``positions`` of ``rows`` (their shingle
-    tokens back to back in ``tokens``, ``lengths`` each); None for the other rows."""
-    band_column: list[list[int] | None] = [None] * rows
-    signature_column: list[bytes | None] = [None] * rows
-    if positions:
-        shingles, counts = shingle_hashes(token_hashes(tokens), np.array(lengths), settings.shingle_size)
-        signature_rows = signatures(shingles, counts, settings.num_perm, settings.seed)
-        keys = band_keys(signature_rows, settings.bands, settings.rows)
-        for position, index in enumerate(positions):
-            band_column[index] = keys[position].tolist()
-            signature_column[index] = signature_rows[position].tobytes()
-    return band_column, signature_column
+class _Keys:
+    """The exact keys, band keys and signatures of one batch's programs, added one by one
+    (by row index) and MinHashed together; None for the rows never added."""
+
+    def __init__(self, rows: int) -> None:
+        self.rows = rows
+        self.exact: list[str | None] = [None] * rows
+        self._positions: list[int] = []
+        self._tokens: list[str] = []  # every added program's shingle tokens, back to back
+        self._lengths: list[int] = []
+
+    def add(self, index: int, program_tokens: list[str]) -> None:
+        self.exact[index] = exact_key(program_tokens)
+        self._tokens.extend(shingle_tokens(program_tokens))
+        self._lengths.append(len(program_tokens))
+        self._positions.append(index)
+
+    def minhash(self, settings: DedupConfig) -> tuple[list[list[int] | None], list[bytes | None]]:
+        band_column: list[list[int] | None] = [None] * self.rows
+        signature_column: list[bytes | None] = [None] * self.rows
+        if self._positions:
+            shingles, counts = shingle_hashes(
+                token_hashes(self._tokens), np.array(self._lengths), settings.shingle_size
+            )
+            signature_rows = signatures(shingles, counts, settings.num_perm, settings.seed)
+            keys = band_keys(signature_rows, settings.bands, settings.rows)
+            for position, index in enumerate(self._positions):
+                band_column[index] = keys[position].tolist()
+                signature_column[index] = signature_rows[position].tobytes()
+        return band_column, signature_column
 
 
 KEYS_COLUMNS = ("program_id", "code", "entry_point")
@@ -169,12 +177,8 @@ def key_table(batch: pa.Table | pa.RecordBatch, options: DedupOptions) -> pa.Rec
     way this version computes them (no filters: they passed them); null where the program
     cannot be normalised any more."""
     columns = {name: batch.column(name).to_pylist() for name in KEYS_COLUMNS}
-    rows = len(columns["program_id"])
-    exact_keys: list[str | None] = [None] * rows
-    keyed: list[int] = []
-    tokens: list[str] = []
-    lengths: list[int] = []
-    for index in range(rows):
+    keys = _Keys(len(columns["program_id"]))
+    for index in range(keys.rows):
         tree = parse_program(columns["code"][index])
         if not isinstance(tree, ast.Module):
             continue
@@ -182,15 +186,12 @@ def key_table(batch: pa.Table | pa.RecordBatch, options: DedupOptions) -> pa.Rec
             program_tokens = normalised_tokens(tree, columns["entry_point"][index])
         except (RecursionError, ValueError, MemoryError):
             continue
-        exact_keys[index] = exact_key(program_tokens)
-        tokens.extend(shingle_tokens(program_tokens))
-        lengths.append(len(program_tokens))
-        keyed.append(index)
-    band_column, signature_column = _minhash(tokens, lengths, keyed, rows, options.minhash)
+        keys.add(index, program_tokens)
+    band_column, signature_column = keys.minhash(options.minhash)
     return pa.RecordBatch.from_arrays(
         [
             pa.array(columns["program_id"], pa.string()),
-            pa.array(exact_keys, pa.string()),
+            pa.array(keys.exact, pa.string()),
             pa.array(band_column, pa.list_(pa.int64())),
             pa.array(signature_column, pa.binary()),
         ],
