@@ -52,8 +52,8 @@ bench-sources: $(BIN)/tracepile  ## ingest + dedup + trace throughput per source
 bench-augment: $(BIN)/tracepile  ## rewrites/s, questions/s, share of programs with a kept rewrite (~5 min)
 	$(BIN)/python bench/bench_augment.py
 
-bench-scale: $(BIN)/tracepile  ## ingest and dedup at 1k, 10k, 100k programs, trace and generate at 1k (~40 min)
-	$(BIN)/python bench/bench_scale.py --rungs 1000 10000 100000 --trace-max 1000 --plot
+bench-scale: $(BIN)/tracepile  ## ingest and dedup at 1k, 10k, 100k programs, ingest at 1M, trace and generate at 1k and 10k (~75 min)
+	$(BIN)/python bench/bench_scale.py --rungs 1000 10000 100000 --trace-max 10000 --tiled-rungs 1000000 --plot
 
 bench-template: $(BIN)/tracepile  ## template text variety (distinct 4-grams) and speed, v1 against v2
 	$(BIN)/python bench/bench_template_variety.py

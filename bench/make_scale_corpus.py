@@ -9,9 +9,11 @@ Every line is one of these kinds (the rates are shares of all lines; the rest ar
 - ``derived``: a sample program (one that passes the static filters, ``mutate.load_programs``)
   with behaviour-preserving changes, so its recorded ``ios`` outputs stay true:
   an unused helper function of seeded random arithmetic appended to the module (its size
-  follows the program's, so two variants of one program are not near duplicates of each
-  other; the normaliser drops formatting and names, so renaming alone would not make them
-  distinct); consecutive top-level imports and undecorated functions put in another order
+  follows the program's, and its statements vary in shape and operators, so two variants
+  of one program are not near duplicates of each other: the normaliser drops formatting
+  and names, and makes every literal one placeholder in the shingles, so neither renaming
+  nor other constants would make them distinct); consecutive top-level imports and
+  undecorated functions put in another order
   (re-printed from the AST); and, where it is safe, local names renamed consistently
   (``mutate.renamed``). A program that uses f-strings, ``global``/``nonlocal``, dynamic name
   lookups, class-level fields, or a local name spelled like one of its functions, classes,
@@ -41,6 +43,7 @@ import json
 import multiprocessing
 import os
 import random
+import re
 import sys
 import time
 from collections import Counter
@@ -52,7 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from mutate import load_programs, renamed
 
-CORPUS_VERSION = 2  # bumped when the same arguments would write other lines (bench_scale's cache key)
+CORPUS_VERSION = 3  # bumped when the same arguments would write other lines (bench_scale's cache key)
 DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "pyedu_toy.jsonl"
 _DYNAMIC_NAMES = frozenset({"eval", "exec", "locals", "globals", "vars", "getattr", "setattr", "__dict__"})
 _BAD_KINDS = ("invalid_json", "missing_field", "wrong_type")
@@ -154,25 +157,51 @@ def reordered(code: str, rng: random.Random) -> str:
     return ast.unparse(tree) + "\n"
 
 
+_OPERATORS = ("+", "-", "*", "//", "%", "&", "|", "^", "<<", ">>")
+_COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
+
+
+def _expression(live: list[str], rng: random.Random) -> str:
+    """Arithmetic of one to four live values and constants, with random operators: dedup
+    sees literals and local names as placeholders, so variety must be in the operators and
+    the shape, or two variants of one program are near duplicates of each other."""
+    terms = [
+        rng.choice(live) if rng.random() < 0.6 else str(rng.randrange(1, 10**4))
+        for _ in range(rng.randint(1, 4))
+    ]
+    text = terms[0]
+    for term in terms[1:]:
+        operator = rng.choice(_OPERATORS)
+        if operator in ("//", "%"):
+            term = f"({term} | 1)"  # never zero
+        elif operator in ("<<", ">>"):
+            term = f"({term} & 7)"
+        text = f"({text} {operator} {term})" if rng.random() < 0.5 else f"{text} {operator} {term}"
+    return text
+
+
 def unused_helper(name: str, statements: int, rng: random.Random) -> list[str]:
-    """Source lines of a function nothing calls: seeded arithmetic with its own constants."""
+    """Source lines of a function nothing calls: seeded integer arithmetic of random shapes
+    (assignments, conditionals, loops, nested one level), its own constants and operators."""
     lines = [f"def {name}(v0):", f"    v1 = v0 * {rng.randrange(2, 10**6)} + {rng.randrange(10**6)}"]
     live = ["v0", "v1"]
     for index in range(2, statements + 2):
-        a, b = rng.choice(live), rng.choice(live)
-        c, d = rng.randrange(1, 10**6), rng.randrange(2, 10**4)
-        shape = rng.randrange(4)
-        if shape == 0:
-            lines.append(f"    v{index} = ({a} + {c}) % {d}")
-        elif shape == 1:
-            lines.append(f"    v{index} = {a} * {b} - {c}")
+        target, shape = f"v{index}", rng.randrange(5)
+        if shape <= 1:
+            lines.append(f"    {target} = {_expression(live, rng)}")
         elif shape == 2:
-            lines.append(f"    v{index} = {a} if {b} > {c} else {b} + {d}")
+            test = f"{rng.choice(live)} {rng.choice(_COMPARISONS)} {_expression(live, rng)}"
+            lines.append(f"    {target} = {_expression(live, rng)} if {test} else {_expression(live, rng)}")
+        elif shape == 3:
+            lines.append(f"    {target} = {rng.randrange(10)}")
+            lines.append(f"    for k{index} in range({rng.randrange(1, 8)}):")
+            update = rng.choice(("+=", "-=", "^=", "|="))
+            lines.append(f"        {target} {update} {_expression([*live, f'k{index}'], rng)}")
         else:
-            lines.append(f"    v{index} = 0")
-            lines.append(f"    for k{index} in range({d % 7 + 1}):")
-            lines.append(f"        v{index} += {a} ^ (k{index} * {c})")
-        live.append(f"v{index}")
+            lines.append(f"    {target} = {_expression(live, rng)}")
+            lines.append(f"    if {target} {rng.choice(_COMPARISONS)} {_expression(live, rng)}:")
+            lines.append(f"        {target} = {_expression([*live, target], rng)}")
+        live.append(target)
     lines.append(f"    return {live[-1]}")
     return lines
 
@@ -188,18 +217,17 @@ def derived_code(base: Base, rng: random.Random, tag: str) -> str:
     return code
 
 
+_NUMBER = re.compile(r"\b\d+\b")
+
+
 def near_copy(code: str, rng: random.Random) -> str:
     """``code`` with one constant of its unused helper changed (the helper is its last lines)."""
     lines = code.split("\n")
     start = max(i for i, line in enumerate(lines) if line.startswith("def _unused_"))
-    candidates = [i for i in range(start + 1, len(lines)) if " % " in lines[i] or " - " in lines[i]]
-    index = rng.choice(candidates) if candidates else len(lines) - 2
-    head, sep, tail = lines[index].rpartition(" ")
-    if tail.isdigit():
-        lines[index] = f"{head}{sep}{int(tail) + 1 + rng.randrange(1000)}"
-    else:
-        lines.insert(index + 1, f"    v0 = v0 + {rng.randrange(1, 1000)} - 0")
-        lines.insert(index + 2, "    v0 = v0")
+    numbers = [(i, m) for i in range(start + 1, len(lines)) for m in _NUMBER.finditer(lines[i])]
+    index, match = rng.choice(numbers)
+    changed = str(int(match.group()) + 1 + rng.randrange(1000))
+    lines[index] = lines[index][: match.start()] + changed + lines[index][match.end() :]
     return "\n".join(lines)
 
 

@@ -17,6 +17,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 
 from tracepile.config import TracepileConfig
+from tracepile.engine import python_partitions
 from tracepile.jobs.trace_stage import RunsPrograms
 from tracepile.sources.files import parse_source_spec, pieces_of, source_context, source_files
 from tracepile.stage import StageRun
@@ -51,7 +52,10 @@ def source_tasks(files: list[tuple[str, str, str | None]], piece_bytes: int) -> 
 
 def parse_sources(spark: SparkSession, tasks: list[SourceTask], config: TracepileConfig) -> DataFrame:
     """The ingest transformation: one parsed row per source line (program, reject or blank)."""
-    file_rows = spark.createDataFrame(tasks, FILES_SCHEMA_DDL).repartition(len(tasks))
+    # a partition reads its tasks one after another
+    file_rows = spark.createDataFrame(tasks, FILES_SCHEMA_DDL).repartition(
+        python_partitions(config, len(tasks))
+    )
     # The Arrow schema the reader yields is the one declaration; Spark's is derived from it.
     parsed_schema = from_arrow_schema(PARSED_ARROW_SCHEMA)
     return file_rows.mapInArrow(partial(parse_files_arrow, options=config.ingest), parsed_schema)

@@ -19,6 +19,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
+from tracepile.engine import python_partitions
 from tracepile.lakehouse import Lakehouse
 from tracepile.stage import Resources, Stage, StageRun, require_table
 from tracepile.tables import SILVER_EXECUTIONS, SILVER_PROGRAMS, SILVER_REJECTS
@@ -175,17 +176,12 @@ class TraceStage(RunsPrograms):
             # executions as they were, and ``admitted`` reads them again when evaluated
             waiting = programs.count() - admitted.count() if quota else 0
         batches = math.ceil(total / limits.batch_rows)
-        partitions = limits.partitions
-        if partitions and self.config.engine == "local":
-            # the embedded engine starts every partition at once in its one process (each
-            # holds its rows and a share of the sandbox's queue), unlike a cluster's task
-            # slots: more partitions than cores add memory and no speed
-            partitions = min(partitions, os.cpu_count() or 1)
-            if partitions < limits.partitions:
-                run.report.notes["partitions"] = (
-                    f"trace.partitions {limits.partitions} taken as {partitions} (one per core) "
-                    "on the embedded engine"
-                )
+        partitions = python_partitions(self.config, limits.partitions) if limits.partitions else 0
+        if partitions < limits.partitions:
+            run.report.notes["partitions"] = (
+                f"trace.partitions {limits.partitions} taken as {partitions} (one per core) "
+                "on the embedded engine"
+            )
         by_status: dict[str, int] = {}
         new_executions = 0
         with run.progress(total, batches) as progress:

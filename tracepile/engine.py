@@ -72,6 +72,17 @@ def spark_session(config: TracepileConfig) -> Iterator[SparkSession]:
 SAIL_ROW_GROUP_ROWS = 16_384
 
 
+def python_partitions(config: TracepileConfig, wanted: int) -> int:
+    """How many partitions to give ``wanted`` units of Python work (files to parse, runs to
+    trace). The embedded engine starts every partition of a query at once in its one process,
+    each holding its input and its writer's buffer from the start, and its Python work
+    shares one GIL: there, more partitions than cores add memory and no speed. A cluster runs
+    a few tasks at a time per executor, so it gets them all."""
+    if config.engine == "local":
+        return max(1, min(wanted, os.cpu_count() or 1))
+    return max(1, wanted)
+
+
 @contextmanager
 def _sail_session(config: TracepileConfig) -> Iterator[SparkSession]:
     # Sail logs every session at INFO to stderr; users want our progress, not its chatter.
