@@ -45,7 +45,6 @@ _TOKEN = re.compile(
     """,
     re.VERBOSE,
 )
-_OPENING, _CLOSING = frozenset("([{"), frozenset(")]}")
 _QUOTES = frozenset("'\"")
 # "_" (a soft keyword, and a builtin in interactive sessions) is mostly an ordinary local name
 _KEPT_NAMES = (frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))) - {"_"}
@@ -165,35 +164,17 @@ def normalised_tokens(tree: ast.Module, entry_point: str) -> list[str]:
     kept = (_KEPT_NAMES - bound_builtins) | imported | {entry_point}
     renamed: dict[str, str] = {}
     out: list[str] = []
-    indents = [0]
-    indent = ""
-    depth = 0  # bracket depth: newlines inside brackets do not end a logical line
-    line_start = True
+    line = "\n0"  # the marker of the line the next token starts, when it is the first
     previous = ""
     for text in python_tokens(source):
-        first = text[0]
-        if first == "\n" or first == "\r":
-            if depth == 0:
-                line_start, indent = True, text.lstrip("\r\n")
+        if text[0] == "\n":  # ast.unparse: one logical line each, four spaces a level
+            line = f"\n{(len(text) - 1) // 4}"
             continue
-        if first == "#" or first == "\\":
-            continue
-        if text[-1] in _QUOTES:
-            pass  # a string, spelled by ast.unparse's repr (a b'' prefix is not a name)
-        elif first.isidentifier() and text not in kept and previous != ".":
-            text = renamed.setdefault(text, f"{RENAMED}{len(renamed)}")
-        elif text in _OPENING:
-            depth += 1
-        elif text in _CLOSING and depth:
-            depth -= 1
-        if line_start:
-            width = len(indent.expandtabs(8))
-            while width < indents[-1]:
-                indents.pop()
-            if width > indents[-1]:
-                indents.append(width)
-            out.append(f"\n{len(indents) - 1}")
-            line_start = False
+        if text[-1] not in _QUOTES and text[0].isidentifier() and text not in kept and previous != ".":
+            text = renamed.setdefault(text, f"{RENAMED}{len(renamed)}")  # (a b'' string is no name)
+        if line:
+            out.append(line)
+            line = ""
         out.append(text)
         previous = text
     return out
