@@ -101,7 +101,8 @@ ATTACKS = {
         {"error"},
     ),
     "read shadow": ("return open('/etc/shadow').read()", {"error"}),
-    "unserialisable return": ("return {1, 2}", {"error"}),
+    # a set has a typed form now (analysis/values.py); a function has none
+    "unserialisable return": ("return [len]", {"error"}),
 }
 
 

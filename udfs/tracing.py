@@ -140,7 +140,8 @@ def compile_for_tracing(code: str, entry: str) -> CodeType:
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name == entry:
             node.body = [_UntracedCalls().visit(statement) for statement in node.body]
-    return compile(ast.fix_missing_locations(tree), PROGRAM_FILENAME, "exec")
+    # dont_inherit: this module's own ``from __future__`` flags must not reach the program
+    return compile(ast.fix_missing_locations(tree), PROGRAM_FILENAME, "exec", dont_inherit=True)
 
 
 # Builtins that look at the frame that calls them: called through ``Pauser`` they would see
@@ -223,12 +224,35 @@ def script_function(compiled: CodeType, namespace: dict[str, Any]) -> Callable[[
     return types.FunctionType(compiled, namespace, "<module>")
 
 
+def _body(function: Callable[..., Any]) -> types.FunctionType | None:
+    """The function a decorator chain wraps (``functools.cache``, ``lru_cache``, a
+    ``functools.wraps``-style wrapper), followed through ``__wrapped__``; None if it does not
+    end in a plain function."""
+    for _ in range(32):  # a chain that long is a loop
+        wrapped = getattr(function, "__wrapped__", None)
+        if wrapped is None:
+            break
+        function = wrapped
+    return function if isinstance(function, types.FunctionType) else None
+
+
 def traced(function: Callable[..., Any], code: str, recorder: Recorder, depth: int) -> Callable[..., Any]:
     """``function`` traced by snoop into ``recorder`` to ``depth`` frames; ``code`` is its
-    program's source, registered so snoop shows it."""
+    program's source, registered so snoop shows it. A decorated function is called as it is
+    (its cache or wrapper runs as in plain Python) while snoop records its body's frames."""
     linecache.cache[PROGRAM_FILENAME] = (len(code), None, list(_source_lines(code)), PROGRAM_FILENAME)
     # pformat given: snoop otherwise tries to import two optional libraries on every Config
     config = snoop.Config(
         out=recorder, columns="", color=False, formatter_class=_formatter_for(recorder), pformat=pformat
     )
-    return config.snoop(depth=depth)(function)
+    tracer = config.snoop(depth=depth)
+    body = _body(function)
+    if body is None or body is function:
+        return tracer(function)
+    wrapper = tracer(body)  # snoop now traces the body's frames, wherever they are called from
+    # snoop's wrapper calls the function it was given; point it at the decorated one instead.
+    # Its frame is snoop's own, so it stays out of the trace, and the body is entered through
+    # the decorator as in plain Python.
+    cells = dict(zip(wrapper.__code__.co_freevars, wrapper.__closure__ or (), strict=True))
+    cells["function"].cell_contents = function
+    return wrapper
