@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
 from tests.corruption import BAD_LINES, GOOD
+from tracepile.analysis.values import decode
 from tracepile.sources.codeio import domain_for_category, parse_codeio_record
 from tracepile.sources.records import Rejection
 
@@ -72,3 +74,52 @@ def test_optional_fields_may_be_missing() -> None:
 )
 def test_domain_from_category(category: str, domain: str) -> None:
     assert domain_for_category(category) == domain
+
+
+PYTHON_RECORD = {
+    "refcode": "def main_solution(pairs, table, key=None):\n    return tuple(table[p] for p in pairs)\n",
+    "funcname": "main_solution",
+    "io_format": "python",
+    "ios": [
+        {"input": "[(1, 2), (3, 4)], {(1, 2): {'a'}, (3, 4): b'x'}", "output": "({'a'}, b'x')"},
+        {"input": "pairs=[], table={1: float('nan')}, key=frozenset()", "output": "()"},
+    ],
+}
+
+
+def test_python_io_format_reads_tuples_sets_bytes_and_int_keys_by_literal_parsing() -> None:
+    parsed = parse_codeio_record(json.dumps(PYTHON_RECORD).encode())
+    assert not isinstance(parsed, Rejection), parsed
+    first, second = parsed["inputs"]
+    assert decode(first["input_json"]) == {"pairs": [(1, 2), (3, 4)], "table": {(1, 2): {"a"}, (3, 4): b"x"}}
+    assert decode(first["expected_output_json"]) == ({"a"}, b"x")
+    kwargs = decode(second["input_json"])
+    assert kwargs["key"] == frozenset() and math.isnan(kwargs["table"][1])
+    assert decode(second["expected_output_json"]) == ()
+
+
+@pytest.mark.parametrize(
+    ("field", "text", "reason", "says"),
+    [
+        ("input", "__import__('os').system('true')", "wrong_type", "not call arguments of literals"),
+        ("input", "1, 2, 3, 4", "unsupported_call_form", "4 positional arguments; the entry takes 3"),
+        ("input", "[1], pairs=[2]", "wrong_type", "pairs twice"),
+        ("output", "open('/etc/passwd')", "wrong_type", "not a Python literal"),
+        ("output", "[1, 2", "wrong_type", "not a Python literal"),
+    ],
+)
+def test_python_io_format_never_evaluates_and_says_what_is_wrong(
+    field: str, text: str, reason: str, says: str
+) -> None:
+    ios = [{"input": "[1], {}", "output": "()"} | {field: text}]
+    parsed = parse_codeio_record(json.dumps({**PYTHON_RECORD, "ios": ios}).encode())
+    assert isinstance(parsed, Rejection)
+    assert parsed.reason == reason and says in parsed.detail, parsed
+
+
+def test_dict_key_order_inside_inputs_is_kept() -> None:
+    """A function whose result depends on key order runs on the record's own input."""
+    record = {**GOOD, "ios": [{"input": {"b": {"z": 1, "a": 2}, "a": 0}, "output": ["z", "a"]}]}
+    parsed = parse_codeio_record(json.dumps(record).encode())
+    assert not isinstance(parsed, Rejection)
+    assert list(decode(parsed["inputs"][0]["input_json"])["b"]) == ["z", "a"]

@@ -197,9 +197,12 @@ def test_a_syntax_error_cites_the_generators_own_line(sandbox: Sandbox) -> None:
     ("text", "accepted"),
     [
         ('{"b": 2, "a": [1, 2]}', '{"a":[1,2],"b":2}'),
-        ("[1, 2]", "returned array, expected an object of keyword arguments"),
-        ("null", "returned null, expected an object of keyword arguments"),
+        ("[1, 2]", "returned list, expected a dict of keyword arguments"),
+        ("null", "returned NoneType, expected a dict of keyword arguments"),
         ('{"1": 2}', "returned key '1', which is not a parameter name"),
+        ('{"$dict": [[1, 2]]}', "returned key '1', which is not a parameter name"),
+        # values as generated: a tuple stays a tuple, a nested dict keeps its order
+        ('{"b": {"$tuple": [1]}, "a": {"z": 1, "y": 2}}', '{"a":{"z":1,"y":2},"b":{"$tuple":[1]}}'),
         (None, "returned no value"),
     ],
 )
@@ -226,7 +229,7 @@ WRITES_OUTSIDE = f"def input_generator():\n    open({str(ESCAPE)!r}, 'w').write(
         (RAISES["input_generator"], "no input from 3 run(s); seed 0: error: ValueError: empty range"),
         (
             RETURNS_LIST["input_generator"],
-            "no input from 3 run(s); seed 0: returned array, expected an object",
+            "no input from 3 run(s); seed 0: returned list, expected a dict",
         ),
         (LOOPS, "no input from 1 run(s); seed 0: timeout"),  # a timeout ends the runs
         (
@@ -313,7 +316,7 @@ def test_fill_generated_inputs_fills_programs_and_rejects_failed_generators(tmp_
         assert rejected["source_line"] == position + 1 and rejected["source_kind"] == "codeio"
         assert rejected[["program_id", "code", "entry_point", "meta_json", "run_mode"]].isna().all()
     assert "ValueError: empty range" in out["reject_detail"][3]
-    assert "returned array" in out["reject_detail"][4]
+    assert "returned list" in out["reject_detail"][4]
     # the record with I/O pairs, the blank line and the bad line pass through as they were
     for position in (5, 6, 7):
         assert out.iloc[position].drop("inputs").equals(frame.iloc[position].drop("inputs"))

@@ -15,18 +15,29 @@ A record with no I/O pairs but an input generator becomes a program with no inpu
 ``meta_json`` holds the generator (``input_generator``); the ingest stage runs it in the sandbox
 to draw the inputs (``udfs/generate_inputs.py``). Optional fields may be missing or null but
 never of the wrong type.
+
+Values are kept as Python has them (``analysis/values.py``'s typed encoding, dict key order
+kept). JSON cannot write a tuple, a set, bytes or an int-keyed dict, so a record may say
+``"io_format": "python"``: then each ``ios[].input`` is the text between a call's parentheses
+(``"[1, 2], (3, 4), key={5: 'a'}"``, positional arguments named by the entry's signature) and
+each ``ios[].output`` a string holding a Python literal; both are parsed, never evaluated.
 """
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 from typing import Any
 
 from tracepile.analysis.hashing import canonical_json, content_id
+from tracepile.analysis.values import NoForm, NotALiteral, encode, parse_call_arguments, parse_literal
 from tracepile.sources.records import Rejection, decode_record, json_type_name
 from tracepile.vocab import Domain, IngestReason, RunMode, SourceKind
 
 SOURCE_KIND = SourceKind.CODEIO
+# "json": ios[].input an object of keyword arguments, ios[].output any JSON; "python": ios[].input
+# the text between a call's parentheses and ios[].output a Python literal, read by literal parsing
+IO_FORMATS = ("json", "python")
 GENERATOR_FIELD = "input_generator"  # the record's field, and the meta_json key that carries it
 
 # The raw category is kept beside the domain, which is one of a closed set (vocab.Domain).
@@ -67,7 +78,71 @@ def domain_for_category(category: str) -> str:
     return Domain.GENERAL.value
 
 
-def _normalise_ios(ios: list[Any]) -> list[dict[str, str | None]] | Rejection:
+def _parameters(code: str, entry_point: str) -> list[str] | None:
+    """The names a positional argument of ``entry_point`` fills, in order; None when the code
+    does not parse or defines no such top-level function (the dedup filters say why later)."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == entry_point:
+            return [argument.arg for argument in (*node.args.posonlyargs, *node.args.args)]
+    return None
+
+
+def _python_input(text: Any, where: str, parameters: list[str] | None) -> dict[str, Any] | Rejection:
+    """``io_format: python``: an input is the text between a call's parentheses, each argument a
+    Python literal (parsed, never evaluated); positional ones are named by the entry's signature."""
+    if not isinstance(text, str):
+        return Rejection(IngestReason.WRONG_TYPE, f"{where} is {json_type_name(text)}, expected string")
+    try:
+        positional, keywords = parse_call_arguments(text)
+    except NotALiteral as exc:
+        return Rejection(IngestReason.WRONG_TYPE, f"{where} is not call arguments of literals: {exc}")
+    if positional and parameters is None:
+        return Rejection(
+            IngestReason.UNSUPPORTED_CALL_FORM, f"{where} has positional arguments but no entry signature"
+        )
+    names = parameters or []
+    if len(positional) > len(names):
+        return Rejection(
+            IngestReason.UNSUPPORTED_CALL_FORM,
+            f"{where} gives {len(positional)} positional arguments; the entry takes {len(names)}",
+        )
+    named = dict(zip(names, positional, strict=False))
+    if twice := sorted(named.keys() & keywords.keys()):
+        return Rejection(IngestReason.WRONG_TYPE, f"{where} gives {', '.join(twice)} twice")
+    return named | keywords
+
+
+def _input_json(kwargs: dict[str, Any], where: str) -> str | Rejection:
+    """Keyword arguments in the typed encoding: sorted by name (a call cannot tell their order,
+    and the ids of earlier corpora stay), every value inside in its own order."""
+    try:
+        return encode({name: kwargs[name] for name in sorted(kwargs)}, where)
+    except NoForm as exc:
+        return Rejection(IngestReason.WRONG_TYPE, str(exc))
+
+
+def _expected(item: dict[str, Any], where: str, python: bool) -> str | Rejection | None:
+    """A missing "output" is unknown (SQL NULL); "output": null means the call returns None."""
+    if "output" not in item:
+        return None
+    output = item["output"]
+    if python:
+        if not isinstance(output, str):
+            return Rejection(IngestReason.WRONG_TYPE, f"{where} is {json_type_name(output)}, expected string")
+        try:
+            output = parse_literal(output)
+        except NotALiteral as exc:
+            return Rejection(IngestReason.WRONG_TYPE, f"{where} is not a Python literal: {exc}")
+    return encode(output, where)
+
+
+def _normalise_ios(
+    ios: list[Any], python: bool, parameters: list[str] | None
+) -> list[dict[str, str | None]] | Rejection:
     inputs: list[dict[str, str | None]] = []
     for index, item in enumerate(ios):
         if not isinstance(item, dict):
@@ -75,14 +150,25 @@ def _normalise_ios(ios: list[Any]) -> list[dict[str, str | None]] | Rejection:
             return Rejection(IngestReason.WRONG_TYPE, f"ios[{index}] is {got}, expected object")
         if "input" not in item:
             return Rejection(IngestReason.MISSING_FIELD, f"ios[{index}].input")
-        if not isinstance(item["input"], dict):
+        if python:
+            kwargs = _python_input(item["input"], f"ios[{index}].input", parameters)
+            if isinstance(kwargs, Rejection):
+                return kwargs
+        elif isinstance(item["input"], dict):
+            kwargs = item["input"]
+        else:
             got = json_type_name(item["input"])
             return Rejection(
-                IngestReason.WRONG_TYPE, f"ios[{index}].input is {got}, expected object (kwargs)"
+                IngestReason.WRONG_TYPE,
+                f"ios[{index}].input is {got}, expected object (kwargs), or a string of call arguments "
+                'with "io_format": "python"',
             )
-        # A missing "output" means unknown (SQL NULL); "output": null means the call returns None.
-        expected = canonical_json(item["output"]) if "output" in item else None
-        inputs.append({"input_json": canonical_json(item["input"]), "expected_output_json": expected})
+        input_json = _input_json(kwargs, f"ios[{index}].input")
+        expected = _expected(item, f"ios[{index}].output", python)
+        for parsed in (input_json, expected):
+            if isinstance(parsed, Rejection):
+                return parsed
+        inputs.append({"input_json": input_json, "expected_output_json": expected})  # type: ignore[dict-item]
     return inputs
 
 
@@ -117,7 +203,10 @@ def _meta(record: dict[str, Any], layout: Layout) -> Any:
     (reasoning-gym's generation counts and quality scores); None when there is none."""
     if layout.meta is not None:
         return record.get(layout.meta)
-    read = {layout.code, layout.problem, layout.io_requirements, "source", "category", "ios", GENERATOR_FIELD}
+    read = {
+        layout.code, layout.problem, layout.io_requirements, "source", "category", "ios", "io_format",
+        GENERATOR_FIELD,
+    }  # fmt: skip
     rest = {key: value for key, value in record.items() if key not in read}
     return rest or None
 
@@ -147,7 +236,15 @@ def parse_codeio_record(raw: bytes) -> dict[str, Any] | Rejection:
             IngestReason.INVALID_ENTRY_POINT, f"funcname {entry_point[:80]!r} is not an identifier"
         )
     generator: str | None = _generator(record)
-    inputs = _normalise_ios(record.get("ios") or [])
+    io_format = record.get("io_format") or "json"
+    if io_format not in IO_FORMATS:
+        return Rejection(
+            IngestReason.WRONG_TYPE, f"io_format {str(io_format)[:40]!r} is none of {IO_FORMATS}"
+        )
+    python = io_format == "python"
+    inputs = _normalise_ios(
+        record.get("ios") or [], python, _parameters(code, entry_point) if python else None
+    )
     if isinstance(inputs, Rejection):
         return inputs
 

@@ -12,13 +12,13 @@ program on each input, and the value it returns (the same under two hash seeds) 
 from __future__ import annotations
 
 import ast
-import json
 from collections.abc import Callable
 from typing import Protocol
 
 from tracepile.analysis.hashing import canonical_json
 from tracepile.analysis.pyast import parse
-from tracepile.sources.records import Rejection, json_type_name
+from tracepile.analysis.values import decode, encode
+from tracepile.sources.records import Rejection
 from tracepile.vocab import IngestReason, Status
 
 GENERATOR_NAMES = ("input_generator", "generate_inputs", "generate_input")  # as the datasets name it
@@ -122,21 +122,20 @@ def _failed(detail: str) -> Rejection:
 
 
 def accept_generated(return_json: str | None) -> str | Rejection:
-    """The canonical JSON of a generated input when it is keyword arguments (a JSON object
-    whose keys are names), else why not."""
+    """The typed JSON (``analysis/values.py``) of a generated input when it is keyword
+    arguments (a dict whose keys are names; names sorted, values as generated), else why not."""
     if return_json is None:
         return _failed("returned no value")
     try:
-        value = json.loads(return_json)
-    except (json.JSONDecodeError, RecursionError):
-        return _failed("returned a value that is not JSON")
+        value = decode(return_json)
+    except (ValueError, TypeError, KeyError, RecursionError):
+        return _failed("returned a value that is not typed JSON")
     if not isinstance(value, dict):
-        return _failed(f"returned {json_type_name(value)}, expected an object of keyword arguments")
-    # JSON turned any non-string key into a string: "1" names no parameter either
-    wrong = next((key for key in value if not key.isidentifier()), None)
+        return _failed(f"returned {type(value).__name__}, expected a dict of keyword arguments")
+    wrong = next((key for key in value if not (isinstance(key, str) and key.isidentifier())), None)
     if wrong is not None:
-        return _failed(f"returned key {wrong[:40]!r}, which is not a parameter name")
-    return canonical_json(value)
+        return _failed(f"returned key {str(wrong)[:40]!r}, which is not a parameter name")
+    return encode({name: value[name] for name in sorted(value)})
 
 
 def generated_inputs(
