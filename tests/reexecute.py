@@ -5,12 +5,11 @@ sandbox like any untrusted program, reporting what its outermost call did."""
 from __future__ import annotations
 
 import ast
-import json
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from tracepile.analysis.values import values_equal
+from tracepile.analysis.values import decode, values_equal
 from tracepile.translation.questions import Question
 from tracepile.translation.verify import UNPARSED, literal
 from tracepile.udfs.sandbox import Sandbox
@@ -108,7 +107,7 @@ def reexecute(sandbox: Sandbox, code: str, entry: str, input_json: str) -> Obser
     """Run the instrumented program in the sandbox, under the hash seed the trace ran with."""
     result = sandbox.run(instrumented(code, entry), WRAPPER, input_json, hash_seed=sandbox.hash_seeds[-1])
     assert result.status == Status.OK, result.error
-    seen = json.loads(result.return_json or "null")
+    seen = decode(result.return_json or "null")
     return Observed(
         seen["returned"],
         Counter({int(k): v for k, v in seen["starts"].items()}),
@@ -128,7 +127,7 @@ def expected_answer(question: Question, observed: Observed) -> Any:
     if question.kind == QuestionKind.VALUE_AFTER_LINE:
         states = [state for line, state in observed.afters if line == question.line]
         return literal(states[question.occurrence - 1][question.variable])
-    given = json.loads(question.given_json or "null")
+    given = decode(question.given_json or "null")
     return next(
         line
         for line, state in observed.afters

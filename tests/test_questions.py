@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.reexecute import expected_answer, reexecute
-from tracepile.analysis.values import values_equal
+from tracepile.analysis.values import decode, to_literal, values_equal
 from tracepile.cli import sample_path
 from tracepile.translation.questions import (
     Question,
@@ -122,7 +122,7 @@ def _all(code: str, input_json: str, result: RunResult) -> list[Question]:
 def _answers(questions: list[Question], kind: QuestionKind) -> dict[tuple[Any, ...], Any]:
     """(line, occurrence, variable, given_json) -> answer, for one kind."""
     return {
-        (q.line, q.occurrence, q.variable, q.given_json): json.loads(q.answer_json)
+        (q.line, q.occurrence, q.variable, q.given_json): decode(q.answer_json)
         for q in questions
         if q.kind == kind
     }
@@ -192,7 +192,7 @@ def test_values_snoop_shortened_or_that_did_not_last_are_not_asked_about(sandbox
     assert not any(q.variable in ("big", "text") for q in questions)
     assert _answers(questions, QuestionKind.VALUE_AFTER_LINE)[(4, 1, "short", None)] == "abab"
     # x holds 5 only inside the statement at line 5: after it, x is 2
-    firsts = {(q.variable, q.given_json): json.loads(q.answer_json) for q in questions if q.given_json}
+    firsts = {(q.variable, q.given_json): decode(q.answer_json) for q in questions if q.given_json}
     assert firsts[("x", "2")] == 5 and ("x", "5") not in firsts
 
 
@@ -226,7 +226,7 @@ def test_every_question_on_sample_programs_matches_an_independent_reexecution(sa
         for question in questions_for(code, entry, input_json, result.return_json, result.steps, EVERY, 0):
             expected = expected_answer(question, observed)
             assert expected is not UNPARSED
-            assert values_equal(json.loads(question.answer_json), expected), (
+            assert values_equal(decode(question.answer_json), expected), (
                 code,
                 input_json,
                 question,
@@ -243,7 +243,7 @@ def test_model_free_answers_verify_on_sample_programs(sample_runs) -> None:
         for question in questions_for(code, entry, input_json, result.return_json, result.steps, 2, 7):
             text = render_answer(question, code, entry, input_json, result.steps)
             assert verify_answer(text, question, result.steps) == (True, None, ""), text
-            assert text.splitlines()[-1] == f"Final answer: {json.dumps(json.loads(question.answer_json))}"
+            assert text.splitlines()[-1] == f"Final answer: {to_literal(decode(question.answer_json))}"
 
 
 def test_the_choice_is_deterministic_balanced_and_moves_with_the_seed(sandbox) -> None:
@@ -274,12 +274,12 @@ def test_a_long_loop_is_summarised_and_still_counts_and_verifies(sandbox) -> Non
     result = _run(sandbox, LONG_LOOP, '{"n": 60}')
     questions = _all(LONG_LOOP, '{"n": 60}', result)
     (count,) = [q for q in questions if q.kind == QuestionKind.LINE_COUNT and q.line == 4]
-    assert json.loads(count.answer_json) == 60
+    assert decode(count.answer_json) == 60
     text = render_answer(count, LONG_LOOP, ENTRY, '{"n": 60}', result.steps)
     assert "keep repeating" in text and "Line 4 runs 47 times among them." in text
     assert len(text.splitlines()) < 50 and verify_answer(text, count, result.steps)[0]
     (late,) = [q for q in questions if q.kind == QuestionKind.VALUE_AFTER_LINE and q.occurrence == 50]
-    assert json.loads(late.answer_json) == sum(range(50))
+    assert decode(late.answer_json) == sum(range(50))
     assert verify_answer(
         render_answer(late, LONG_LOOP, ENTRY, '{"n": 60}', result.steps), late, result.steps
     )[0]
@@ -319,7 +319,7 @@ def _question(
             QuestionKind.BRANCH_TAKEN,
             8,
             2,
-            ("Final answer: true", "Final answer: false"),
+            ("Final answer: True", "Final answer: False"),
             GenerateOutcome.WRONG_FINAL_ANSWER,
         ),
         (
@@ -377,9 +377,10 @@ def test_the_prompt_numbers_the_lines_and_asks_for_a_final_answer(sandbox) -> No
     prompt = question_prompt("Add things up.", BRANCHES, ENTRY, BRANCHES_INPUT, question)
     assert prompt.startswith("Add things up.\n\n")
     assert "  13 |             total = (total +\n  14 |                      100)" in prompt
-    assert f"Input (keyword arguments of {ENTRY}): {BRANCHES_INPUT}" in prompt
+    assert f"Input (keyword arguments of {ENTRY}): n=2, items=[1, 3, 0]" in prompt
     assert (
-        prompt.endswith(f"Question: {question.question}") and "Final answer: <the answer as JSON>" in prompt
+        prompt.endswith(f"Question: {question.question}")
+        and "Final answer: <the answer as a Python literal>" in prompt
     )
 
 

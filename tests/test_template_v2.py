@@ -13,15 +13,8 @@ from pathlib import Path
 import pytest
 
 from tracepile.cli import sample_path
-from tracepile.translation.template import (
-    DETAIL_STEPS,
-    PHRASES,
-    Execution,
-    Unevaluable,
-    evaluate,
-    phrasing_variety,
-    render_coe,
-)
+from tracepile.translation.template import DETAIL_STEPS, PHRASES, phrasing_variety, render_coe
+from tracepile.translation.trace_model import Execution, Unevaluable, evaluate
 from tracepile.translation.verify import verify
 from tracepile.udfs.sandbox import Sandbox
 from tracepile.vocab import GenerateOutcome, RunMode, Status

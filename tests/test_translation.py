@@ -16,6 +16,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from tracepile.analysis.values import decode, parse_literal, to_literal
 from tracepile.cli import sample_path
 from tracepile.config import GenerateConfig
 from tracepile.translation.backends import (
@@ -27,7 +28,8 @@ from tracepile.translation.backends import (
     finish,
 )
 from tracepile.translation.prompts import TRANSLATION_INSTRUCTIONS, ProgramRun, translation_messages
-from tracepile.translation.template import DETAIL_STEPS, Execution, render_coe
+from tracepile.translation.template import DETAIL_STEPS, render_coe
+from tracepile.translation.trace_model import Execution
 from tracepile.translation.verify import verify
 from tracepile.udfs.sandbox import Sandbox
 from tracepile.udfs.write_coe import GenerateOptions, generate_rows
@@ -66,8 +68,9 @@ def test_template_text_on_real_traces_verifies_and_ends_with_the_executed_output
         text = render_coe(execution)
         verdict = verify(text, execution)
         assert verdict.ok, (record["problem_description"], verdict)
-        assert text.splitlines()[-1] == f"Final answer: {json.dumps(json.loads(execution.return_json))}"
-        assert json.loads(text.splitlines()[-1].split(":", 1)[1]) == record["ios"][0]["output"]
+        # the answer as a Python literal (`False`, a tuple as a tuple), read back to the record's output
+        assert text.splitlines()[-1] == f"Final answer: {to_literal(decode(execution.return_json))}"
+        assert parse_literal(text.splitlines()[-1].split(":", 1)[1]) == record["ios"][0]["output"]
     assert sum(verify(render_coe(e), e).claims_checked for _, e in sample_executions) > 50
 
 

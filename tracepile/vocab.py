@@ -82,6 +82,12 @@ class Backend(StrEnum):
     OPENAI = "openai"
 
 
+# A per-row step of a stage raised (a bug of ours, or data no step foresaw): the row is rejected
+# with the exception as its detail and the run goes on (``crashpoints.guarded``). One word in
+# every stage's reasons, so a run's summary and page add them up across stages.
+INTERNAL_ERROR = "internal_error"
+
+
 class IngestReason(StrEnum):
     """Why a source line did not become a program (``bronze/ingest_rejects.reason``)."""
 
@@ -114,6 +120,7 @@ class IngestReason(StrEnum):
     NO_CODE_BLOCK = "no_code_block"
     INCORRECT_SOLUTION = "incorrect_solution"  # math.correct_only: the dataset marks it wrong
     INPUT_GENERATOR_FAILED = "input_generator_failed"
+    INTERNAL_ERROR = INTERNAL_ERROR
 
 
 # pyfiles: a function that cannot be a program (not bad data), normal at any share of a tree
@@ -147,6 +154,7 @@ class DedupReason(StrEnum):
     EXACT_DUPLICATE = "exact_duplicate"
     NEAR_DUPLICATE = "near_duplicate"
     FAILED_TESTS = "failed_tests"  # trace: a whole-verdict program failed one of its inputs
+    INTERNAL_ERROR = INTERNAL_ERROR  # trace: running one of its inputs raised (the first is the detail)
 
 
 DUPLICATE_REASONS = (DedupReason.EXACT_DUPLICATE, DedupReason.NEAR_DUPLICATE)
@@ -175,6 +183,13 @@ class GenerateOutcome(StrEnum):
     WRONG_INTERMEDIATE_VALUE = "wrong_intermediate_value"
     WRONG_COMPUTATION = "wrong_computation"  # a stated `expr = value` the values do not give
     WRONG_BRANCH = "wrong_branch"  # a stated truth value the trace's branch contradicts
+    TAUTOLOGY = "tautology"  # a computation that restates a bare value: `m = 0 = 0`
+    FALSE_REPETITION = "false_repetition"  # "lines 5, 6, 7 keep repeating" where 7 skips rounds
+    FALSE_RETURN = "false_return"  # "line 5 returns ..." where line 5 never returned (it raised)
+    JSON_IN_CODE = "json_in_code"  # `f(flag=true)`: JSON's true/false/null inside Python code
+    UNRENDERABLE = "unrenderable"  # the template backend cannot tell this execution
+    ANSWER_IN_PROMPT = "answer_in_prompt"  # the shown code or problem holds this input's output
+    INTERNAL_ERROR = INTERNAL_ERROR  # generating, cleaning or verifying the row raised
 
 
 GENERATE_REJECT_REASONS = tuple(
@@ -208,12 +223,18 @@ class RewriteKind(StrEnum):
     RECURSION_TO_ITERATION = "recursion_to_iteration"
 
 
+# silver/rewrite_rejects.rewrite_kind where rewriting a program failed before any one rewrite
+# (proposing them, or running the original): one reject stands for all its kinds
+EVERY_REWRITE_KIND = "all"
+
+
 class RewriteDrop(StrEnum):
     """Why differential execution dropped a rewrite (``silver/rewrite_rejects.reason``)."""
 
     OUTPUT_DIFFERS = "output_differs"  # a different return value (or output) on some input
     STATUS_DIFFERS = "status_differs"  # it failed where the original ran, or the reverse
     NOT_VALID = "not_valid"  # the rewritten code does not compile or lost the entry function
+    INTERNAL_ERROR = INTERNAL_ERROR
 
 
 class ExportKind(StrEnum):

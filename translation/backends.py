@@ -12,7 +12,7 @@
 
 Model output is cleaned here (``finish``): ``<think>...</think>`` is stripped; a
 generation that never finished thinking, or stopped at the token limit, is dropped
-with its reason.
+with its reason, and so is an execution the template cannot tell (``unrenderable``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from tracepile.config import GenerateConfig
 from tracepile.translation.prompts import count_tokens
-from tracepile.translation.template import Execution, render_coe
+from tracepile.translation.template import Execution, Unrenderable, render_coe
 from tracepile.vocab import Backend as BackendName
 from tracepile.vocab import GenerateOutcome
 
@@ -35,7 +35,8 @@ if TYPE_CHECKING:
     import openai
 
 BACKEND_ERROR = GenerateOutcome.BACKEND_ERROR  # not the text's fault: the stage leaves such rows pending
-TEMPLATE_VERSION = "template-v2"  # enters the prompt hash: change it when the renderer changes
+TEMPLATE_VERSION = "template-v3"  # enters the prompt hash: change it when the renderer changes
+UNRENDERABLE = GenerateOutcome.UNRENDERABLE  # the template cannot tell this execution: a reject
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class Request:
 @dataclass(frozen=True)
 class Generation:
     text: str | None
-    finish_reason: str  # stop | length | error
+    finish_reason: str  # stop | length | error | unrenderable
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     error: str | None = None
@@ -70,7 +71,14 @@ class TemplateBackend:
         return count_tokens(None, messages)
 
     def generate(self, requests: Sequence[Request]) -> list[Generation]:
-        return [Generation(render_coe(r.execution), "stop") for r in requests]
+        return [self._render(r.execution) for r in requests]
+
+    @staticmethod
+    def _render(execution: Execution) -> Generation:
+        try:
+            return Generation(render_coe(execution), "stop")
+        except Unrenderable as exc:  # that row is rejected; the others go on
+            return Generation(None, UNRENDERABLE, error=str(exc))
 
 
 EngineFactory = Callable[[GenerateConfig], Any]
@@ -229,8 +237,10 @@ def _attempts(exc: openai.APIError) -> str:
 _THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
 
 
-def finish(generation: Generation) -> tuple[str | None, GenerateOutcome | None, str]:
+def finish(generation: Generation) -> tuple[str | None, str | None, str]:
     """(clean text, or None with the reason and detail to drop it)."""
+    if generation.finish_reason == UNRENDERABLE:
+        return None, UNRENDERABLE, generation.error or "the template cannot tell this execution"
     if generation.finish_reason == "error" or generation.text is None:
         return None, BACKEND_ERROR, generation.error or "no text"
     if generation.finish_reason == "length":

@@ -14,15 +14,16 @@ of it, and an execution's effects are the changes reported from its second event
 the next execution's first. Lines holding two statements (``if x: y = 1``, ``a = 1; b = 2``)
 cannot be told apart in a trace and are never asked about, nor is a value snoop truncated.
 
-Every answer is read off the trace; nothing is evaluated. ``render_answer`` writes a
-model-free Chain-of-Execution up to the moment asked, and ``verify_answer`` checks any text
-the way ``verify.py`` checks a CoE: the final answer, and every ``name = value`` it states.
+Every answer is read off the trace; nothing is evaluated. Answers are Python values, held
+as typed JSON (``answer_json``, ``given_json``: ``tracepile/analysis/values.py``) and
+written in texts as Python literals. ``render_answer`` writes a model-free
+Chain-of-Execution up to the moment asked, and ``verify_answer`` checks any text the way
+``verify.py`` checks a CoE: the final answer, and every ``name = value`` it states.
 """
 
 from __future__ import annotations
 
 import ast
-import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -30,11 +31,21 @@ from typing import Any
 
 import xxhash
 
-from tracepile.analysis.hashing import canonical_json, content_id
+from tracepile.analysis.hashing import content_id
 from tracepile.analysis.pyast import holding_ast_lock, parse
-from tracepile.analysis.values import values_equal
-from tracepile.translation.template import DETAIL_STEPS, FINAL_ANSWER, TAIL_STEPS, VALUES_LISTED, Execution
-from tracepile.translation.verify import UNPARSED, literal, verify
+from tracepile.analysis.values import NoForm, decode, encode, to_literal, values_equal
+from tracepile.translation.template import DETAIL_STEPS, FINAL_ANSWER, TAIL_STEPS, VALUES_LISTED
+from tracepile.translation.trace_model import (
+    TRUNCATED,
+    UNPARSED,
+    Execution,
+    as_text,
+    keyword_arguments,
+    lines_in_every_round,
+    rounds_in,
+    trace_value,
+)
+from tracepile.translation.verify import verify
 from tracepile.vocab import SCRIPT_ENTRY, QuestionKind
 
 
@@ -43,11 +54,11 @@ class Question:
     question_id: str
     kind: QuestionKind
     question: str
-    answer_json: str  # canonical JSON
+    answer_json: str  # typed JSON
     variable: str | None
     line: int | None  # the statement's first line, 1-based in the program's code
     occurrence: int | None  # 1-based
-    given_json: str | None = None  # first_line_with_value: the value asked about (canonical JSON)
+    given_json: str | None = None  # first_line_with_value: the value asked about (typed JSON)
 
 
 # Statements whose every execution shows as a line event of their own. A function's
@@ -62,7 +73,6 @@ _ASSIGNING = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr)  # finish and 
 _BRANCHING = (ast.If, ast.While)
 _NESTED_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)  # bodies run in frames of their own
 _CONTAINERS = frozenset({"list", "tuple", "dict", "set", "frozenset"})
-_TRUNCATED = "..."  # how snoop's cheap_repr marks a shortened value, inside strings too
 
 
 @dataclass(frozen=True)
@@ -129,16 +139,16 @@ class _Call:
         return [run for run in self.runs if run.statement == statement]
 
     def whole(self, shown: str) -> Any:
-        """A reported value as JSON data; ``UNPARSED`` when snoop shortened it, it is no JSON
-        value, or it may stand for another type."""
-        if _TRUNCATED in shown:
+        """A reported value; ``UNPARSED`` when snoop shortened it, it is no literal, or it may
+        stand for another type."""
+        if TRUNCATED in shown:
             return UNPARSED
-        value = literal(shown)
-        if value is UNPARSED or (self.disguised and isinstance(value, list | dict)):
+        value = trace_value(shown)
+        if value is UNPARSED or (self.disguised and isinstance(value, list | tuple | dict | set | frozenset)):
             return UNPARSED
         try:
-            canonical_json(value)
-        except (TypeError, ValueError):  # bytes, complex: a literal JSON cannot hold
+            encode(value)
+        except NoForm:  # nothing a literal gives, but kept in step with what a column holds
             return UNPARSED
         return value
 
@@ -346,8 +356,7 @@ def _keyword(statement: _Statement) -> str:
 
 
 def _call_text(entry_point: str, input_json: str) -> str:
-    arguments = json.loads(input_json)
-    return f"{entry_point}({', '.join(f'{name}={json.dumps(value)}' for name, value in arguments.items())})"
+    return f"{entry_point}({keyword_arguments(input_json)})"
 
 
 @dataclass(frozen=True)
@@ -384,10 +393,10 @@ def _asks(call: _Call, return_json: str) -> Iterator[_Ask]:
         for run in runs:
             if (taken := run.taken()) is not None:
                 yield _Ask(QuestionKind.BRANCH_TAKEN, taken, statement, occurrence=run.occurrence)
-    yield _Ask(QuestionKind.RETURN_VALUE, json.loads(return_json))
+    yield _Ask(QuestionKind.RETURN_VALUE, decode(return_json))
     for first in _first_values(call):
         if _first_value_askable(first):
-            given = canonical_json(first.value)
+            given = encode(first.value)
             yield _Ask(QuestionKind.FIRST_LINE_WITH_VALUE, first.run.line, None, first.variable, None, given)
 
 
@@ -397,7 +406,7 @@ def _wording(ask: _Ask, entry_point: str, input_json: str) -> str:
     if ask.kind == QuestionKind.FIRST_LINE_WITH_VALUE:
         return (
             f"After which line does the variable `{ask.variable}` first hold the value "
-            f"{json.dumps(json.loads(ask.given_json or 'null'))}? Answer with the line number."
+            f"`{to_literal(decode(ask.given_json or 'null'))}`? Answer with the line number."
         )
     assert ask.statement is not None
     quoted = f"line {ask.line} (`{ask.statement.source}`)"
@@ -409,7 +418,7 @@ def _wording(ask: _Ask, entry_point: str, input_json: str) -> str:
     if ask.kind == QuestionKind.BRANCH_TAKEN:
         return (
             f"The {_ordinal(ask.occurrence or 0)} time the condition of the `{_keyword(ask.statement)}` at "
-            f"{quoted} is evaluated, is it true? Answer true or false."
+            f"{quoted} is evaluated, is it true? Answer True or False."
         )
     if isinstance(ask.statement.node, _BRANCHING):
         return f"How many times is the condition of the `{_keyword(ask.statement)}` at {quoted} evaluated?"
@@ -422,7 +431,7 @@ def _question(ask: _Ask, entry_point: str, input_json: str, execution_id: str) -
         content_id(key),
         ask.kind,
         _wording(ask, entry_point, input_json),
-        canonical_json(ask.answer),
+        encode(ask.answer),
         ask.variable,
         ask.line,
         ask.occurrence,
@@ -469,7 +478,7 @@ QUESTION_REQUEST = (
     "Answer the question below about running the code on the given input. Lines are numbered "
     "from 1; a question about lines or variables is about the call itself: lines run inside "
     "recursive calls, comprehensions or other functions it calls do not count. Reason step by "
-    "step through the execution, then end with a line 'Final answer: <the answer as JSON>'."
+    "step through the execution, then end with a line 'Final answer: <the answer as a Python literal>'."
 )
 
 
@@ -481,7 +490,7 @@ def question_prompt(problem: str, code: str, entry_point: str, input_json: str, 
     parts += [
         QUESTION_REQUEST,
         f"Code:\n```python\n{numbered}\n```",
-        f"Input (keyword arguments of {entry_point}): {input_json}",
+        f"Input (keyword arguments of {entry_point}): {keyword_arguments(input_json)}",
         f"Question: {question.question}",
     ]
     return "\n\n".join(parts)
@@ -497,52 +506,84 @@ def _narrate(run: _Run, counted: int | None) -> str:
     elif isinstance(run.statement.node, ast.For) and run.next_line not in run.statement.body_lines():
         said.append("the loop is over")
     if run.changes:
-        said.append("now " + ", ".join(f"`{name} = {shown}`" for name, shown in run.changes.items()))
+        said.append("now " + ", ".join(f"`{name} = {as_text(shown)}`" for name, shown in run.changes.items()))
     if counted == run.line and run.statement.node is not None:
         said.append(f"that is its {_ordinal(run.occurrence)} run")
     return f"Line {run.line}, `{run.statement.source}`: {'; '.join(said) or 'nothing changes'}."
 
 
 def _walk(runs: list[_Run], counted: int | None) -> list[str]:
-    """The executions in order; a long stretch in the middle summarised (with how often the
-    counted line runs in it)."""
+    """The executions in order; a long stretch in the middle summarised: the lines that run in
+    every round of its loop, how often the counted line runs in it, and the values each
+    variable runs through."""
     if len(runs) <= DETAIL_STEPS + TAIL_STEPS:
         return [_narrate(run, counted) for run in runs]
-    head, middle, tail = runs[:DETAIL_STEPS], runs[DETAIL_STEPS:-TAIL_STEPS], runs[-TAIL_STEPS:]
-    text = [_narrate(run, counted) for run in head]
-    text.append(
-        f"Lines {', '.join(map(str, sorted({run.line for run in middle})))} keep repeating for "
-        f"{len(middle)} more steps."
-    )
+    start, stop = DETAIL_STEPS, len(runs) - TAIL_STEPS
+    middle = runs[start:stop]
+    text = [_narrate(run, counted) for run in runs[:start]]
+    text.append(_repetition(runs, start, stop))
     if counted is not None:
         times = sum(run.line == counted and run.statement.node is not None for run in middle)
         text.append(f"Line {counted} runs {_times(times)} among them.")
     history: dict[str, list[str]] = {}
     for run in middle:
         for name, shown in run.changes.items():
-            history.setdefault(name, []).append(shown)
+            history.setdefault(name, []).append(as_text(shown))
     for name, values in history.items():
         listed = ", ".join(values[:VALUES_LISTED]) + (", ..." if len(values) > VALUES_LISTED else "")
         text.append(f"Along the way {name} takes the values {listed}, ending at `{name} = {values[-1]}`.")
-    return text + [_narrate(run, counted) for run in tail]
+    return text + [_narrate(run, counted) for run in runs[stop:]]
+
+
+def _repetition(runs: list[_Run], start: int, stop: int) -> str:
+    """What runs in the stretch ``start``..``stop``. "Keep repeating" names only lines that
+    run in every complete round of the outermost loop there, and only one-line statements
+    (a line event of their own: what the verifier reads rounds from)."""
+    lines = [run.line for run in runs]
+    times = Counter(lines[start:stop])
+    loops = [
+        run.line
+        for run in runs[start:stop]
+        if isinstance(run.statement.node, ast.For | ast.While) and times[run.line] >= 3
+    ]
+    rounds = rounds_in(lines, min(loops), start, stop) if loops else []
+    one_line = {run.line for run in runs if _one_line(run.statement)}
+    every = sorted(lines_in_every_round(lines, rounds) & one_line)
+    ran = sorted(times)
+    if len(rounds) < 2 or len(every) < 2:
+        return f"The next {stop - start} statement runs go through {_line_list(ran)}."
+    sentence = f"Lines {', '.join(map(str, every))} keep repeating for {stop - start} more statement runs."
+    if others := [line for line in ran if line not in every]:
+        sentence += f" {_line_list(others).capitalize()} also run(s) there, but not in every round."
+    return sentence
+
+
+def _line_list(lines: list[int]) -> str:
+    return f"line {lines[0]}" if len(lines) == 1 else "lines " + ", ".join(map(str, lines))
+
+
+def _one_line(statement: _Statement) -> bool:
+    node = statement.node
+    return node is not None and _start(node) == _header_end(node) == node.lineno
 
 
 def _up_to(call: _Call, question: Question) -> tuple[list[_Run], str]:
     """The executions to walk through for ``question`` and the sentence that concludes it."""
-    answer = json.dumps(json.loads(question.answer_json))
+    value = decode(question.answer_json)
+    answer = to_literal(value)
     if question.kind == QuestionKind.RETURN_VALUE:
-        return call.runs, f"The function returns {answer}."
+        return call.runs, f"The function returns `{answer}`."
     if question.kind == QuestionKind.LINE_COUNT:
-        return call.runs, f"In all, line {question.line} runs {_times(int(answer))}."
+        return call.runs, f"In all, line {question.line} runs {_times(value)}."
     if question.kind == QuestionKind.FIRST_LINE_WITH_VALUE:
-        given = json.loads(question.given_json or "null")
+        given = decode(question.given_json or "null")
         target = next(
             first.run
             for first in _first_values(call)
             if first.variable == question.variable and values_equal(first.value, given)
         )
         closing = (
-            f"After line {target.line}, `{question.variable} = {json.dumps(given)}`: the first time it "
+            f"After line {target.line}, `{question.variable} = {to_literal(given)}`: the first time it "
             "holds this value."
         )
     else:
@@ -563,14 +604,14 @@ def render_answer(
     question: Question, code: str, entry_point: str, input_json: str, steps: list[dict[str, Any]]
 ) -> str:
     """A model-free answer: the call's executions up to the moment asked, values stated as
-    ``name = value``, a concluding sentence and ``Final answer: <JSON>``."""
+    ``name = value``, a concluding sentence and ``Final answer: <Python literal>``."""
     call = _traced_call(code, entry_point, steps)
     if call is None:
         raise ValueError(f"the trace is not one call of {entry_point} in this code")
     runs, closing = _up_to(call, question)
     counted = question.line if question.kind == QuestionKind.LINE_COUNT else None
     opening = f"We call `{_call_text(entry_point, input_json)}` and follow that call line by line."
-    final = f"{FINAL_ANSWER} {json.dumps(json.loads(question.answer_json))}"
+    final = f"{FINAL_ANSWER} {to_literal(decode(question.answer_json))}"
     return "\n".join([opening, *_walk(runs, counted), closing, final])
 
 

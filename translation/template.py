@@ -5,495 +5,70 @@ so every value it states is a value the program really held. It reads as step-by
 reasoning: each assignment with its computation (the values the variables held just
 before the line substituted, then the result), each condition with its truth value and
 the branch taken (read from the line that ran next, never worked out), loops told round
-by round and long ones summarised (the first steps in full, then the values each
-variable runs through, then the last steps), helper calls with what they returned, and
-a final answer line. Each kind of sentence has several phrasings, chosen by a hash of
-the execution and the step, so the corpus is not one sentence pattern yet the same
-execution always gives the same text.
+by round and long ones summarised (the first steps in full, then the lines that run in
+every round, the values each variable runs through, then the last steps), helper calls
+with what they returned, a line that raised told as raising, and a final answer line.
+Each kind of sentence has several phrasings, chosen by a hash of the execution and the
+step, so the corpus is not one sentence pattern yet the same execution always gives the
+same text.
 
-Claims are inline code the verifier (``verify.py``) reads back:
+Values are written as Python literals (a tuple as a tuple, ``float('nan')``), and
+calls as Python calls. Claims are inline code the verifier (``verify.py``) reads back:
 
 - ``name = value``: a state (the convention the model backends are asked to follow);
-- ``name = 3 * (4 + 1) = 15``: a computation, the substituted expression and its result;
+- ``name = 3 * (4 + 1) = 15``: a computation, the substituted expression and its result
+  (never a bare value restated: ``m = 0 = 0`` computes nothing);
 - ``6 % 4 == 0`` is false: a condition's truth value, after the nearest "line N" before it;
-- ``name: 0 → 1 → 5 → …``: the values a variable runs through, in order.
+- ``name: 0 → 1 → 5 → …``: the values a variable runs through, in order;
+- "lines 4, 5 keep repeating": lines that run in every round of the stretch summarised.
 
-This module also holds what the renderer and the verifier both read off a trace: the
-frame-aware line steps, the statement behind each line, the branch a condition took,
-the substitution of values into an expression and a restricted evaluator (literals and
-operators only, no names, no calls: never ``eval``).
+What the renderer and the verifier both read off a trace is in ``trace_model.py``.
 """
 
 from __future__ import annotations
 
 import ast
 import json
-import operator
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 import xxhash
 
 from tracepile.analysis.pyast import holding_ast_lock
-from tracepile.analysis.values import values_equal
-from tracepile.vocab import SCRIPT_MODES, RunMode
+from tracepile.analysis.values import NoForm, decode, to_literal
+from tracepile.translation.trace_model import (
+    UNPARSED,
+    Execution,
+    LineStep,
+    Program,
+    as_text,
+    assignment,
+    branch,
+    call_text,
+    evaluates_to,
+    frame_variables,
+    is_literal,
+    keyword_arguments,
+    lines_in_every_round,
+    rounds_in,
+    substitute,
+    trace_value,
+    traced_lines,
+    truth,
+    whole,
+)
 
 FINAL_ANSWER = "Final answer:"
 DETAIL_STEPS = 24  # line steps written out in full before a loop is summarised
 TAIL_STEPS = 6  # line steps written out in full at the end
 VALUES_LISTED = 6  # values listed per variable in a summary
-SUBSTITUTED_CHARS = 160  # a longer substituted expression is not written out: the result alone is
 ARROW = " → "  # separates the values of a history claim `name: a → b → …`
-UNPARSED = object()  # what ``literal`` returns for a repr that is not a literal
 
 
-@dataclass(frozen=True)
-class Execution:
-    """What a renderer and the verifier need of one ``silver/executions`` row. ``code`` (the
-    program) tells which lines belong to which branch; without it conditions are told with
-    the line that ran next but no truth value."""
-
-    entry_point: str
-    input_json: str
-    return_json: str
-    steps: list[dict[str, Any]]
-    run_mode: str = RunMode.CALL  # a script's result (return_json) is the text it printed
-    code: str = ""
-
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Execution:
-        return cls(
-            row["entry_point"],
-            row["input_json"],
-            row["return_json"],
-            json.loads(row["steps_json"]),
-            row.get("run_mode") or RunMode.CALL,
-            row.get("code") or "",
-        )
-
-    @property
-    def script(self) -> bool:
-        return self.run_mode in SCRIPT_MODES
-
-
-# --- values -------------------------------------------------------------------------------
-
-
-@holding_ast_lock
-def literal(text: str) -> Any:
-    """A stated value as data: JSON first, then a Python literal; ``UNPARSED`` otherwise."""
-    text = text.strip().rstrip(".").strip("`").strip()
-    for parse in (json.loads, ast.literal_eval):
-        try:
-            return as_json_data(parse(text))
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            continue
-    return UNPARSED
-
-
-def as_json_data(value: Any) -> Any:
-    """Tuples as lists, sets as sorted lists: the forms a return value takes in JSON. A value
-    holding ``...`` is one snoop truncated: ValueError, it says nothing checkable."""
-    if value is Ellipsis:
-        raise ValueError("truncated value")
-    if isinstance(value, tuple | list):
-        return [as_json_data(v) for v in value]
-    if isinstance(value, set | frozenset):
-        return sorted((as_json_data(v) for v in value), key=repr)
-    if isinstance(value, dict):
-        return {str(k) if not isinstance(k, str) else k: as_json_data(v) for k, v in value.items()}
-    return value
-
-
-def whole(shown: str) -> ast.expr | None:
-    """The literal a snoop repr spells, when it is one and snoop cut nothing from it. snoop
-    shortens long strings inside their quotes (``'abc...xyz'``), so any ``...`` disqualifies."""
-    if "..." in shown:
-        return None
-    try:
-        node = ast.parse(shown.strip(), mode="eval").body
-        ast.literal_eval(node)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return None
-    return node
-
-
-class Unevaluable(Exception):
-    """The expression is not one the restricted evaluator takes (names, calls, too large)."""
-
-
-_BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow,
-    ast.LShift: operator.lshift, ast.RShift: operator.rshift, ast.BitOr: operator.or_,
-    ast.BitAnd: operator.and_, ast.BitXor: operator.xor,
-}  # fmt: skip
-_UNARY: dict[type[ast.unaryop], Callable[[Any], Any]] = {
-    ast.UAdd: operator.pos, ast.USub: operator.neg, ast.Not: operator.not_, ast.Invert: operator.invert,
-}  # fmt: skip
-_COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
-    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
-    ast.Gt: operator.gt, ast.GtE: operator.ge, ast.In: lambda a, b: a in b,
-    ast.NotIn: lambda a, b: a not in b, ast.Is: operator.is_, ast.IsNot: operator.is_not,
-}  # fmt: skip
-_SINGLETONS = (None, True, False)
-_LARGEST = 100_000  # elements of a repeated sequence, bits of a power or shift: no more
-
-
-def _bounded(op: ast.operator, left: Any, right: Any) -> None:
-    """Refuses the operations that could take unbounded memory or time on small literals."""
-    if isinstance(op, ast.Mult):
-        for seq, times in ((left, right), (right, left)):
-            repeated = isinstance(seq, str | list | tuple | bytes) and isinstance(times, int)
-            if repeated and len(seq) * max(times, 0) > _LARGEST:
-                raise Unevaluable("repeats a sequence too often")
-    integers = isinstance(left, int) and isinstance(right, int)
-    if isinstance(op, ast.Pow) and integers and abs(right) * max(abs(left).bit_length(), 1) > _LARGEST:
-        raise Unevaluable("power too large")
-    if isinstance(op, ast.LShift) and isinstance(right, int) and right > _LARGEST:
-        raise Unevaluable("shift too large")
-
-
-def evaluate(node: ast.AST) -> Any:
-    """The value of a closed expression of literals and operators (subscripts and ``x if c
-    else y`` included). Raises ``Unevaluable`` for anything else; an operation that fails
-    (``1 / 0``) raises as Python would."""
-    match node:
-        case ast.Expression(body=body):
-            return evaluate(body)
-        case ast.Constant(value=value) if value is not Ellipsis:
-            return value
-        case ast.List(elts=elts):
-            return [evaluate(e) for e in elts]
-        case ast.Tuple(elts=elts):
-            return tuple(evaluate(e) for e in elts)
-        case ast.Set(elts=elts):
-            return {evaluate(e) for e in elts}
-        case ast.Dict(keys=keys, values=values) if None not in keys:
-            return {evaluate(k): evaluate(v) for k, v in zip(keys, values, strict=True) if k is not None}
-        case ast.UnaryOp(op=op, operand=operand) if type(op) in _UNARY:
-            return _UNARY[type(op)](evaluate(operand))
-        case ast.BinOp(left=left, op=op, right=right) if type(op) in _BINARY:
-            a, b = evaluate(left), evaluate(right)
-            _bounded(op, a, b)
-            return _BINARY[type(op)](a, b)
-        case ast.BoolOp(op=op, values=values):
-            result = evaluate(values[0])
-            for value in values[1:]:
-                if bool(result) != isinstance(op, ast.And):
-                    return result  # short-circuit, as Python does
-                result = evaluate(value)
-            return result
-        case ast.Compare(left=left, ops=ops, comparators=comparators):
-            a = evaluate(left)
-            for op, right in zip(ops, comparators, strict=True):
-                b = evaluate(right)
-                if isinstance(op, ast.Is | ast.IsNot) and a not in _SINGLETONS and b not in _SINGLETONS:
-                    raise Unevaluable("identity of values that are not singletons")
-                if not _COMPARE[type(op)](a, b):
-                    return False
-                a = b
-            return True
-        case ast.Subscript(value=value, slice=ast.Slice(lower=lower, upper=upper, step=step)):
-            bounds = [None if n is None else evaluate(n) for n in (lower, upper, step)]
-            return evaluate(value)[slice(*bounds)]
-        case ast.Subscript(value=value, slice=index):
-            return evaluate(value)[evaluate(index)]
-        case ast.IfExp(test=test, body=body, orelse=orelse):
-            return evaluate(body) if evaluate(test) else evaluate(orelse)
-    raise Unevaluable(type(node).__name__)
-
-
-def evaluates_to(expression: str, value: Any) -> bool | None:
-    """Whether a closed expression's value equals ``value`` (JSON data); None when it cannot be
-    evaluated here. An expression that raises equals nothing."""
-    try:
-        computed = evaluate(ast.parse(expression, mode="eval"))
-        return values_equal(as_json_data(computed), value)
-    except Unevaluable:
-        return None
-    except (ArithmeticError, LookupError, TypeError, ValueError, SyntaxError, MemoryError, RecursionError):
-        return False
-
-
-def truth(expression: str) -> bool | None:
-    """The truth value of a closed expression; None when it cannot be evaluated here or raises."""
-    try:
-        return bool(evaluate(ast.parse(expression, mode="eval")))
-    except (Unevaluable, ArithmeticError, LookupError, TypeError, ValueError, SyntaxError, MemoryError,
-            RecursionError):  # fmt: skip
-        return None
-
-
-def substitute(expression: ast.expr, before: dict[str, str]) -> str | None:
-    """``expression`` with the values it reads (``before``) put in, when every name's value is
-    known whole: names become their values, and an element (``xs[i]``) or a call of a plain
-    builtin (``len(xs)``) is replaced by what it gives, so ``xs[i] < len(xs)`` reads ``7 < 5``.
-    None when something is unknown or the expression is not one the restricted evaluator
-    takes, or the text would be too long to read."""
-    if not all(isinstance(n, _SUBSTITUTABLE) for n in ast.walk(expression)):
-        return None
-    try:
-        text = ast.unparse(_Values(before).visit(_copy(expression)))
-    except Unevaluable:
-        return None
-    return text if len(text) <= SUBSTITUTED_CHARS else None
-
-
-_BUILTINS: dict[str, Callable[..., Any]] = {
-    "len": len, "abs": abs, "min": min, "max": max, "sum": sum, "round": round, "sorted": sorted,
-}  # fmt: skip
-_ELEMENT_CHARS = 40  # an element or builtin result longer than this stays written as code
-
-
-class _Values(ast.NodeTransformer):
-    def __init__(self, before: dict[str, str]) -> None:
-        self.before = before
-
-    def visit_Name(self, node: ast.Name) -> ast.AST:
-        shown = self.before.get(node.id)
-        value = whole(shown) if shown is not None else None
-        if value is None:
-            raise Unevaluable(node.id)
-        return value
-
-    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
-        return self._reduced(self.generic_visit(node))
-
-    def visit_Call(self, node: ast.Call) -> ast.AST:
-        name = node.func.id if isinstance(node.func, ast.Name) else ""
-        if name not in _BUILTINS or name in self.before or node.keywords:
-            raise Unevaluable("call")
-        values = [evaluate(self.visit(arg)) for arg in node.args]
-        return self._literal(_BUILTINS[name](*values))
-
-    def _reduced(self, node: ast.AST) -> ast.AST:
-        try:
-            return self._literal(evaluate(node))
-        except (ArithmeticError, LookupError, TypeError, ValueError) as error:
-            raise Unevaluable("element") from error
-
-    @staticmethod
-    def _literal(value: Any) -> ast.expr:
-        node = whole(repr(value))
-        if node is None or len(repr(value)) > _ELEMENT_CHARS:
-            raise Unevaluable("result not a short literal")
-        return node
-
-
-def _copy(expression: ast.expr) -> ast.expr:
-    return ast.parse(ast.unparse(expression), mode="eval").body
-
-
-_SUBSTITUTABLE = (
-    ast.Constant, ast.Name, ast.Load, ast.List, ast.Tuple, ast.Set, ast.Dict, ast.UnaryOp, ast.BinOp,
-    ast.BoolOp, ast.Compare, ast.Subscript, ast.Slice, ast.IfExp, ast.operator, ast.unaryop,
-    ast.boolop, ast.cmpop, ast.Call,
-)  # fmt: skip
-
-
-# --- the trace, line by line ---------------------------------------------------------------
-
-
-def _in_main(step: dict[str, Any]) -> bool:
-    return step.get("depth") == 1 and step.get("function") == "main"
-
-
-@dataclass(frozen=True)
-class LineStep:
-    """One executed line of the traced unit and what executing it changed. ``before`` is the
-    frame's variables just before the line; ``next_line``/``next_event`` the frame's event
-    that followed (``return`` with ``returned`` when the line ended the frame);
-    ``inner_calls`` the recursive calls the line made: their arguments and what they returned."""
-
-    line: int
-    source: str
-    changes: dict[str, str]
-    before: dict[str, str] = field(default_factory=dict)
-    next_line: int | None = None
-    next_event: str = ""
-    returned: str | None = None
-    inner_calls: tuple[tuple[dict[str, str], str], ...] = ()
-
-
-@dataclass
-class _Frame:
-    function: str
-    state: dict[str, str]
-    pending: int | None = None  # index in the result of the line waiting for its effects
-    inner: list[tuple[dict[str, str], str]] = field(default_factory=list)
-    calling: dict[str, str] = field(default_factory=dict)  # arguments of the recursive call under way
-
-
-def _variables(step: dict[str, Any]) -> dict[str, str]:
-    """The variables an event reports, without snoop's extras (``len(squares)``)."""
-    return {k: v for k, v in step.get("changed", {}).items() if k.isidentifier()}
-
-
-def line_steps(steps: Sequence[dict[str, Any]], entry_point: str = "") -> list[LineStep]:
-    """Executed lines of the traced unit with their effects, in the order they ran: the entry
-    function's frame (depth 0), and for a script whose entry is ``main`` that function's
-    frame too (depth 1). snoop reports a line's changes at the next event of the same frame,
-    so each line takes the ``changed`` of that event."""
-    result: list[LineStep | None] = []
-    started: list[tuple[dict[str, Any], dict[str, str]]] = []
-    frames: dict[int, _Frame] = {}
-
-    def finish(frame: _Frame, after: dict[str, Any] | None) -> None:
-        if frame.pending is None:
-            return
-        here, before = started[frame.pending]
-        changes = _variables(after) if after else {}
-        frame.state.update(changes)
-        result[frame.pending] = LineStep(
-            here["line"], here.get("source", "").strip(), changes, before,
-            after["line"] if after else None, after["event"] if after else "",
-            after.get("value") if after and after["event"] == "return" else None, tuple(frame.inner),
-        )  # fmt: skip
-        frame.pending, frame.inner = None, []
-
-    for step in steps:
-        depth = step.get("depth", 0)
-        if not (depth == 0 or (entry_point == "main" and _in_main(step))):
-            caller = frames.get(depth - 1)
-            if caller and caller.pending is not None and caller.function == step.get("function"):
-                if step["event"] == "call":
-                    caller.calling = _variables(step)
-                elif step["event"] == "return":
-                    caller.inner.append((caller.calling, step.get("value", "")))
-            continue
-        frame = frames.get(depth)
-        if step["event"] == "call" or frame is None:
-            frame = frames[depth] = _Frame(step.get("function", ""), _variables(step))
-            if step["event"] == "call":
-                continue
-        finish(frame, step)
-        if step["event"] == "line":
-            frame.pending = len(result)
-            result.append(None)
-            started.append((step, dict(frame.state)))
-    for frame in frames.values():
-        finish(frame, None)  # a trace cut short: the last line's effects are unknown
-    return [s for s in result if s is not None]
-
-
-def call_text(function: str, arguments: dict[str, str]) -> str:
-    return f"{function}({', '.join(f'{name}={value}' for name, value in arguments.items())})"
-
-
-def frame_calls(steps: Sequence[dict[str, Any]]) -> list[tuple[str, dict[str, str], str]]:
-    """Every traced call that returned, at any depth: (function, arguments, returned repr)."""
-    open_calls: dict[int, tuple[str, dict[str, str]]] = {}
-    calls = []
-    for step in steps:
-        depth = step.get("depth", 0)
-        if step["event"] == "call":
-            open_calls[depth] = (step.get("function", ""), _variables(step))
-        elif step["event"] == "return" and depth in open_calls:
-            function, arguments = open_calls.pop(depth)
-            calls.append((function, arguments, step.get("value", "")))
-    return calls
-
-
-def traced_lines(execution: Execution) -> list[LineStep]:
-    return line_steps(execution.steps, execution.entry_point if execution.script else "")
-
-
-class Program:
-    """The statement behind each line of a program, from its code when it has one (which
-    tells a condition's branches apart), else from the single line snoop recorded."""
-
-    def __init__(self, code: str) -> None:
-        self.lines = code.splitlines()
-        self.by_line: dict[int, ast.stmt] = {}
-        try:
-            tree = ast.parse(code)
-        except (SyntaxError, ValueError):
-            return
-        pending: list[ast.AST] = [tree]
-        while pending:  # statements only (expressions hold none): the outermost of a line wins
-            node = pending.pop()
-            if isinstance(node, ast.stmt):
-                self.by_line.setdefault(node.lineno, node)
-            for block in _BLOCKS:
-                pending += reversed(getattr(node, block, ()))
-
-    def statement(self, step: LineStep) -> tuple[ast.stmt | None, bool]:
-        """The statement and whether it came from the code (so its branches are known)."""
-        node = self.by_line.get(step.line)
-        if node is not None and self.lines[step.line - 1].strip() == step.source:
-            return node, True
-        return _single_line(step.source), False
-
-
-_BLOCKS = ("cases", "handlers", "finalbody", "orelse", "body")  # where nested statements live
-
-
-def _single_line(source: str) -> ast.stmt | None:
-    """A statement parsed from one line; a block header (``if x:``) gets a body to parse."""
-    header = source.endswith(":")
-    text = "if" + source[4:] if source.startswith("elif ") else source
-    try:
-        body = ast.parse(text + " pass" if header else text).body
-    except SyntaxError:
-        return None
-    return body[0] if body else None
-
-
-def branch(step: LineStep, node: ast.stmt) -> bool | None:
-    """For a condition (``if``/``elif``/``while``) or a ``for`` header read from the code:
-    whether execution went into its body, from the line that ran next. None when the trace
-    cannot say (the header raised, or the trace stops)."""
-    if not isinstance(node, ast.If | ast.While | ast.For) or step.next_line is None:
-        return None
-    if step.next_event not in ("line", "return"):
-        return None
-    first, last = node.body[0].lineno, node.body[-1].end_lineno or node.body[-1].lineno
-    return first <= step.next_line <= last
-
-
-def assignment(node: ast.stmt | None) -> tuple[str, ast.expr] | None:
-    """(target, expression) of a plain assignment to one name; ``x += e`` as ``x + e``."""
-    match node:
-        case ast.Assign(targets=[ast.Name(id=name)], value=value):
-            return name, value
-        case ast.AnnAssign(target=ast.Name(id=name), value=value) if value is not None:
-            return name, value
-        case ast.AugAssign(target=ast.Name(id=name), op=op, value=value):
-            return name, ast.BinOp(ast.Name(name, ast.Load()), op, value)
-    return None
-
-
-def computations(execution: Execution) -> list[tuple[int, str | None, str | None, str | None]]:
-    """Every assignment and return the trace shows, in order: (line, target or None for a
-    return, the expression with its values substituted or None, the value it gave)."""
-    program = Program(execution.code)
-    found = []
-    for step in traced_lines(execution):
-        node, _ = program.statement(step)
-        if (assigned := assignment(node)) is not None:
-            name, expression = assigned
-            after = step.changes.get(name, step.before.get(name))
-            found.append((step.line, name, substitute(expression, step.before), after))
-        elif isinstance(node, ast.Return):
-            expression = node.value if node.value is not None else ast.Constant(None)
-            found.append((step.line, None, substitute(expression, step.before), step.returned))
-    return found
-
-
-def condition_outcomes(execution: Execution) -> list[tuple[LineStep, ast.expr, bool]]:
-    """Every condition the trace shows evaluated, in order: the step, its test and its truth."""
-    program = Program(execution.code)
-    outcomes = []
-    for step in traced_lines(execution):
-        node, from_code = program.statement(step)
-        if from_code and isinstance(node, ast.If | ast.While):
-            taken = branch(step, node)
-            if taken is not None:
-                outcomes.append((step, node.test, taken))
-    return outcomes
+class Unrenderable(Exception):
+    """An execution the template cannot tell (its steps or values are not what a trace
+    holds): the caller rejects the row with this message."""
 
 
 # --- phrasing --------------------------------------------------------------------------------
@@ -716,10 +291,25 @@ PHRASES: dict[str, tuple[str, ...]] = {
         "Lines {lines} keep repeating for another {count} steps.",
         "For the next {count} steps, lines {lines} keep repeating.",
     ),
+    "summary_some": (
+        "{lines} also run(s) in that stretch, but not in every round.",
+        "Not every round reaches {lines}.",
+        "{lines} run(s) only in some of those rounds, or around them.",
+    ),
+    "summary_plain": (
+        "The next {count} steps run {lines}.",
+        "Over the next {count} steps the program works through {lines}.",
+        "Then {count} steps go by on {lines}.",
+    ),
     "summary_rounds": (
-        "That is {rounds} more round(s) of the loop.",
-        "The loop makes {rounds} more pass(es) in that stretch.",
-        "In that stretch the loop runs {rounds} more time(s).",
+        "That is {rounds} more round(s) of the loop on line {line}.",
+        "The loop on line {line} makes {rounds} more pass(es) in that stretch.",
+        "In that stretch the loop on line {line} starts {rounds} more round(s).",
+    ),
+    "raises": (
+        "Line {line}, {source}, raises an exception here.",
+        "Running {source} on line {line} raises an exception.",
+        "On line {line}, {source} fails with an exception.",
     ),
     "history": (
         "Along the way {name} takes the values {history}, ending at {state}.",
@@ -765,7 +355,12 @@ def _code(text: str) -> str:
 
 
 def _states(changes: dict[str, str]) -> str:
-    return ", ".join(f"`{name} = {value}`" for name, value in changes.items())
+    return ", ".join(f"`{name} = {as_text(value)}`" for name, value in changes.items())
+
+
+def _lines(lines: Sequence[int]) -> str:
+    """``[4]`` as "line 4", ``[4, 5, 7]`` as "lines 4, 5, 7" (as the verifier reads a list)."""
+    return f"line {lines[0]}" if len(lines) == 1 else "lines " + ", ".join(map(str, lines))
 
 
 # --- rendering -------------------------------------------------------------------------------
@@ -785,7 +380,8 @@ class _Narrator:
         sentence = self._sentence(place, step, node, from_code)
         if step.inner_calls:
             calls = ", ".join(
-                f"`{call_text(self.function, args)} = {value}`" for args, value in step.inner_calls
+                f"`{call_text(self.function, {k: as_text(v) for k, v in args.items()})} = {as_text(value)}`"
+                for args, value in step.inner_calls
             )
             sentence += " " + self.phrasing.say("recursion", place, calls=calls)
         return sentence
@@ -794,6 +390,10 @@ class _Narrator:
         say, line = self.phrasing.say, step.line
         source = _code(step.source)
         nxt = step.next_line if step.next_line is not None else line
+        if step.next_event == "exception" and not isinstance(node, ast.For):
+            # the line raised (a handler or a caller takes it): it assigned, returned nothing.
+            # A for header's exception event may be the StopIteration that ends its loop.
+            return say("raises", place, line=line, source=source)
         if (assigned := assignment(node)) is not None:
             return self._assignment(place, step, *assigned)
         if isinstance(node, ast.If | ast.While):
@@ -827,20 +427,16 @@ class _Narrator:
             if step.changes:
                 return say("several", place, line=line, states=_states(step.changes))
             return say("other", place, line=line, source=_code(step.source))
-        state = f"`{name} = {after}`"
+        shown = as_text(after)
+        state = f"`{name} = {shown}`"
         fields = {"line": line, "name": _code(name), "source": _code(ast.unparse(expression)), "state": state}
         substituted = substitute(expression, step.before)
-        result = whole(after)
         if substituted == after and not any(isinstance(n, ast.Name) for n in ast.walk(expression)):
             sentence = say("const", place, **fields)
         elif isinstance(expression, ast.Name) and expression.id != name:
             sentence = say("copy", place, **fields)
-        elif (
-            substituted is not None
-            and result is not None
-            and evaluates_to(substituted, as_json_data(ast.literal_eval(result)))
-        ):
-            calc = f"`{name} = {substituted} = {after}`"
+        elif self._computes(substituted, after):
+            calc = f"`{name} = {substituted} = {shown}`"
             sentence = say("calc", place, **fields, calc=calc)
         elif name not in step.changes and name in step.before:
             sentence = say("same", place, **fields)
@@ -860,8 +456,8 @@ class _Narrator:
             return say("test_unknown", place, line=line, source=_code(ast.unparse(node.test)), next=nxt)
         shown = ast.unparse(node.test)
         substituted = substitute(node.test, step.before)
-        # a lone name substituted reads as "`True` is true": the name says more
-        if substituted is not None and not isinstance(node.test, ast.Name) and truth(substituted) == taken:
+        # a test that reduces to a bare value reads as "`True` is true": the test says more
+        if substituted is not None and not is_literal(substituted) and truth(substituted) == taken:
             shown = substituted
         kind = ("while_" if isinstance(node, ast.While) else "if_") + ("true" if taken else "false")
         return say(kind, place, line=line, test=_code(shown), next=nxt)
@@ -871,47 +467,71 @@ class _Narrator:
         taken = branch(step, node) if from_code else None
         if taken is None and step.changes:
             taken = True  # the header assigned its target: a new round began
+        rounds = self._count_round(line, taken)
         if taken:
-            self.rounds[line] = self.rounds.get(line, 0) + 1
             states = _states(step.changes) or f"{_code(ast.unparse(node.target))} as before"
-            return say("for_round", place, line=line, round=self.rounds[line], states=states)
+            return say("for_round", place, line=line, round=rounds, states=states)
         if taken is None:
             return say("for_unknown", place, line=line, source=_code(step.source))
-        rounds = self.rounds.pop(line, 0)
         nxt = step.next_line if step.next_line is not None else line
         return say("for_done", place, line=line, rounds=rounds, next=nxt)
+
+    def _count_round(self, line: int, taken: bool | None) -> int:
+        """Rounds of the for loop on ``line``: one more when it begins one, and the count is
+        over (the loop may run again later, from round 1) when it finishes."""
+        if taken:
+            self.rounds[line] = self.rounds.get(line, 0) + 1
+            return self.rounds[line]
+        return self.rounds.pop(line, 0) if taken is False else self.rounds.get(line, 0)
+
+    @staticmethod
+    def _computes(substituted: str | None, result: str | None) -> bool:
+        """Whether ``substituted = result`` is worth stating and true: it computes something
+        (not a bare value restated, ``m = 0 = 0``) and evaluates to the result."""
+        if substituted is None or result is None or whole(result) is None or is_literal(substituted):
+            return False
+        value = trace_value(result)
+        return value is not UNPARSED and bool(evaluates_to(substituted, value))
 
     def _return(self, place: int, step: LineStep, node: ast.Return) -> str:
         say, line = self.phrasing.say, step.line
         expression = node.value if node.value is not None else ast.Constant(None)
         source = _code(ast.unparse(expression))
         substituted = substitute(expression, step.before)
-        if step.returned is not None and substituted is not None and substituted != step.returned:
-            result = whole(step.returned)
-            if result is not None and evaluates_to(substituted, as_json_data(ast.literal_eval(result))):
-                return say(
-                    "return_calc", place, line=line, source=source, calc=f"`{substituted} = {step.returned}`"
-                )
+        if self._computes(substituted, step.returned):
+            calc = f"`{substituted} = {as_text(step.returned or '')}`"
+            return say("return_calc", place, line=line, source=source, calc=calc)
         return say("return_plain", place, line=line, source=source)
 
-    def summary(self, place: int, middle: Sequence[LineStep]) -> list[str]:
-        """The skipped steps in a few sentences: which lines repeat, how many loop rounds
-        that is, the values each variable runs through, and where each ends."""
-        lines = ", ".join(map(str, sorted({s.line for s in middle})))
-        text = [self.phrasing.say("summary", place, lines=lines, count=len(middle))]
-        rounds = 0
+    def summary(self, place: int, steps: Sequence[LineStep], start: int, stop: int) -> list[str]:
+        """The steps ``start``..``stop`` in a few sentences: the lines that run in every round
+        of the loop there ("keep repeating" only when each does), how many rounds that is,
+        the values each variable runs through, and where each ends."""
+        middle = steps[start:stop]
+        lines = [s.line for s in steps]
+        header, rounds = self._loop_rounds(middle, lines, start, stop)
+        every = sorted(lines_in_every_round(lines, rounds))
+        ran = sorted(set(lines[start:stop]))
+        if len(rounds) >= 2 and len(every) >= 2:
+            text = [self.phrasing.say("summary", place, lines=", ".join(map(str, every)), count=len(middle))]
+            if others := [line for line in ran if line not in every]:
+                text[0] += " " + self.phrasing.say("summary_some", place, lines=_lines(others))
+        else:
+            text = [self.phrasing.say("summary_plain", place, lines=_lines(ran), count=len(middle))]
+        begun = 0
         for step in middle:
             node, from_code = self.program.statement(step)
-            if isinstance(node, ast.For | ast.While) and from_code and branch(step, node):
-                rounds += 1
+            if isinstance(node, ast.For | ast.While) and from_code:
+                taken = branch(step, node)
+                begun += bool(taken) and step.line == header
                 if isinstance(node, ast.For):
-                    self.rounds[step.line] = self.rounds.get(step.line, 0) + 1
-        if rounds:
-            text[0] += " " + self.phrasing.say("summary_rounds", place, rounds=rounds)
+                    self._count_round(step.line, taken)
+        if begun and isinstance(self.program.by_line.get(header), ast.For | ast.While):
+            text[0] += " " + self.phrasing.say("summary_rounds", place, rounds=begun, line=header)
         history: dict[str, list[str]] = {}
         for step in middle:
             for name, value in step.changes.items():
-                history.setdefault(name, []).append(value)
+                history.setdefault(name, []).append(as_text(value))
         for offset, (name, values) in enumerate(history.items(), 1):
             shown = ARROW.join(values[:VALUES_LISTED]) + (ARROW + "…" if len(values) > VALUES_LISTED else "")
             text.append(
@@ -921,6 +541,21 @@ class _Narrator:
                 )
             )  # fmt: skip
         return text
+
+    def _loop_rounds(
+        self, middle: Sequence[LineStep], lines: Sequence[int], start: int, stop: int
+    ) -> tuple[int | None, list[tuple[int, int]]]:
+        """The loop whose rounds make up the stretch, and its complete rounds there: the
+        outermost loop header (by the code; any line without it) that runs at least three
+        times in it, so that it holds two rounds."""
+        counts: dict[int, int] = {}
+        for step in middle:
+            counts[step.line] = counts.get(step.line, 0) + 1
+        for line in sorted(counts):
+            loop = isinstance(self.program.by_line.get(line), ast.For | ast.While)
+            if counts[line] >= 3 and (loop or not self.program.by_line):
+                return line, rounds_in(lines, line, start, stop)
+        return None, []
 
 
 _INLINE_CODE = re.compile(r"`[^`\n]*`")
@@ -939,35 +574,33 @@ def phrasing_variety(texts: Sequence[str], n: int = 4) -> float:
 
 
 def _call(execution: Execution) -> str:
-    arguments = json.loads(execution.input_json)
-    shown = ", ".join(f"{name}={json.dumps(value)}" for name, value in arguments.items())
-    return f"`{execution.entry_point}({shown})`"
+    return f"`{execution.entry_point}({keyword_arguments(execution.input_json)})`"
 
 
 def _opening(execution: Execution, phrasing: _Phrasing) -> list[str]:
     if not execution.script:
         text = [phrasing.say("open_call", -1, call=_call(execution))]
         first = next((s for s in execution.steps if s.get("event") == "call"), None)
-        if first and (arguments := _variables(first)):
+        if first and (arguments := frame_variables(first)):
             text.append(phrasing.say("arguments", -1, states=_states(arguments)))
         return text
-    stdin = json.loads(execution.input_json).get("stdin", "")
-    given = f"with standard input {json.dumps(stdin)}" if stdin else "with no input"
+    stdin = decode(execution.input_json).get("stdin", "")
+    given = f"with standard input {to_literal(stdin)}" if stdin else "with no input"
     return [phrasing.say("open_script", -1, given=given)]
 
 
 def script_answer(printed: str) -> str:
     """How a script's printed output is stated as a final answer: the line itself when it is
-    one line, else the whole text as a JSON string."""
+    one line, else the whole text as a JSON string (which is a Python string literal too)."""
     text = printed.strip()
     return text if text and "\n" not in text else json.dumps(printed)
 
 
 def _closing(execution: Execution, phrasing: _Phrasing) -> list[str]:
     if not execution.script:
-        answer = json.dumps(json.loads(execution.return_json))
-        return [phrasing.say("close_call", -2, answer=answer), f"{FINAL_ANSWER} {answer}"]
-    printed = json.loads(execution.return_json)
+        answer = to_literal(decode(execution.return_json))
+        return [phrasing.say("close_call", -2, answer=_code(answer)), f"{FINAL_ANSWER} {answer}"]
+    printed = decode(execution.return_json)
     return [
         phrasing.say("close_script", -2, printed=json.dumps(printed)),
         f"{FINAL_ANSWER} {script_answer(printed)}",
@@ -976,16 +609,25 @@ def _closing(execution: Execution, phrasing: _Phrasing) -> list[str]:
 
 @holding_ast_lock
 def render_coe(execution: Execution) -> str:
-    """Step-by-step reasoning for one execution, ending with ``Final answer: <JSON>`` (for a
-    script, ``Final answer: <printed output>``)."""
+    """Step-by-step reasoning for one execution, ending with ``Final answer: <Python literal>``
+    (for a script, ``Final answer: <printed output>``). ``Unrenderable`` when the execution's
+    values or steps are not what a run records (the caller rejects the row)."""
+    try:
+        return _render(execution)
+    except (NoForm, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as error:
+        # a malformed row, never a program's behaviour: the values a program computes are
+        # worked out under Unevaluable, which the rendering catches where it arises
+        raise Unrenderable(f"{type(error).__name__}: {str(error)[:300]}") from error
+
+
+def _render(execution: Execution) -> str:
     steps = traced_lines(execution)
     narrator = _Narrator(execution)
     text = _opening(execution, narrator.phrasing)
     if len(steps) > DETAIL_STEPS + TAIL_STEPS:
-        head, middle = steps[:DETAIL_STEPS], steps[DETAIL_STEPS:-TAIL_STEPS]
-        text += [narrator.describe(i, s) for i, s in enumerate(head)]
-        text += narrator.summary(DETAIL_STEPS, middle)
         tail_start = len(steps) - TAIL_STEPS
+        text += [narrator.describe(i, s) for i, s in enumerate(steps[:DETAIL_STEPS])]
+        text += narrator.summary(DETAIL_STEPS, steps, DETAIL_STEPS, tail_start)
         text += [narrator.describe(tail_start + i, s) for i, s in enumerate(steps[tail_start:])]
     else:
         text += [narrator.describe(i, s) for i, s in enumerate(steps)]

@@ -15,11 +15,19 @@ A text enters gold only if:
   expression's value when it can be evaluated, and, after "line N", the branch the trace
   took there: the text's conditions for a line must follow the run's outcomes in order;
 - every history (``name: 0 → 1 → 5``) is, in order, values the variable held, and every
-  recursive call stated (``f(n=2) = 2``) is a call the trace made with that result.
+  recursive call stated (``f(n=2) = 2``) is a call the trace made with that result;
+- it tells the truth in the ways a text can without a wrong value (text truth): no
+  computation restates a bare value (``m = 0 = 0``: ``tautology``); lines said to "keep
+  repeating" run in every round of a stretch of the run (``false_repetition``); a line said
+  to return is a return the run made, not a line that raised (``false_return``); and code
+  in it is Python, not JSON (``f(flag=true)``: ``json_in_code``).
 
-Claims about names the trace never saw (code, like ``best = [0] * n``) and values that
-are not literals are not claims and are skipped; claims about values snoop truncated
-(``[1, 2, ...]``) cannot be checked and are counted, not rejected.
+Values are compared as Python values: a text states them as Python literals (the JSON a
+model may write, ``true`` or ``null``, is read where it is no Python literal, except
+inside code); the return value is typed JSON. Claims about names the trace never saw
+(code, like ``best = [0] * n``) and values that are not literals are not claims and are
+skipped; claims about values snoop truncated (``[1, 2, ...]``) cannot be checked and are
+counted, not rejected.
 """
 
 from __future__ import annotations
@@ -33,21 +41,31 @@ from typing import Any
 
 from tracepile.analysis.answers import result_matches
 from tracepile.analysis.pyast import holding_ast_lock
-from tracepile.analysis.values import values_equal
-from tracepile.translation.template import (
-    ARROW,
-    FINAL_ANSWER,
+from tracepile.analysis.values import decode, values_equal
+from tracepile.translation.template import ARROW, FINAL_ANSWER
+from tracepile.translation.trace_model import (
+    TRUNCATED,
     UNPARSED,
     Execution,
+    Program,
     computations,
     condition_outcomes,
     evaluates_to,
     frame_calls,
+    is_literal,
+    keeps_repeating,
     literal,
+    returned_lines,
     substitute,
+    trace_value,
+    traced_functions,
+    traced_lines,
     truth,
 )
 from tracepile.vocab import SCRIPT_MODES, GenerateOutcome, RunMode
+
+TAUTOLOGY, FALSE_REPETITION = GenerateOutcome.TAUTOLOGY, GenerateOutcome.FALSE_REPETITION
+FALSE_RETURN, JSON_IN_CODE = GenerateOutcome.FALSE_RETURN, GenerateOutcome.JSON_IN_CODE
 
 _FINAL = re.compile(rf"^\W*{re.escape(FINAL_ANSWER)}\**\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
 _CLAIM = re.compile(r"`\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*([^`=][^`]*?)\s*`")
@@ -55,6 +73,19 @@ _SPAN = re.compile(r"`([^`\n]+)`")
 _TRUTH = re.compile(r"`([^`\n]+)`\s+is\s+(true|false)\b")
 _LINE = re.compile(r"\bline (\d+)\b", re.IGNORECASE)
 _HISTORY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*): (.+)$")
+_JSON_WORDS = {"true": "Python writes True", "false": "Python writes False", "null": "Python writes None"}
+# "line 7 returns", "line 7 gives back ...", "the return on line 7" (inline code blanked out)
+_RETURN_CLAIM = re.compile(
+    r"\bline (\d+)\b(?:(?!\bline \d)[^.;!?])*?\b(?:returns?|gives back|hands back|passes\b[^.;!?]*\bback)\b"
+    r"|\breturn on line (\d+)\b",
+    re.IGNORECASE,
+)
+# "lines 4, 5 keep repeating", "the same lines (4, 5, 7) keep repeating"
+_REPEATING = re.compile(
+    r"\blines?\s*\(?(\d+(?:\s*(?:,\s*(?:and\s+)?|and\s+)\d+)*)\)?\s+keeps?\s+repeating\b", re.IGNORECASE
+)
+_STEPS = re.compile(r"\b(\d+)\s+(?:more\s+)?steps\b", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
 
 
 @dataclass(frozen=True)
@@ -67,11 +98,12 @@ class Verdict:
 
 
 def traced_values(execution: Execution) -> dict[str, list[Any]]:
-    """Every value each variable held, parsed (``UNPARSED`` where snoop's repr is not a literal)."""
+    """Every value each variable held, parsed (``UNPARSED`` where snoop's repr is no literal or
+    snoop shortened it)."""
     values: dict[str, list[Any]] = {}
     for step in execution.steps:
         for name, shown in step.get("changed", {}).items():
-            values.setdefault(name, []).append(literal(shown))
+            values.setdefault(name, []).append(UNPARSED if TRUNCATED in shown else trace_value(shown))
     return values
 
 
@@ -101,7 +133,7 @@ def answer_problem(text: str, return_json: str, run_mode: str = RunMode.CALL) ->
         right = _states_printed(stated, return_json, run_mode)
     else:
         answer = literal(stated)
-        right = answer is not UNPARSED and values_equal(answer, json.loads(return_json))
+        right = answer is not UNPARSED and values_equal(answer, decode(return_json))
     if not right:
         return (
             GenerateOutcome.WRONG_FINAL_ANSWER,
@@ -135,8 +167,8 @@ def _parsed(expression: str) -> str | None:
 
 
 def _equals(shown: str | None, value: Any) -> bool:
-    """Whether a traced repr is ``value`` (JSON data)."""
-    return shown is not None and values_equal(literal(shown), value)
+    """Whether a traced repr is ``value``."""
+    return shown is not None and values_equal(trace_value(shown), value)
 
 
 def _computation(span: str) -> tuple[str | None, str, str] | None:
@@ -151,6 +183,16 @@ def _computation(span: str) -> tuple[str | None, str, str] | None:
     return None
 
 
+def _sentence_start(text: str, position: int) -> int:
+    ends = [m.end() for m in _SENTENCE_END.finditer(text, 0, position)]
+    return ends[-1] if ends else 0
+
+
+def _sentence_end(text: str, position: int) -> int:
+    found = _SENTENCE_END.search(text, position)
+    return found.end() if found else len(text)
+
+
 def _line_before(text_line: str, position: int) -> int | None:
     """The last "line N" before ``position``, outside inline code."""
     blanked = _SPAN.sub(lambda m: " " * len(m.group(0)), text_line[:position])
@@ -161,10 +203,18 @@ def _line_before(text_line: str, position: int) -> int | None:
 class _Checker:
     def __init__(self, execution: Execution) -> None:
         self.execution = execution
+        self.program = Program(execution.code)
         self.held = traced_values(execution)
+        self.truncated = {
+            name
+            for step in execution.steps
+            for name, shown in step.get("changed", {}).items()
+            if TRUNCATED in shown
+        }
         self.computed = computations(execution)
         self.outcomes = condition_outcomes(execution)
         self.calls = frame_calls(execution.steps)
+        self.lines = [step.line for step in traced_lines(execution)]
         self.tally = _Tally()
         self.last_outcome = -1  # the text's conditions must follow the run's outcomes in order
 
@@ -178,11 +228,42 @@ class _Checker:
         if not known:
             self.tally.unverifiable += 1
             return
-        self.tally.checked += 1
         if not any(values_equal(claim, value) for value in known):
+            if name in self.truncated:  # it may be the value snoop shortened
+                self.tally.unverifiable += 1
+                return
             raise _Rejected(f"states `{name} = {shown[:120]}`; the trace has {name} in {self.held[name][:8]}")
+        self.tally.checked += 1
+
+    def code(self, span: str) -> None:
+        """Inline code is Python: JSON's ``true``, ``false`` and ``null`` are no values there
+        (unless the program has such a name). A span that is only the word is prose."""
+        try:
+            tree = ast.parse(span, mode="exec")
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return
+        if (
+            len(tree.body) == 1
+            and isinstance(tree.body[0], ast.Expr)
+            and isinstance(tree.body[0].value, ast.Name)
+        ):
+            return
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and node.id in _JSON_WORDS and node.id not in self.program.names:
+                raise _Rejected(
+                    f"`{span[:120]}` writes JSON's {node.id} in Python code ({_JSON_WORDS[node.id]})",
+                    JSON_IN_CODE,
+                )
 
     def computation(self, target: str | None, expression: str, shown: str, line: int | None) -> None:
+        if is_literal(expression):
+            raise _Rejected(
+                f"`{expression} = {shown[:120]}` restates a value: it computes nothing", TAUTOLOGY
+            )
+        if trace_value(shown) is UNPARSED and (word := shown.strip()) in _JSON_WORDS:
+            raise _Rejected(
+                f"`{expression} = {word}` writes JSON's {word} ({_JSON_WORDS[word]})", JSON_IN_CODE
+            )
         value = literal(shown)
         right = evaluates_to(expression, value)
         if right is None:
@@ -270,10 +351,46 @@ class _Checker:
             WRONG_BRANCH,
         )
 
+    def returns(self, line: int) -> None:
+        """A text says line ``line`` returns: when that line is a return statement of a function
+        the trace followed, some run of it returned (a frame an exception left did not)."""
+        node = self.program.by_line.get(line)
+        function = self.program.function_of.get(line)
+        if not isinstance(node, ast.Return) or function not in traced_functions(self.execution.steps):
+            return
+        self.tally.checked += 1
+        if not returned_lines(self.execution.steps) & set(range(node.lineno, (node.end_lineno or line) + 1)):
+            raise _Rejected(
+                f"says line {line} returns; it never returned in the run (it raised)", FALSE_RETURN
+            )
+
+    def repeating(self, lines: set[int], steps: int | None) -> None:
+        """ "Lines 4, 5 keep repeating" (for N steps): true of every round of some stretch."""
+        self.tally.checked += 1
+        if not keeps_repeating(self.lines, lines, steps):
+            stretch = f" for {steps} steps" if steps is not None else ""
+            why = f"says lines {sorted(lines)} keep repeating{stretch}; no stretch runs them in every round"
+            raise _Rejected(why, FALSE_REPETITION)
+
+    def prose(self, text_line: str) -> None:
+        """The claims a line of text makes outside its inline code: returns and repetitions."""
+        blanked = _SPAN.sub(lambda m: " " * len(m.group(0)), text_line)
+        for claim in _RETURN_CLAIM.finditer(blanked):
+            self.returns(int(claim.group(1) or claim.group(2)))
+        for claim in _REPEATING.finditer(blanked):
+            sentence = blanked[_sentence_start(blanked, claim.start()) : _sentence_end(blanked, claim.end())]
+            stated = _STEPS.search(sentence)
+            self.repeating(
+                {int(n) for n in re.findall(r"\d+", claim.group(1))}, int(stated[1]) if stated else None
+            )
+
     def check(self, text: str) -> None:
+        for span in _SPAN.finditer(text):
+            self.code(span.group(1).strip())
         for name, shown in _CLAIM.findall(text):
             self.state(name, shown)
         for text_line in text.splitlines():
+            self.prose(text_line)
             for span in _SPAN.finditer(text_line):
                 content = span.group(1).strip()
                 if history := _HISTORY.match(content):

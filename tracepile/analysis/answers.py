@@ -13,7 +13,6 @@ handful of AST node kinds in floating point (no ``eval``, no sympy).
 from __future__ import annotations
 
 import ast
-import json
 import math
 import operator
 import re
@@ -21,7 +20,7 @@ from collections.abc import Callable
 from fractions import Fraction
 
 from tracepile.analysis.pyast import AST_LOCK
-from tracepile.analysis.values import json_equal
+from tracepile.analysis.values import decode, matches_expected
 from tracepile.vocab import RunMode
 
 TOLERANCE = 1e-6  # relative (or absolute, for stdout tokens near zero), as judges allow
@@ -301,8 +300,8 @@ def result_matches(run_mode: str, result_json: str, expected_json: str) -> bool:
     compares them: a return value JSON-equal; printed output token-wise (competition
     judging) or as a math answer."""
     if run_mode == RunMode.CALL:
-        return json_equal(result_json, expected_json)
-    printed, expected = json.loads(result_json), json.loads(expected_json)
+        return matches_expected(result_json, expected_json)
+    printed, expected = decode(result_json), decode(expected_json)  # typed JSON: a str is plain JSON
     if not isinstance(printed, str) or not isinstance(expected, str):
         return False
     return (

@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import ast
 import builtins
-import doctest
+import inspect
 import io
 import itertools
-import math
 import posixpath
 import re
 import string
 import symtable
+import sys
 import unicodedata
 from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -41,8 +41,16 @@ from hypothesis.internal.conjecture.providers import HypothesisProvider
 
 from tracepile.analysis.filters import Signature
 from tracepile.analysis.hashing import canonical_json, content_id
+from tracepile.analysis.values import NotALiteral, parse_literal
 from tracepile.config import PyfilesConfig
 from tracepile.sources.codeio import domain_for_category
+from tracepile.sources.pyfiles_examples import (
+    Examples,
+    doctest_examples,
+    strip_docstring_examples,
+    without_examples,
+    written_examples,
+)
 from tracepile.sources.records import Rejection
 from tracepile.vocab import IngestReason, RunMode, SourceKind
 
@@ -54,9 +62,6 @@ MAX_ITEMS = 8
 MAX_CHARS = 20
 _ALPHABET = string.ascii_letters + string.digits + " .,-_"
 _DRAWS_PER_INPUT = 10  # examples Hypothesis runs per wanted input, so repeats still leave enough
-
-# `f(...) ==> y` and its kin, tried in this order (a longer arrow before its own prefix).
-ARROWS = ("==>", "=>", "==", "->", "➞", "→")
 
 _BUILTINS = frozenset(dir(builtins))
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
@@ -221,18 +226,138 @@ def _root_name(node: ast.expr) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
-def _changed_in_place(stmt: ast.stmt) -> frozenset[str]:
-    """Names a simple statement changes without rebinding (``TABLE[k] = v``, ``TABLE.update(m)``)."""
-    if isinstance(stmt, ast.Assign):
+def _simple_changes(stmt: ast.stmt) -> set[str]:
+    """Names a simple statement changes without rebinding: ``TABLE[k] = v``, ``del TABLE[k]``,
+    ``TABLE.update(m)``, ``trie.insert(word)``, and what it hands to a call of its own
+    (``fill(TABLE)``, ``heapq.heapify(HEAP)``), a builtin's call aside (``print(TABLE)``)."""
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+        call = stmt.value
+        changed = {_root_name(call.func)} if isinstance(call.func, ast.Attribute | ast.Subscript) else set()
+        if not (isinstance(call.func, ast.Name) and call.func.id in _BUILTINS):
+            arguments = [*call.args, *(keyword.value for keyword in call.keywords)]
+            changed |= {arg.id for arg in arguments if isinstance(arg, ast.Name)}
+        return {name for name in changed if name is not None}
+    if isinstance(stmt, ast.Assign | ast.Delete):
         targets = stmt.targets
     elif isinstance(stmt, ast.AugAssign | ast.AnnAssign):
         targets = [stmt.target]
-    elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
-        targets = [stmt.value.func]
     else:
-        return frozenset()
+        return set()
     roots = {_root_name(target) for target in targets if isinstance(target, ast.Attribute | ast.Subscript)}
-    return frozenset(root for root in roots if root is not None)
+    return {root for root in roots if root is not None}
+
+
+def _changed_in_place(stmt: ast.stmt) -> frozenset[str]:
+    """Names a module-level statement changes without rebinding, in the simple statements it is
+    or holds: a ``for``, ``while``, ``if``, ``with`` or ``try`` at module level runs there and may
+    fill a table a function reads (the bodies of defs and classes do not run there). A name bound
+    there to a part of another (``node = TRIE``, ``node = node.setdefault(c, {})``) changes that
+    other when it changes."""
+    changed: set[str] = set()
+    parts_of: defaultdict[str, set[str]] = defaultdict(set)  # name -> the names it may be a part of
+    pending: list[ast.AST] = [stmt]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, _DEFINITIONS):
+            continue
+        if isinstance(node, ast.stmt):
+            changed |= _simple_changes(node)
+        if isinstance(node, ast.Assign) and (whole := _part_of(node.value)) is not None:
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    parts_of[target.id].add(whole)
+        pending.extend(
+            child
+            for child in ast.iter_child_nodes(node)
+            if isinstance(child, ast.stmt | ast.excepthandler | ast.match_case)
+        )
+    reached, frontier = set(changed), list(changed)
+    while frontier:
+        for whole in parts_of.get(frontier.pop(), set()) - reached:
+            reached.add(whole)
+            frontier.append(whole)
+    return frozenset(reached)
+
+
+def _part_of(value: ast.expr) -> str | None:
+    """The name whose value (or a part of it) ``value`` may be: ``TRIE``, ``TRIE[c]``,
+    ``node.children``, ``node.setdefault(c, {})``."""
+    if isinstance(value, ast.Call):
+        value = value.func
+        if not isinstance(value, ast.Attribute):
+            return None  # a function's result: a new value, as far as can be seen
+    return _root_name(value) if isinstance(value, ast.Name | ast.Attribute | ast.Subscript) else None
+
+
+def _read_unbound(stmt: ast.stmt) -> set[str]:
+    """Names the statement may read before it has bound them itself, on some path through it
+    (a superset: a name it reads only after binding it on every path is left out)."""
+    found: set[str] = set()
+
+    def expression(node: ast.AST | None, bound: set[str]) -> None:
+        if node is not None:
+            names = (n for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load))
+            found.update(name.id for name in names if name.id not in bound)
+
+    def stored(target: ast.expr, bound: set[str]) -> set[str]:
+        """What assigning to ``target`` binds; its subscripts and attributes read their roots."""
+        if isinstance(target, ast.Name):
+            return {target.id}
+        if isinstance(target, ast.Tuple | ast.List | ast.Starred):
+            items = target.elts if not isinstance(target, ast.Starred) else [target.value]
+            return set().union(*(stored(item, bound) for item in items))
+        expression(target, bound)
+        return set()
+
+    def block(statements: list[ast.stmt], bound: set[str]) -> set[str]:
+        for statement in statements:
+            bound = visit(statement, bound)
+        return bound
+
+    def visit(node: ast.stmt, bound: set[str]) -> set[str]:
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            expression(node.value, bound)
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            return bound | set().union(*(stored(target, bound) for target in targets))
+        if isinstance(node, ast.AugAssign):
+            target = node.target
+            expression(ast.Name(target.id, ast.Load()) if isinstance(target, ast.Name) else target, bound)
+            expression(node.value, bound)
+            return bound | stored(node.target, bound)
+        if isinstance(node, ast.For | ast.AsyncFor):
+            expression(node.iter, bound)
+            block(node.body, bound | stored(node.target, bound))
+            block(node.orelse, bound)
+            return bound  # the body may not run: nothing it binds is bound after it for sure
+        if isinstance(node, ast.While):
+            expression(node.test, bound)
+            block(node.body, bound)
+            block(node.orelse, bound)
+            return bound
+        if isinstance(node, ast.If):
+            expression(node.test, bound)
+            return block(node.body, bound) & block(node.orelse, bound)
+        if isinstance(node, ast.With | ast.AsyncWith):
+            for item in node.items:
+                expression(item.context_expr, bound)
+                if item.optional_vars is not None:
+                    bound = bound | stored(item.optional_vars, bound)
+            return block(node.body, bound)
+        if isinstance(node, ast.Try | ast.TryStar):
+            after = block(node.body, bound)
+            for handler in node.handlers:
+                expression(handler.type, bound)
+                block(handler.body, bound | ({handler.name} if handler.name else set()))
+            block(node.orelse, after)
+            block(node.finalbody, bound)
+            return bound
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            return bound | {alias.asname or alias.name.split(".")[0] for alias in node.names}
+        expression(node, bound)  # any other statement: all it reads, nothing bound for sure
+        return bound
+
+    visit(stmt, set())
+    return found
 
 
 def _is_main_guard(stmt: ast.stmt) -> bool:
@@ -329,6 +454,8 @@ class _Module:
                 binds, reads = self.binds(index), frozenset[str]()
             else:
                 binds, reads = self._scoped(index)
+                # what it binds before it reads (`for word in WORDS: ...word...`) is its own
+                reads -= binds - _read_unbound(node)
             self._units[index] = _Unit(index, node, self.text(index), binds, reads, self._changes(index))
         return self._units[index]
 
@@ -883,14 +1010,22 @@ def _layout_kind(unit: _Unit) -> str:
     return "import" if isinstance(unit.node, ast.Import | ast.ImportFrom) else "statement"
 
 
-def _bundle_code(bundle: list[_Unit]) -> str:
+def _shown_text(unit: _Unit, names: frozenset[str]) -> str:
+    """The unit's source with the examples taken out of its docstrings."""
+    if not any(isinstance(node, _DEFINITIONS) for node in ast.walk(unit.node)):
+        return unit.text
+    return strip_docstring_examples(unit.text, names)
+
+
+def _bundle_code(bundle: list[_Unit], names: frozenset[str]) -> str:
     """The units joined as a module: imports, then other simple statements, one to a line and a
-    blank line between the groups; two blank lines around each def and class."""
-    parts = [bundle[0].text]
+    blank line between the groups; two blank lines around each def and class. No docstring shows
+    an example (of its own function, or of those ``names``)."""
+    parts = [_shown_text(bundle[0], names)]
     for previous, unit in itertools.pairwise(bundle):
         kinds = {_layout_kind(previous), _layout_kind(unit)}
         parts.append("\n\n\n" if "definition" in kinds else "\n" if len(kinds) == 1 else "\n\n")
-        parts.append(unit.text)
+        parts.append(_shown_text(unit, names))
     return "".join(parts) + "\n"
 
 
@@ -907,21 +1042,53 @@ def _functools_names(units: list[_Unit]) -> tuple[set[str], set[str]]:
     return modules, members
 
 
-def _decorator_problem(function: ast.FunctionDef, units: list[_Unit]) -> str | None:
-    """Why a decorator changes what calling the function means; ``functools`` ones and
-    ``staticmethod`` do not."""
-    modules, members = _functools_names(units)
+def _is_functools(target: ast.expr, modules: set[str], members: set[str], name: str | None = None) -> bool:
+    """Whether ``target`` names a member of ``functools`` (``name`` itself, when given)."""
+    if isinstance(target, ast.Name):
+        return target.id in members if name is None else target.id == name and name in members
+    return (
+        isinstance(target, ast.Attribute)
+        and isinstance(target.value, ast.Name)
+        and target.value.id in modules
+        and (name is None or target.attr == name)
+    )
+
+
+def _wraps_style(home: _Module, name: str, modules: set[str], members: set[str]) -> bool:
+    """Whether ``name`` is a decorator the module defines that returns a function made with
+    ``functools.wraps`` (directly, or from a factory: ``@retry(3)``): calling it calls the
+    decorated function, which ``__wrapped__`` leads to."""
+    definitions = [home.nodes[index] for index in home.binders(name)]
+    if not (len(definitions) == 1 and isinstance(definitions[0], ast.FunctionDef)):
+        return False
+    return any(
+        isinstance(node, ast.FunctionDef)
+        and any(
+            _is_functools(
+                decorator.func if isinstance(decorator, ast.Call) else decorator, modules, members, "wraps"
+            )
+            for decorator in node.decorator_list
+        )
+        for node in ast.walk(definitions[0])
+        if node is not definitions[0]
+    )
+
+
+def _decorator_problem(function: ast.FunctionDef, home: _Module) -> str | None:
+    """Why a decorator changes what calling the function means; ``functools`` ones (``cache``,
+    ``lru_cache``), ``staticmethod`` and the module's own ``functools.wraps`` decorators do not."""
+    modules, members = _functools_names(home.units)
     for decorator in function.decorator_list:
         target = decorator.func if isinstance(decorator, ast.Call) else decorator
-        if isinstance(target, ast.Name) and target.id in {*members, "staticmethod"}:
-            continue
-        if (
-            isinstance(target, ast.Attribute)
-            and isinstance(target.value, ast.Name)
-            and target.value.id in modules
+        if _is_functools(target, modules, members) or (
+            isinstance(target, ast.Name)
+            and (target.id == "staticmethod" or _wraps_style(home, target.id, modules, members))
         ):
             continue
-        return f"decorated with @{ast.unparse(decorator)}"
+        return (
+            f"decorated with @{ast.unparse(decorator)}: only functools decorators and the module's own"
+            " decorators made with functools.wraps are run"
+        )
     return None
 
 
@@ -946,107 +1113,6 @@ def _parameter_problem(function: ast.FunctionDef) -> Rejection | None:
     if arguments.vararg or arguments.kwarg:
         return Rejection(IngestReason.VARIADIC_ONLY, "takes only *args/**kwargs")
     return Rejection(IngestReason.NO_PARAMETERS, "takes no parameters")
-
-
-class _NotJson(ValueError):
-    """A literal with no JSON form that means the same (a set, bytes, a complex, NaN)."""
-
-
-def _as_json(value: Any) -> Any:
-    """``value`` as JSON data: tuples become lists; anything else without a JSON form raises."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float) and math.isfinite(value):
-        return value
-    if isinstance(value, list | tuple):
-        return [_as_json(item) for item in value]
-    if isinstance(value, dict) and all(isinstance(key, str) for key in value):
-        return {key: _as_json(item) for key, item in value.items()}
-    raise _NotJson(type(value).__name__)
-
-
-def _literal(node: ast.expr | str) -> Any:
-    """The JSON data of a Python literal (an AST or its text); raises ``_NotJson`` if it has none."""
-    try:
-        value = ast.literal_eval(node)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as exc:
-        raise _NotJson(str(exc)) from exc
-    return _as_json(value)
-
-
-def _bind_call(text: str, function: ast.FunctionDef, signature: Signature) -> dict[str, Any] | None:
-    """The keyword arguments of ``text`` when it is a call of ``function`` with literal
-    arguments that bind to its parameters, else None."""
-    try:
-        call = ast.parse(text.strip(), mode="eval").body
-    except (SyntaxError, ValueError, MemoryError, RecursionError):
-        return None
-    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == function.name):
-        return None
-    names = [arg.arg for arg in function.args.args]
-    if len(call.args) > len(names) or any(kw.arg is None for kw in call.keywords):
-        return None
-    try:
-        kwargs = {name: _literal(arg) for name, arg in zip(names, call.args, strict=False)}
-        for keyword in call.keywords:
-            if keyword.arg in kwargs:
-                return None
-            kwargs[str(keyword.arg)] = _literal(keyword.value)
-    except _NotJson:
-        return None
-    return kwargs if signature.problem(kwargs) is None else None
-
-
-def _doctest_examples(
-    docstring: str, function: ast.FunctionDef, signature: Signature
-) -> list[tuple[str, str]]:
-    try:
-        examples = doctest.DocTestParser().get_examples(docstring)
-    except ValueError:  # inconsistent indentation and the like
-        return []
-    found: list[tuple[str, str]] = []
-    for example in examples:
-        kwargs = _bind_call(example.source, function, signature)
-        if kwargs is None or example.exc_msg is not None or example.options.get(doctest.SKIP):
-            continue
-        want = example.want.strip()
-        try:
-            expected = _literal(want) if want else None  # no output: the call returned None
-        except _NotJson:
-            continue
-        found.append((canonical_json(kwargs), canonical_json(expected)))
-    return found
-
-
-def _written_examples(
-    docstring: str, function: ast.FunctionDef, signature: Signature
-) -> list[tuple[str, str]]:
-    """Lines such as ``f(1, 2) ==> 3`` (or ``=>``, ``==``, ``->``, ``➞``, ``→``)."""
-    call_start = re.compile(rf"(?<![\w.]){re.escape(function.name)}\(")
-    found: list[tuple[str, str]] = []
-    for line in docstring.splitlines():
-        if line.lstrip().startswith((">>>", "...")):
-            continue
-        for match in call_start.finditer(line):
-            example = _written_example(line[match.start() :], function, signature)
-            if example is not None:
-                found.append(example)
-                break
-    return found
-
-
-def _written_example(text: str, function: ast.FunctionDef, signature: Signature) -> tuple[str, str] | None:
-    for arrow in ARROWS:
-        at = text.find(arrow)
-        while at != -1:
-            kwargs = _bind_call(text[:at], function, signature)
-            if kwargs is not None:
-                try:
-                    return canonical_json(kwargs), canonical_json(_literal(text[at + len(arrow) :].strip()))
-                except _NotJson:
-                    pass
-            at = text.find(arrow, at + 1)
-    return None
 
 
 def _strategy(node: ast.expr | None) -> st.SearchStrategy[Any] | None:
@@ -1088,8 +1154,10 @@ def _strategy(node: ast.expr | None) -> st.SearchStrategy[Any] | None:
         return _strategy(params[0])
     if name == "Literal":
         try:
-            values = [_literal(param) for param in params]
-        except _NotJson:
+            values = [parse_literal(ast.unparse(param)) for param in params]
+        except NotALiteral:
+            return None
+        if not all(value is None or isinstance(value, bool | int | float | str) for value in values):
             return None
         return st.sampled_from(values) if values else None
     return None
@@ -1115,6 +1183,12 @@ def _parameters_with_defaults(arguments: ast.arguments) -> list[tuple[ast.arg, b
     ]
 
 
+# What a user can do for a function that gets no inputs.
+_GIVE_EXAMPLES = (
+    "give it a doctest calling it with literal arguments, or type hints such as int, str, list[int]"
+)
+
+
 def _generated_inputs(function: ast.FunctionDef, settings: PyfilesConfig) -> list[str] | Rejection:
     """``settings.generated_inputs`` distinct kwargs drawn from the type hints (fewer when the
     types have fewer values). A parameter with a default and no usable hint keeps its default."""
@@ -1124,14 +1198,14 @@ def _generated_inputs(function: ast.FunctionDef, settings: PyfilesConfig) -> lis
         if strategy is not None:
             strategies[arg.arg] = strategy
         elif not has_default and arg.annotation is None:
-            return Rejection(IngestReason.NO_INPUTS, f"parameter {arg.arg} has no type hint and no example")
+            detail = f"parameter {arg.arg} has no type hint and no example: {_GIVE_EXAMPLES}"
+            return Rejection(IngestReason.NO_INPUTS, detail)
         elif not has_default:
             hint = ast.unparse(arg.annotation) if arg.annotation else ""
-            return Rejection(
-                IngestReason.UNSUPPORTED_PARAMETER, f"parameter {arg.arg}: {hint} has no JSON form"
-            )
+            detail = f"parameter {arg.arg}: no inputs are drawn for {hint}: {_GIVE_EXAMPLES}"
+            return Rejection(IngestReason.UNSUPPORTED_PARAMETER, detail)
     if not strategies:
-        return Rejection(IngestReason.NO_INPUTS, "no parameter has a usable type hint, no example")
+        return Rejection(IngestReason.NO_INPUTS, f"no parameter has a usable type hint: {_GIVE_EXAMPLES}")
     seed = int(content_id([settings.seed, function.name]), 16)  # the same on every machine and run
     return _draw_inputs(strategies, settings.generated_inputs, seed)
 
@@ -1174,24 +1248,38 @@ def _signature_text(function: ast.FunctionDef) -> str:
     return f"def {function.name}({ast.unparse(function.args)}){returns}"
 
 
-def _inputs(
-    function: ast.FunctionDef, docstring: str, settings: PyfilesConfig
-) -> tuple[list[dict[str, str | None]], str] | Rejection:
-    """The program's inputs and where they came from: ``doctest``, ``docstring`` or ``generated``."""
+@dataclass(frozen=True)
+class _Inputs:
+    items: list[dict[str, str | None]]
+    origin: str  # doctest, docstring or generated
+    skipped: dict[str, int]  # the docstring's calls of the function that gave no input, by reason
+
+
+def _inputs(function: ast.FunctionDef, settings: PyfilesConfig) -> _Inputs | Rejection:
+    """The program's inputs: from its doctests, else its written examples, else its type hints."""
     signature = Signature.of(function)
+    docstring = ast.get_docstring(function, clean=False) or ""  # as doctest reads it
+    doctests: Examples = doctest_examples(docstring, function, signature, function.body[0].lineno)
+    skipped = dict(doctests.skipped.most_common())
     for origin, examples in (
-        ("doctest", _doctest_examples(docstring, function, signature)),
-        ("docstring", _written_examples(docstring, function, signature)),
+        ("doctest", doctests.found),
+        ("docstring", written_examples(docstring, function, signature)),
     ):
         expected_for: dict[str, str] = {}
         for input_json, expected in examples:
             expected_for.setdefault(input_json, expected)  # the first example of an input wins
         if expected_for:
-            return [{"input_json": i, "expected_output_json": o} for i, o in expected_for.items()], origin
+            items = [{"input_json": i, "expected_output_json": o} for i, o in expected_for.items()]
+            return _Inputs(items, origin, skipped)
     generated = _generated_inputs(function, settings)
     if isinstance(generated, Rejection):
+        if skipped:
+            detail = f"{generated.detail}; its doctests give no input: {doctests.summary()}"
+            return Rejection(generated.reason, detail)
         return generated
-    return [{"input_json": text, "expected_output_json": None} for text in generated], "generated"
+    return _Inputs(
+        [{"input_json": text, "expected_output_json": None} for text in generated], "generated", skipped
+    )
 
 
 @dataclass(frozen=True)
@@ -1211,33 +1299,38 @@ def _program(
 ) -> dict[str, Any] | Rejection:
     if _is_generator(function):
         return Rejection(IngestReason.GENERATOR_FUNCTION, "returns a generator, not a value")
-    if problem := _decorator_problem(function, home.units):
+    if problem := _decorator_problem(function, home):
         return Rejection(IngestReason.UNSUPPORTED_DECORATOR, problem)
     if rejection := _parameter_problem(function):
         return rejection
     bundle = _bundle(entry, home, where.packages, tree)
     if isinstance(bundle, Rejection):
         return bundle
-    docstring = ast.get_docstring(function) or ""
-    inputs = _inputs(function, docstring, settings)
+    inputs = _inputs(function, settings)
     if isinstance(inputs, Rejection):
         return inputs
+    # no answer in the prompt: the examples are out of the docstrings shown (their inputs are asked)
+    names = frozenset({function.name})
+    problem = inspect.cleandoc(
+        without_examples(ast.get_docstring(function, clean=False) or "", names)
+    ).strip()
     content = {
         "source_kind": SOURCE_KIND,
         "source": where.source,
         "category": where.module,
-        "problem": docstring or f"The function `{function.name}` of the module `{where.module}`.",
+        "problem": problem or f"The function `{function.name}` of the module `{where.module}`.",
         "io_requirements": _signature_text(function),
-        "code": _bundle_code(bundle),
+        "code": _bundle_code(bundle, names),
         "entry_point": function.name,
-        "inputs": inputs[0],
+        "inputs": inputs.items,
     }
     meta = {
         "module": where.module,
         "path": where.source,
         "function": function.name,
         "line": function.lineno,
-        "input_origin": inputs[1],
+        "input_origin": inputs.origin,
+        **({"skipped_examples": inputs.skipped} if inputs.skipped else {}),
     }
     return {
         "program_id": content_id(content),
@@ -1246,6 +1339,13 @@ def _program(
         "domain": domain_for_category(where.source),
         "meta_json": canonical_json(meta),
     }
+
+
+_PARSER = (
+    f"read by the Python {sys.version_info.major}.{sys.version_info.minor} parser: code written for "
+    "a newer Python (type parameters `class C[T]`, 3.12; `except A, B:`, 3.14) needs tracepile "
+    "installed under that Python"
+)
 
 
 def parse_pyfile(
@@ -1272,7 +1372,7 @@ def parse_pyfile(
         module = _compiled(text, path)
     except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:  # ValueError: NUL bytes
         line = getattr(exc, "lineno", None) or 1
-        yield Rejection(IngestReason.SYNTAX_ERROR, f"{type(exc).__name__}: {exc}"[:500], line)
+        yield Rejection(IngestReason.SYNTAX_ERROR, f"{f'{type(exc).__name__}: {exc}'[:400]}; {_PARSER}", line)
         return
     home = _Module(where.module, posixpath.basename(path) == "__init__.py", module, text)
     units = home.units

@@ -1,0 +1,529 @@
+"""Examples in a function's docstring, for the ``pyfiles`` source kind: the inputs and expected
+outputs they give, and the docstrings with them taken out.
+
+A doctest gives an input where it calls the function with arguments that are literals, or names
+that earlier lines of the same docstring bind to literals (``>>> x = [3, 1, 2]`` then ``>>>
+sort(x)``: the literal stands in for the name). Every other call of the function is skipped with
+a counted reason (``ExampleSkip``) and the first line of each reason, so that a user sees why a
+function got fewer inputs than its docstring shows. Written examples (``f(1, 2) ==> 3``) give
+inputs too.
+
+What a prompt shows must not hold its answer: ``without_examples`` takes the doctest examples
+(their ``>>>`` lines and outputs) and the written examples out of a docstring, and
+``strip_docstring_examples`` does so in the source of a statement, where the docstrings stand.
+"""
+
+from __future__ import annotations
+
+import ast
+import doctest
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from tracepile.analysis.filters import Signature
+from tracepile.analysis.values import NoForm, NotALiteral, encode, parse_literal
+
+# `f(...) ==> y` and its kin, tried in this order (a longer arrow before its own prefix).
+ARROWS = ("==>", "=>", "==", "->", "➞", "→")
+
+_SHOWN_CHARS = 60  # of a value or a line quoted in a reason
+# Calls a doctest line may make without changing what a later example computes: they read
+# their arguments and build new values.
+_PURE_CALLS = frozenset(
+    {
+        "abs", "all", "any", "bool", "dict", "float", "frozenset", "id", "int", "isinstance", "len",
+        "list", "max", "min", "print", "repr", "round", "set", "sorted", "str", "sum", "tuple", "type",
+    }
+)  # fmt: skip
+# A doctest's first line, or one commented out (``# >>> f(-1)``): the output under it goes too.
+_EXAMPLE_START = re.compile(r"\s*(#\s*)?>>>")
+_HEADING = re.compile(
+    r"(?i)^\s*(for\s+)?(examples?|example\s+usage|usage|doctests?|tests?|sample(\s+usage)?|e\.g\.)\s*:?\s*$"
+)
+
+
+class ExampleSkip(StrEnum):
+    """Why a docstring's call of the function gave no input (counted in the program's meta)."""
+
+    RAISES = "raises"  # the example shows an exception
+    DOCTEST_SKIP = "doctest_skip"  # marked ``# doctest: +SKIP``
+    NOT_A_PLAIN_CALL = "not_a_plain_call"  # the call inside another expression: ``print(f(x))``
+    ARGUMENT_NOT_LITERAL = "argument_not_literal"  # neither a literal nor a name bound to one
+    ARGUMENT_MAY_HAVE_CHANGED = "argument_may_have_changed"  # a list/dict/set an earlier line had
+    AFTER_STATE_CHANGE = "after_state_change"  # after a line that may change state: random.seed(0)
+    NO_FORM = "no_form"  # an argument or the output is a value with no form
+    OUTPUT_NOT_LITERAL = "output_not_literal"  # printed text, an elided ``...``
+    DOES_NOT_BIND = "does_not_bind"  # the arguments do not fit the parameters
+
+
+@dataclass
+class Examples:
+    """The inputs a docstring gives (typed-JSON kwargs and expected output, in order) and the
+    calls it skipped: a count and the first line of each reason."""
+
+    found: list[tuple[str, str]] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+    first_skip: dict[str, str] = field(default_factory=dict)
+
+    def skip(self, reason: ExampleSkip, detail: str) -> None:
+        self.skipped[reason] += 1
+        self.first_skip.setdefault(reason, detail)
+
+    def summary(self) -> str:
+        """The skipped calls, for a reason that a person reads: their count per reason and the
+        first of each."""
+        return "; ".join(
+            f"{count} {reason} (first: {self.first_skip[reason]})"
+            for reason, count in self.skipped.most_common()
+        )
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
+
+
+@dataclass
+class _Binding:
+    """A name a doctest line bound: to a literal's value (``source`` its text), or to something
+    else (``value`` unset); a mutable value is spent once a line may have changed it."""
+
+    source: str
+    line: int
+    literal: bool
+    value: Any = None
+    spent_at: int | None = None
+
+
+def _is_call_of(node: ast.AST, name: str) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name
+
+
+def _root(node: ast.expr) -> ast.expr:
+    while isinstance(node, ast.Attribute | ast.Subscript | ast.Call):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node
+
+
+def _changed_names(statement: ast.stmt, own: str) -> set[str]:
+    """The names a doctest line may change in place: passed to a call other than a pure builtin
+    (the function's own calls too: it may change its arguments), or the root of a call, an
+    assignment target or a ``del``."""
+    changed: set[str] = set()
+    for node in ast.walk(statement):
+        if isinstance(node, ast.Call):
+            if not (isinstance(node.func, ast.Name) and node.func.id in _PURE_CALLS):
+                arguments = [*node.args, *(keyword.value for keyword in node.keywords)]
+                changed.update(arg.id for arg in arguments if isinstance(arg, ast.Name))
+            if isinstance(node.func, ast.Attribute) and isinstance(root := _root(node.func), ast.Name):
+                changed.add(root.id)
+        elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign | ast.Delete):
+            targets = node.targets if isinstance(node, ast.Assign | ast.Delete) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Attribute | ast.Subscript) and isinstance(
+                    root := _root(target), ast.Name
+                ):
+                    changed.add(root.id)
+    changed.discard(own)
+    return changed
+
+
+def _literal_names(statement: ast.stmt) -> dict[str, ast.expr] | None:
+    """``{name: value}`` when the line only binds names to values (``x = [3, 1, 2]``, ``a, b = 1,
+    2``, ``a = b = 0``), else None."""
+    if not isinstance(statement, ast.Assign):
+        return None
+    bound: dict[str, ast.expr] = {}
+    for target in statement.targets:
+        if isinstance(target, ast.Name):
+            bound[target.id] = statement.value
+        elif (
+            isinstance(target, ast.Tuple | ast.List)
+            and isinstance(statement.value, ast.Tuple | ast.List)
+            and len(target.elts) == len(statement.value.elts)
+            and all(isinstance(item, ast.Name) for item in target.elts)
+        ):
+            bound.update(
+                (item.id, value) for item, value in zip(target.elts, statement.value.elts, strict=True)
+            )  # type: ignore[union-attr]
+        else:
+            return None
+    return bound
+
+
+def _bound_names(statement: ast.stmt) -> set[str]:
+    names = {n.id for n in ast.walk(statement) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    for node in ast.walk(statement):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names.update(alias.asname or alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+    return names
+
+
+def _changes_state(statement: ast.stmt, bindings: dict[str, _Binding]) -> str | None:
+    """The source of what in a doctest line may change state that the function reads (a module's
+    or an object's the docstring did not make: ``random.seed(0)``, ``TABLE.clear()``), or None."""
+    for node in ast.walk(statement):
+        target: ast.expr | None = None
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            target = node.func
+        elif isinstance(node, ast.Assign | ast.AugAssign | ast.Delete):
+            targets = node.targets if isinstance(node, ast.Assign | ast.Delete) else [node.target]
+            target = next((t for t in targets if isinstance(t, ast.Attribute | ast.Subscript)), None)
+        if target is not None and isinstance(root := _root(target), ast.Name) and root.id not in bindings:
+            return ast.unparse(node)
+    return None
+
+
+class _DoctestReader:
+    """Reads a docstring's doctest lines in order, binding names as the lines do."""
+
+    def __init__(self, function: ast.FunctionDef, signature: Signature, first_line: int) -> None:
+        self.function, self.signature, self.first_line = function, signature, first_line
+        self.bindings: dict[str, _Binding] = {}
+        self.state_change: tuple[str, int] | None = None  # the first line that may change state
+        self.examples = Examples()
+
+    def read(self, docstring: str) -> Examples:
+        try:
+            examples = doctest.DocTestParser().get_examples(docstring)
+        except ValueError:  # inconsistent indentation and the like: doctest would not run it either
+            return self.examples
+        for example in examples:
+            try:
+                statements = ast.parse(example.source).body
+            except (SyntaxError, ValueError, MemoryError, RecursionError):
+                continue  # no line Python reads: doctest fails it too
+            line = self.first_line + example.lineno
+            if any(_is_call_of(node, self.function.name) for s in statements for node in ast.walk(s)):
+                self.call(statements, example, line)
+            for statement in statements:
+                self.setup(statement, line)
+        return self.examples
+
+    def setup(self, statement: ast.stmt, line: int) -> None:
+        """What a line binds and may change, for the lines after it."""
+        if self.state_change is None and (changer := _changes_state(statement, self.bindings)):
+            self.state_change = (changer, line)
+        for name in _changed_names(statement, self.function.name):
+            if name in self.bindings and self.bindings[name].spent_at is None:
+                self.bindings[name].spent_at = line
+        literals = _literal_names(statement)
+        for name in _bound_names(statement):
+            source = ast.unparse(statement)
+            value_node = (literals or {}).get(name)
+            try:
+                value = parse_literal(ast.unparse(value_node)) if value_node is not None else None
+            except NotALiteral:
+                value_node, value = None, None
+            self.bindings[name] = _Binding(source, line, value_node is not None, value)
+
+    def call(self, statements: list[ast.stmt], example: doctest.Example, line: int) -> None:
+        skip = self.examples.skip
+        shown = f"line {line}: `{_short(example.source)}`"
+        if self.state_change is not None:
+            changer, at = self.state_change
+            skip(ExampleSkip.AFTER_STATE_CHANGE, f"{shown} after `{_short(changer)}` (line {at})")
+            return
+        if example.exc_msg is not None:
+            skip(ExampleSkip.RAISES, shown)
+            return
+        if example.options.get(doctest.SKIP):
+            skip(ExampleSkip.DOCTEST_SKIP, shown)
+            return
+        [statement, *rest] = statements
+        if rest or not (isinstance(statement, ast.Expr) and _is_call_of(statement.value, self.function.name)):
+            skip(ExampleSkip.NOT_A_PLAIN_CALL, shown)
+            return
+        assert isinstance(statement.value, ast.Call)
+        kwargs = self.arguments(statement.value, line)
+        if kwargs is None:
+            return
+        want = example.want.strip()
+        try:
+            expected = parse_literal(want) if want else None  # no output: the call returned None
+        except NotALiteral:
+            skip(ExampleSkip.OUTPUT_NOT_LITERAL, f"{shown} shows `{_short(want)}`")
+            return
+        try:
+            expected_json = encode(expected, f"the output of line {line}")
+        except NoForm as exc:
+            skip(ExampleSkip.NO_FORM, str(exc))
+            return
+        self.examples.found.append((kwargs, expected_json))
+
+    def arguments(self, call: ast.Call, line: int) -> str | None:
+        """The call's arguments as typed-JSON kwargs, or None (the reason counted)."""
+        skip = self.examples.skip
+        names = [arg.arg for arg in self.function.args.args]
+        if (
+            len(call.args) > len(names)
+            or any(isinstance(arg, ast.Starred) for arg in call.args)
+            or any(keyword.arg is None for keyword in call.keywords)
+        ):
+            skip(ExampleSkip.DOES_NOT_BIND, f"line {line}: `{_short(ast.unparse(call))}`")
+            return None
+        given = [*zip(names, call.args, strict=False), *((str(k.arg), k.value) for k in call.keywords)]
+        kwargs: dict[str, Any] = {}
+        for name, node in given:
+            if name in kwargs:
+                skip(ExampleSkip.DOES_NOT_BIND, f"line {line}: `{name}` given twice")
+                return None
+            value = self.argument(name, node, line)
+            if value is _UNUSABLE:
+                return None
+            kwargs[name] = value
+        if problem := self.signature.problem(kwargs):
+            skip(ExampleSkip.DOES_NOT_BIND, f"line {line}: {problem}")
+            return None
+        try:
+            return encode(kwargs, f"the arguments of line {line}")
+        except NoForm as exc:
+            skip(ExampleSkip.NO_FORM, str(exc))
+            return None
+
+    def argument(self, name: str, node: ast.expr, line: int) -> Any:
+        skip = self.examples.skip
+        if isinstance(node, ast.Name) and node.id in self.bindings:
+            binding = self.bindings[node.id]
+            if not binding.literal:
+                detail = f"line {line}: argument `{name}` is `{node.id}`, bound by `{_short(binding.source)}`"
+                skip(ExampleSkip.ARGUMENT_NOT_LITERAL, f"{detail} (line {binding.line}), not a literal")
+                return _UNUSABLE
+            if binding.spent_at is not None:
+                detail = f"line {line}: argument `{name}` is `{node.id}`"
+                changed = f"{detail}, which line {binding.spent_at} may have changed"
+                skip(ExampleSkip.ARGUMENT_MAY_HAVE_CHANGED, changed)
+                return _UNUSABLE
+            return binding.value
+        try:
+            return parse_literal(ast.unparse(node))
+        except NotALiteral:
+            detail = f"line {line}: argument `{name}` is `{_short(ast.unparse(node))}`, not a literal"
+            skip(ExampleSkip.ARGUMENT_NOT_LITERAL, detail)
+            return _UNUSABLE
+
+
+_UNUSABLE = object()  # an argument that gives no input (its reason counted)
+
+
+def doctest_examples(
+    docstring: str, function: ast.FunctionDef, signature: Signature, first_line: int
+) -> Examples:
+    """The inputs the doctests of ``docstring`` (raw, as ``__doc__`` holds it, starting on file
+    line ``first_line``) give ``function``, and the calls they skip."""
+    return _DoctestReader(function, signature, first_line).read(docstring)
+
+
+def _literal_kwargs(text: str, function: ast.FunctionDef, signature: Signature) -> dict[str, Any] | None:
+    """The keyword arguments of ``text`` when it is a call of ``function`` with literal
+    arguments that bind to its parameters, else None."""
+    try:
+        call = ast.parse(text.strip(), mode="eval").body
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
+    if not _is_call_of(call, function.name):
+        return None
+    assert isinstance(call, ast.Call)
+    names = [arg.arg for arg in function.args.args]
+    if len(call.args) > len(names) or any(kw.arg is None for kw in call.keywords):
+        return None
+    try:
+        kwargs = {name: parse_literal(ast.unparse(arg)) for name, arg in zip(names, call.args, strict=False)}
+        for keyword in call.keywords:
+            if keyword.arg in kwargs:
+                return None
+            kwargs[str(keyword.arg)] = parse_literal(ast.unparse(keyword.value))
+    except NotALiteral:
+        return None
+    return kwargs if signature.problem(kwargs) is None else None
+
+
+def _call_start(name: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![\w.]){re.escape(name)}\(")
+
+
+def written_examples(
+    docstring: str, function: ast.FunctionDef, signature: Signature
+) -> list[tuple[str, str]]:
+    """Lines such as ``f(1, 2) ==> 3`` (or ``=>``, ``==``, ``->``, ``➞``, ``→``)."""
+    call_start = _call_start(function.name)
+    found: list[tuple[str, str]] = []
+    for line in docstring.splitlines():
+        if line.lstrip().startswith((">>>", "...")):
+            continue
+        for match in call_start.finditer(line):
+            example = _written_example(line[match.start() :], function, signature)
+            if example is not None:
+                found.append(example)
+                break
+    return found
+
+
+def _written_example(text: str, function: ast.FunctionDef, signature: Signature) -> tuple[str, str] | None:
+    for arrow in ARROWS:
+        at = text.find(arrow)
+        while at != -1:
+            kwargs = _literal_kwargs(text[:at], function, signature)
+            if kwargs is not None:
+                try:
+                    expected = parse_literal(text[at + len(arrow) :])
+                    return encode(kwargs), encode(expected)
+                except (NotALiteral, NoForm):
+                    pass
+            at = text.find(arrow, at + 1)
+    return None
+
+
+def _written_example_at(line: str, names: frozenset[str]) -> int | None:
+    """Where a written example of one of ``names`` starts in ``line`` (a call, an arrow, then
+    something), whether or not its values have a form; None if it holds none."""
+    for name in names:
+        for match in _call_start(name).finditer(line):
+            text = line[match.start() :]
+            for arrow in ARROWS:
+                at = text.find(arrow)
+                while at != -1:
+                    try:
+                        call = ast.parse(text[:at].strip(), mode="eval").body
+                    except (SyntaxError, ValueError, MemoryError, RecursionError):
+                        call = None
+                    if call is not None and _is_call_of(call, name) and text[at + len(arrow) :].strip():
+                        return match.start()
+                    at = text.find(arrow, at + 1)
+    return None
+
+
+def _is_blank(line: str) -> bool:
+    return not line.strip()
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def without_examples(text: str, names: frozenset[str]) -> str:
+    """``text`` (a docstring) without its doctest examples (each ``>>>`` line, its ``...`` lines
+    and its output, up to a blank line or the next ``>>>``) and the written examples of
+    ``names`` (``f(1) ==> 2``: the line from the call on); a heading left with nothing under it
+    (``Examples:``) goes too, and blank lines do not pile up where they were."""
+    lines = text.splitlines(keepends=True)
+    kept: list[str | None] = list(lines)  # None: taken out
+    index = 0
+    while index < len(lines):
+        if _EXAMPLE_START.match(lines[index]):
+            kept[index] = None
+            index += 1
+            while (
+                index < len(lines) and not _is_blank(lines[index]) and not _EXAMPLE_START.match(lines[index])
+            ):
+                kept[index] = None  # `...` lines and the output
+                index += 1
+            continue
+        at = _written_example_at(lines[index], names)
+        if at is not None:
+            head = lines[index][:at].rstrip()
+            ending = lines[index][len(lines[index].rstrip("\r\n")) :]
+            kept[index] = head + ending if head.strip() else None
+        index += 1
+    for index, line in enumerate(kept):
+        if line is None or not _HEADING.match(line):
+            continue
+        if line != lines[index]:
+            kept[index] = None  # "For example: f(3) == 9" cut to its heading
+            continue
+        after = [i for i in range(index + 1, len(lines)) if not _is_blank(lines[i])]
+        if not after or kept[after[0]] == lines[after[0]]:
+            continue  # the heading's first line stays: it still heads something
+        following = next((kept[i] for i in after if kept[i] is not None), None)
+        if following is None or _indent(following) <= _indent(line):
+            kept[index] = None  # nothing left under it
+    return _tidy([line for line in kept if line is not None])
+
+
+def _tidy(lines: list[str]) -> str:
+    """The lines joined, with no two blank lines in a row and none at the end, before the indent
+    of a docstring's closing quotes (a last line of spaces only, with no line end)."""
+    closing = lines.pop() if lines and _is_blank(lines[-1]) and not lines[-1].endswith(("\n", "\r")) else ""
+    out: list[str] = []
+    for line in lines:
+        if not (_is_blank(line) and out and _is_blank(out[-1])):
+            out.append(line)
+    while len(out) > 1 and _is_blank(out[-1]):
+        out.pop()
+    if len(out) == 1 and closing:
+        return out[0].rstrip()  # one line left: the closing quotes close it
+    return "".join(out) + closing
+
+
+def _docstring_nodes(tree: ast.AST) -> list[tuple[str, ast.Constant, ast.Expr, list[ast.stmt]]]:
+    """Every docstring of a def or class in ``tree``: its owner's name, the literal, its
+    statement and the body it opens."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and node.body:
+            first = node.body[0]
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
+                found.append((node.name, first.value, first, node.body))
+    return found
+
+
+def _reads_as(candidate: str, value: str) -> bool:
+    try:
+        return bool(ast.literal_eval(candidate) == value)
+    except (SyntaxError, ValueError):
+        return False
+
+
+def _string_literal(old: str, original: str, value: str) -> str:
+    """Source for the str ``value`` that replaces the literal ``old`` of ``original``: in
+    ``old``'s quotes where ``old`` holds ``original`` verbatim (no escape), else a fresh
+    triple-quoted literal where ``value`` has no backslash, else its repr."""
+    prefix = old[: len(old) - len(old.lstrip("rRuU"))]
+    quote = next((q for q in ('"""', "'''", '"', "'") if old[len(prefix) :].startswith(q)), "")
+    if old == f"{prefix}{quote}{original}{quote}" and _reads_as(
+        kept := f"{prefix}{quote}{value}{quote}", value
+    ):
+        return kept
+    if "\\" not in value and _reads_as(fresh := f'"""{value}"""', value):
+        return fresh
+    return repr(value)
+
+
+def strip_docstring_examples(source: str, names: frozenset[str]) -> str:
+    """``source`` (one top-level statement) with the examples taken out of each docstring of its
+    defs and classes: the doctests, and the written examples of its owner and of ``names``. A
+    docstring left empty goes, where its body has more; the rest of the source stays as written."""
+    tree = ast.parse(source)
+    lines = source.splitlines(keepends=True)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line.encode()))
+    edits: list[tuple[int, int, str]] = []  # byte spans of the source and their new text
+    for owner, literal, statement, body in _docstring_nodes(tree):
+        value = without_examples(literal.value, names | {owner})
+        if value == literal.value:
+            continue
+        first, last = statement.lineno - 1, (statement.end_lineno or statement.lineno) - 1
+        start = starts[first] + statement.col_offset
+        end = starts[last] + (statement.end_col_offset or 0)
+        whole_lines = not lines[first].encode()[: statement.col_offset].strip() and not (
+            lines[last].encode()[statement.end_col_offset or 0 :].strip()
+        )
+        if not value.strip() and len(body) > 1 and whole_lines:
+            edits.append((starts[first], starts[last + 1], ""))  # the docstring's lines go
+            continue
+        old = source.encode()[start:end].decode()
+        edits.append((start, end, _string_literal(old, literal.value, value)))
+    data = source.encode()
+    for start, end, text in sorted(edits, reverse=True):
+        data = data[:start] + text.encode() + data[end:]
+    return data.decode()
