@@ -3,49 +3,22 @@ input, run both ways, must agree on every ``ok`` value (issue: wrong answers rea
 where the sandbox could not read the standard library, leaked its own future flags, or
 traced the wrapper of a cached function).
 
-Plain Python here is a separate process of the same interpreter that runs each program in a
-fresh module namespace and encodes its result with the same typed encoding; the programs are
-real public ones (the shared PyEdu sample) plus cases written to hit each known divergence.
+Plain Python is ``tests/plain_python.py``; the programs are real public ones (the shared
+PyEdu sample) plus cases written to hit each known divergence.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.plain_python import run_plainly_twice
 from tracepile.analysis.values import decode, encode
 from tracepile.udfs.sandbox import Sandbox
 from tracepile.vocab import Status
-
-PLAIN_RUNNER = r"""
-import json, signal, sys, types
-from tracepile.analysis.values import decode, encode
-
-def alarm(*_):
-    raise TimeoutError("plain run over its time")
-
-signal.signal(signal.SIGALRM, alarm)
-for line in sys.stdin:
-    job = json.loads(line)
-    module = types.ModuleType("__plain__")
-    sys.modules["__plain__"] = module
-    signal.alarm(10)
-    try:
-        exec(compile(job["code"], "<program>", "exec", dont_inherit=True), module.__dict__)
-        value = module.__dict__[job["entry"]](**decode(job["input_json"]))
-        out = {"status": "ok", "return_json": encode(value, "the return value")}
-    except BaseException as exc:
-        out = {"status": "error", "error": f"{type(exc).__name__}: {exc}"[:300]}
-    finally:
-        signal.alarm(0)
-    sys.stdout.write(json.dumps(out) + "\n")
-    sys.stdout.flush()
-"""
 
 # Each hits one way a sandboxed run differed from plain Python, or a value JSON bends.
 DIVERGENCES: list[tuple[str, str, Any]] = [
@@ -55,10 +28,21 @@ DIVERGENCES: list[tuple[str, str, Any]] = [
         "f",
         {"s": "日本"},
     ),
-    ("def f(s):\n    return [s.encode(c) for c in ('cp1252', 'euc_jp', 'latin_1', 'mac_roman', 'utf_16')]\n", "f", {"s": "é"}),
-    ("import datetime\ndef f(s):\n    return datetime.datetime.strptime(s, '%d/%m/%Y').isoformat()\n", "f",
-     {"s": "03/02/2024"}),
-    ("import time\ndef f(s):\n    return tuple(time.strptime(s, '%Y-%m-%d'))[:3]\n", "f", {"s": "2023-12-31"}),
+    (
+        "def f(s):\n    return [s.encode(c) for c in ('cp1252', 'euc_jp', 'latin_1', 'utf_16')]\n",
+        "f",
+        {"s": "é"},
+    ),
+    (
+        "import datetime\ndef f(s):\n    return datetime.datetime.strptime(s, '%d/%m/%Y').isoformat()\n",
+        "f",
+        {"s": "03/02/2024"},
+    ),
+    (
+        "import time\ndef f(s):\n    return tuple(time.strptime(s, '%Y-%m-%d'))[:3]\n",
+        "f",
+        {"s": "2023-12-31"},
+    ),
     (
         "def outer(n):\n    def inner(x: Undefined) -> int:\n        return x\n    return inner(n)\n",
         "outer",
@@ -77,28 +61,26 @@ DIVERGENCES: list[tuple[str, str, Any]] = [
         "g",
         {"x": 4},
     ),
-    ("def f(pairs):\n    return {k: v for k, v in pairs}\n", "f", {"pairs": [(1, "a"), ("1", "b"), ((2, 3), None)]}),
+    (
+        "def f(pairs):\n    return {k: v for k, v in pairs}\n",
+        "f",
+        {"pairs": [(1, "a"), ("1", "b"), ((2, 3), None)]},
+    ),
     ("def f(d):\n    return list(d)\n", "f", {"d": {"b": 1, "a": 2, 3: 4}}),
     ("def f(s):\n    return (s, frozenset(s), set(s), s.encode())\n", "f", {"s": "ab"}),
-    ("def f(x):\n    return [x / 0.0 if x else float('nan'), float('inf'), 10 ** 30, 1 + 2j]\n", "f", {"x": 0}),
-    ("import statistics\ndef f(xs):\n    return statistics.mean(xs), statistics.median(xs)\n", "f",
-     {"xs": (3, 1, 2)}),
+    (
+        "def f(x):\n    return [x / 0.0 if x else float('nan'), float('inf'), 10 ** 30, 1 + 2j]\n",
+        "f",
+        {"x": 0},
+    ),
+    (
+        "import statistics\ndef f(xs):\n    return statistics.mean(xs), statistics.median(xs)\n",
+        "f",
+        {"xs": (3, 1, 2)},
+    ),
     ("import unicodedata\ndef f(s):\n    return [unicodedata.name(c) for c in s]\n", "f", {"s": "é1"}),
     ("import locale\ndef f(x):\n    return locale.str(x)\n", "f", {"x": 1.5}),
-]  # fmt: skip
-
-
-def _plain(jobs: list[dict[str, Any]], workdir: Path) -> list[dict[str, Any]]:
-    completed = subprocess.run(
-        [sys.executable, "-c", PLAIN_RUNNER],
-        input="".join(json.dumps(job) + "\n" for job in jobs),
-        capture_output=True,
-        text=True,
-        cwd=workdir,
-        timeout=900,
-        check=True,
-    )
-    return [json.loads(line) for line in completed.stdout.splitlines()]
+]
 
 
 def _pyedu_jobs(path: Path, limit: int) -> list[dict[str, Any]]:
@@ -121,20 +103,19 @@ def _pyedu_jobs(path: Path, limit: int) -> list[dict[str, Any]]:
 def _compare(sandbox: Sandbox, jobs: list[dict[str, Any]], workdir: Path) -> tuple[int, list[str]]:
     """Agreeing ok runs and every disagreement (a sandboxed ``ok`` whose value plain Python
     does not give, or an error in the sandbox where plain Python returns)."""
-    plain, again = _plain(jobs, workdir), _plain(jobs, workdir)
     agreeing, disagreements = 0, []
-    for job, outside, outside_again in zip(jobs, plain, again, strict=True):
-        if outside != outside_again:
+    for job, outside in zip(jobs, run_plainly_twice(jobs, workdir), strict=True):
+        if outside is None:
             continue  # not a function of its input (an unseeded random draw): nothing to agree on
         inside = sandbox.execute(job["code"], job["entry"], job["input_json"])
         if inside.status in (Status.TIMEOUT, Status.MEMORY, Status.TOO_LONG, Status.NONDETERMINISTIC):
             continue  # limits the plain run does not have, or a program that is not a function of its input
         if inside.status == Status.ERROR and (inside.error or "").startswith("ImportError: sandbox:"):
             continue  # a package outside trace.allowed_packages: turned away by policy, not a wrong value
-        if inside.status == Status.OK and outside["status"] == "ok":
-            if inside.return_json == outside["return_json"]:
-                agreeing += 1
-                continue
+        both_ok = inside.status == Status.OK and outside["status"] == "ok"
+        if both_ok and inside.return_json == outside["return_json"]:
+            agreeing += 1
+            continue
         if inside.status != Status.OK and outside["status"] != "ok":
             continue  # both fail
         disagreements.append(
