@@ -165,7 +165,7 @@ class NotALiteral(ValueError):
     """Text that is not a Python literal of the encodable kinds."""
 
 
-_CONSTRUCTORS = {"set": set, "frozenset": frozenset, "tuple": tuple, "bytearray": bytearray}
+_CONSTRUCTORS = {"set": set, "frozenset": frozenset, "tuple": tuple, "list": list, "bytearray": bytearray}
 _SPECIAL_FLOATS = {"nan", "inf", "-inf", "infinity", "-infinity", "+inf"}
 
 
@@ -191,6 +191,13 @@ def _literal(node: ast.expr) -> Any:
     if (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Name)
+        and node.func.id == "dict"
+        and not node.args
+    ) and all(keyword.arg is not None for keyword in node.keywords):  # dict(a=1): a literal's spelling
+        return {keyword.arg: _literal(keyword.value) for keyword in node.keywords}
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
         and not node.keywords
         and len(node.args) <= 1
     ):
@@ -205,7 +212,7 @@ def _literal(node: ast.expr) -> Any:
 
 def parse_literal(text: str) -> Any:
     """The value of a Python literal (also ``set()``, ``frozenset({...})``, ``float('nan')``,
-    ``bytearray(b'...')``): parsed, never evaluated. ``NotALiteral`` otherwise."""
+    ``dict(a=1)``, ``bytearray(b'...')``): parsed, never evaluated. ``NotALiteral`` otherwise."""
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
