@@ -156,6 +156,8 @@ def to_literal(value: Any) -> str:
         return "{" + ", ".join(f"{to_literal(key)}: {to_literal(item)}" for key, item in value.items()) + "}"
     if isinstance(value, bytearray):
         return f"bytearray({bytes(value)!r})"
+    if isinstance(value, complex) and not (math.isfinite(value.real) and math.isfinite(value.imag)):
+        return f"complex({to_literal(value.real)}, {to_literal(value.imag)})"
     if value is None or isinstance(value, bool | int | float | complex | str | bytes):
         return repr(value)
     raise NoForm(type(value).__name__, "the value")
@@ -195,6 +197,10 @@ def _literal(node: ast.expr) -> Any:
         and not node.args
     ) and all(keyword.arg is not None for keyword in node.keywords):  # dict(a=1): a literal's spelling
         return {keyword.arg: _literal(keyword.value) for keyword in node.keywords}
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "complex":
+        parts = [_literal(arg) for arg in node.args]
+        if not node.keywords and len(parts) == 2 and all(type(part) is float for part in parts):
+            return complex(*parts)
     if (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Name)
