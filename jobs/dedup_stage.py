@@ -13,6 +13,14 @@ The corpus already published wins: a new program that duplicates one in
 ``silver/signatures`` is dropped and the old one stays; the old programs' code is never
 read again. Among new programs the keeper has the most inputs, then the smallest id.
 
+An exact duplicate computes what its keeper computes (same normalised code, literals
+included), so its distinct inputs join the keeper's: the keeper's own first, then each
+duplicate's in id order, repeats (same ``input_json``) left out, up to
+``filters.max_inputs``; its rejects row names the keeper and how many of its inputs joined.
+A near duplicate's inputs do not join: it may compute something else (another operator, a
+line more), and an input's expected output is only known for the program it came with.
+Inputs never join a keeper an earlier run published (its row and its runs are final).
+
 MLlib's ``MinHashLSH`` is not used: it ORs single-hash tables (one row per band, no
 AND-amplification), so its candidate threshold cannot be set by bands x rows, its
 ``approxSimilarityJoin`` materialises all candidate pairs, and it exists on classic Spark
@@ -154,6 +162,60 @@ def exact_duplicates(passing: DataFrame, existing: DataFrame) -> DataFrame:
     )
 
 
+def joined_inputs(passing: DataFrame, exact: DataFrame, max_inputs: int) -> tuple[DataFrame, DataFrame]:
+    """The inputs of each new keeper of exact duplicates once theirs have joined, and for each
+    duplicate of a new keeper whether its inputs bind as the keeper's do (the same
+    ``interface``) and how many joined: (program_id, inputs), (program_id, same_interface,
+    inputs_joined).
+
+    Order: the keeper's own inputs, then each duplicate's (by program_id, in their order); an
+    ``input_json`` already there is a repeat; at most ``max_inputs`` in all.
+    """
+    own = passing.select("program_id", "inputs", "interface")
+    # only keepers in this batch: a keeper published by an earlier run keeps its inputs
+    keepers = own.select(F.col("program_id").alias("keeper"), F.col("interface").alias("keeper_interface"))
+    duplicates = exact.join(keepers, "keeper").join(own, "program_id")
+    duplicates = duplicates.withColumn("same_interface", F.col("interface") == F.col("keeper_interface"))
+    givers = duplicates.where(F.col("same_interface"))
+    offered = (
+        own.join(givers.select(F.col("keeper").alias("program_id")).distinct(), "program_id")
+        .select(
+            F.col("program_id").alias("keeper"),
+            F.col("program_id").alias("giver"),
+            F.lit(0).alias("rank"),
+            F.posexplode("inputs").alias("position", "input"),
+        )
+        .unionByName(
+            givers.select(
+                "keeper",
+                F.col("program_id").alias("giver"),
+                F.lit(1).alias("rank"),
+                F.posexplode("inputs").alias("position", "input"),
+            )
+        )
+    )
+    order = ("rank", "giver", "position")
+    first_offers = offered.withColumn(
+        "offer", F.row_number().over(Window.partitionBy("keeper", "input.input_json").orderBy(*order))
+    ).where(F.col("offer") == 1)
+    taken = first_offers.withColumn(
+        "slot", F.row_number().over(Window.partitionBy("keeper").orderBy(*order))
+    ).where(F.col("slot") <= max_inputs)
+    inputs = taken.groupBy("keeper").agg(
+        F.sort_array(F.collect_list(F.struct(*order, "input"))).alias("ordered")
+    )
+    joined = (
+        duplicates.select("program_id", "same_interface")
+        .join(
+            taken.where(F.col("rank") == 1).groupBy(F.col("giver").alias("program_id")).count(),
+            "program_id",
+            "left",
+        )
+        .select("program_id", "same_interface", F.coalesce("count", F.lit(0)).alias("inputs_joined"))
+    )
+    return inputs.select(F.col("keeper").alias("program_id"), F.col("ordered.input").alias("inputs")), joined
+
+
 def candidate_edges(nodes: DataFrame) -> DataFrame:
     """Star edges (src, dst): every member of an LSH bucket to the bucket's smallest id.
 
@@ -260,7 +322,14 @@ def _rejects(df: DataFrame, reason: Column, detail: Column, keeper: Column, run_
 
 def reject_rows(filtered_out: DataFrame, exact: DataFrame, near: DataFrame, run_id: str) -> DataFrame:
     """silver/rejects rows: filter and decontamination reasons, then duplicates with their keeper
-    (``keeper_id``; the detail says it again for people)."""
+    (``keeper_id``; the detail says it again for people, and for an exact duplicate how many
+    of its inputs joined the keeper's: ``exact`` has ``joined_inputs``' columns, null where
+    the keeper was published by an earlier run)."""
+    exact_detail = (
+        F.when(F.col("same_interface").isNull(), F.lit(" (published earlier; inputs not joined)"))
+        .when(~F.col("same_interface"), F.lit(" (other parameters; inputs not joined)"))
+        .otherwise(F.format_string(" (%d of its inputs joined)", "inputs_joined"))
+    )
     near_detail = F.concat(
         F.lit("near-duplicate of "),
         F.col("keeper"),
@@ -276,7 +345,7 @@ def reject_rows(filtered_out: DataFrame, exact: DataFrame, near: DataFrame, run_
             _rejects(
                 exact,
                 F.lit(DedupReason.EXACT_DUPLICATE.value),
-                F.concat(F.lit("same normalised code as "), F.col("keeper")),
+                F.concat(F.lit("same normalised code as "), F.col("keeper"), exact_detail),
                 F.col("keeper"),
                 run_id,
             )
@@ -310,8 +379,8 @@ class DedupStage(Stage):
             "verification": f"estimated Jaccard >= {settings.min_jaccard}"
             if settings.verify_candidates
             else "off",
-            "decontamination": f"{len(options.benchmarks):,} {settings.decontam_ngram}-grams from "
-            f"{len(settings.benchmarks)} file(s)"
+            "decontamination": f"{len(options.benchmarks):,} {settings.decontam_ngram}-grams and "
+            f"{len(options.benchmarks.forms):,} code forms from {len(settings.benchmarks)} file(s)"
             if options.benchmarks is not None
             else "no benchmark files configured",
             "workers": f"{options.workers} process(es) for filters and signatures",
@@ -363,8 +432,17 @@ class DedupStage(Stage):
         )
         with run.step("exact duplicates"):
             exact = run.stage(exact_duplicates(passing, existing_nodes), "dedup_exact")
-        # the passing programs that are not exact copies: near-dedup's new nodes
-        distinct_code = passing.join(exact.select("program_id"), "program_id", "left_anti")
+        with run.step("inputs of exact duplicates joining their keepers'"):
+            merged, joined = joined_inputs(passing, exact, self.config.filters.max_inputs)
+            merged = run.stage(merged, "dedup_joined_inputs")
+            exact = run.stage(exact.join(joined, "program_id", "left"), "dedup_exact_joined")
+        # the passing programs that are not exact copies, with the inputs joined: near-dedup's new nodes
+        distinct_code = (
+            passing.join(exact.select("program_id"), "program_id", "left_anti")
+            .join(merged.withColumnRenamed("inputs", "joined_inputs"), "program_id", "left")
+            .withColumn("inputs", F.coalesce("joined_inputs", "inputs"))
+            .drop("joined_inputs")
+        )
         nodes = distinct_code.select(
             "program_id",
             "band_keys",
@@ -403,6 +481,7 @@ class DedupStage(Stage):
         outcomes = rejects.select(F.col("reason").alias("outcome")).unionByName(
             keepers.select(F.lit("kept").alias("outcome"))
         )
+        inputs_joined = exact.agg(F.sum("inputs_joined")).first()[0] or 0
         counts = {
             DedupReason.EXACT_DUPLICATE: exact.count(),
             DedupReason.NEAR_DUPLICATE: near.count(),
@@ -410,6 +489,7 @@ class DedupStage(Stage):
         }
         _fill_report(report, outcome, counts, components, existing.count() if existing is not None else 0)
         report.counts["signatures_rekeyed"] = rekeyed_count
+        report.counts["inputs_joined_from_duplicates"] = inputs_joined
         with run.step("staging silver/signatures, silver/programs, silver/rejects"):
             # signatures first: a crash before the programs are published leaves them to be
             # redone by the next run, which ignores signatures of the programs it processes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from pathlib import Path
 
@@ -41,7 +42,8 @@ def _planted(sample: list[dict]) -> dict[str, tuple[dict, dict]]:
             _copy(prime, "# primality\n" + prime["refcode"].replace("    ", "  ") + "\n\n", "reformatted"),
         ),
         "renamed": (digits, _copy(digits, digits["refcode"].replace("total", "acc"), "renamed")),
-        # one constant changed: another exact key, the same shingles (literals are one token)
+        # one constant changed: the same shingles (literals are one placeholder), but it
+        # computes something else, so both stay
         "constant": (power, _copy(power, power["refcode"].replace("e >>= 1", "e >>= 2"), "constant")),
     }
 
@@ -81,11 +83,13 @@ def test_planted_copies_are_removed_each_with_its_keeper(spark, tmp_path) -> Non
     removed = {r["program_id"]: r for r in rejects}
     for label, (original, copy) in planted.items():
         original_id, copy_id = _ids(lakehouse, [original, copy])
+        if label == "constant":
+            assert {original_id, copy_id} <= kept
+            continue
         assert len({original_id, copy_id} & kept) == 1, label
         loser, keeper = (copy_id, original_id) if original_id in kept else (original_id, copy_id)
         assert removed[loser]["keeper_id"] == keeper, label
-        expected = "near_duplicate" if label == "constant" else "exact_duplicate"
-        assert removed[loser]["reason"] == expected, label
+        assert removed[loser]["reason"] == "exact_duplicate", label
 
     # Nothing lost: every bronze row is kept or rejected, once, and the report counts it.
     bronze = read_delta(lakehouse.ref(BRONZE_SOURCES)).num_rows
@@ -131,13 +135,15 @@ def test_second_batch_is_deduplicated_against_the_first_without_its_code(spark, 
 
     renamed = _copy(sample[3], sample[3]["refcode"].replace("total", "digit_sum"), "renamed")
     exact = _copy(sample[7], sample[7]["refcode"], "exact")
-    edited = _copy(sample[5], sample[5]["refcode"].replace("e >>= 1", "e >>= 2"), "constant")
+    edited = _copy(sample[14], sample[14]["refcode"].replace(" + ", " - ", 1), "operator")
+    constant = _copy(sample[5], sample[5]["refcode"].replace("e >>= 1", "e >>= 2"), "constant")
     fresh = sample[30]
-    _, second = _run(spark, root, _write(tmp_path / "two.jsonl", [renamed, exact, edited, fresh]), "batch-2")
+    batch = [renamed, exact, edited, constant, fresh]
+    _, second = _run(spark, root, _write(tmp_path / "two.jsonl", batch), "batch-2")
 
-    assert second.counts["programs_read"] == 4
+    assert second.counts["programs_read"] == 5
     assert second.counts["signatures_reused"] == 20
-    assert second.counts["programs_new"] == 1
+    assert second.counts["programs_new"] == 2  # the fresh one, and the one with another constant
     assert second.reasons == {"exact_duplicate": 2, "near_duplicate": 1}
     rejects = {r["program_id"]: r for r in read_delta(lakehouse.ref(SILVER_REJECTS)).to_pylist()}
     first_ids = {
@@ -261,3 +267,60 @@ def test_signatures_of_an_earlier_key_version_are_recomputed_before_comparing(sp
             row["signature"],
         )
         assert rekeyed[program_id]["run_id"] == "batch-1"
+
+
+def _ios(*pairs: tuple[int, int], names: str = "ab") -> list[dict]:
+    """gcd inputs (named by ``names``) and their outputs."""
+    return [{"input": dict(zip(names, pair, strict=True)), "output": math.gcd(*pair)} for pair in pairs]
+
+
+def test_exact_duplicates_inputs_join_their_keepers_up_to_the_cap(spark, tmp_path) -> None:
+    sample = _sample()
+    gcd, long_one = sample[0], sample[22]
+    original = {**gcd, "ios": _ios((48, 18), (17, 5), (100, 75), (9, 6), (81, 27), (14, 21))}
+    # the same code re-printed: the same program, so its new inputs are the keeper's too
+    reprinted = {
+        **_copy(gcd, "def main_solution(a, b):\n    while b: a, b = b, a % b\n    return a\n", "reprinted"),
+        "ios": _ios((17, 5), (12, 8), (35, 10)),  # one repeat, two new
+    }
+    commented_code = (
+        "# gcd\ndef main_solution(a, b):\n    while (b):\n        (a, b) = (b, a % b)\n    return a"
+    )
+    commented = {
+        **_copy(gcd, commented_code, "commented"),
+        "ios": _ios((12, 8), (64, 48), (7, 3), (30, 45)),  # one repeat of reprinted's, three new
+    }
+    # its parameters renamed: the same program, but its inputs name other parameters
+    renamed_code = "def main_solution(p, q):\n    while q:\n        p, q = q, p % q\n    return p\n"
+    renamed = {**_copy(gcd, renamed_code, "renamed"), "ios": _ios((2, 4), names="pq")}
+    # another operator: a near duplicate, which may compute something else; its inputs stay out
+    near = {
+        **_copy(long_one, long_one["refcode"].replace(" + ", " - ", 1), "operator"),
+        "ios": [{"input": {"n": 2, "edges": [[0, 1, 7]], "source": 1}, "output": [-1, 0]}],
+    }
+    records = [original, reprinted, commented, renamed, long_one, near]
+    source = _write(tmp_path / "batch.jsonl", records)
+    lakehouse, report = _run(spark, tmp_path / "lake", source, "join", **{"filters.max_inputs": 8})
+
+    original_id, reprinted_id, commented_id, renamed_id, long_id, near_id = _ids(lakehouse, records)
+    programs = {r["program_id"]: r for r in read_delta(lakehouse.ref(SILVER_PROGRAMS)).to_pylist()}
+    rejects = {r["program_id"]: r for r in read_delta(lakehouse.ref(SILVER_REJECTS)).to_pylist()}
+    assert set(programs) == {original_id, long_id}  # the keepers: most inputs
+    given = [tuple(json.loads(i["input_json"]).values()) for i in programs[original_id]["inputs"]]
+    # its own six first, then the duplicates' new ones in id order, at most 8 in all
+    first, second = sorted([reprinted_id, commented_id])
+    new_of = {reprinted_id: [(12, 8), (35, 10)], commented_id: [(12, 8), (64, 48), (7, 3), (30, 45)]}
+    assert given == [(48, 18), (17, 5), (100, 75), (9, 6), (81, 27), (14, 21), *new_of[first][:2]]
+    outputs = [json.loads(i["expected_output_json"]) for i in programs[original_id]["inputs"]]
+    assert outputs == [math.gcd(a, b) for a, b in given]  # each input came with its output
+    # every duplicate's rejects row names the keeper it joined, and how many inputs joined
+    assert {rejects[i]["keeper_id"] for i in (reprinted_id, commented_id, renamed_id)} == {original_id}
+    same = f"same normalised code as {original_id}"
+    assert rejects[first]["detail"] == f"{same} (2 of its inputs joined)"
+    assert rejects[second]["detail"] == f"{same} (0 of its inputs joined)"  # over the cap, or repeats
+    assert rejects[renamed_id]["detail"] == f"{same} (other parameters; inputs not joined)"
+    assert report.counts["inputs_joined_from_duplicates"] == 2
+    # the near duplicate is dropped with its keeper named, and its input did not join
+    assert rejects[near_id]["reason"] == "near_duplicate" and rejects[near_id]["keeper_id"] == long_id
+    bronze = {r["program_id"]: r for r in read_delta(lakehouse.ref(BRONZE_SOURCES)).to_pylist()}
+    assert programs[long_id]["inputs"] == bronze[long_id]["inputs"]

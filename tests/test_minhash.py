@@ -57,6 +57,14 @@ def test_equal_bands_give_equal_keys_and_others_differ() -> None:
         band_keys(rows, bands=5, rows=8)
 
 
+def test_salts_keep_equal_bands_of_different_salts_apart() -> None:
+    rows = np.tile(np.arange(32, dtype=np.uint32), (3, 1))  # three equal signatures
+    salted = band_keys(rows, bands=4, rows=8, salts=[7, 7, 2**64 - 1])
+    assert (salted[0] == salted[1]).all()
+    assert (salted[0] != salted[2]).all()  # another salt: no bucket shared
+    assert np.array_equal(band_keys(rows, 4, 8, salts=[0, 0, 0]), band_keys(rows, 4, 8))
+
+
 def test_threshold_follows_bands_and_rows() -> None:
     assert lsh_threshold(16, 8) == pytest.approx(0.7071, abs=1e-4)
     assert lsh_threshold(20, 5) < lsh_threshold(16, 8) < lsh_threshold(8, 16)

@@ -10,7 +10,13 @@ import tokenize
 
 import pytest
 
-from tracepile.analysis.normalize import exact_key, normalised_tokens, python_tokens, shingle_tokens
+from tracepile.analysis.normalize import (
+    exact_key,
+    literal_key,
+    normalised_tokens,
+    python_tokens,
+    shingle_tokens,
+)
 from tracepile.cli import sample_path
 
 ORIGINAL = '''
@@ -118,6 +124,56 @@ def test_one_changed_constant_is_one_changed_shingle_token_but_another_exact_key
     before, after = shingle_tokens(_tokens(ORIGINAL)), shingle_tokens(_tokens(edited))
     assert before == after  # every literal is one placeholder in the shingles
     assert _key(edited) != _key(ORIGINAL)  # the exact key keeps the literal
+    assert literal_key(_tokens(edited)) != literal_key(_tokens(ORIGINAL))  # and so does the band salt
+
+
+REPLACE = "def main_solution(s):\n    return s.replace('a', 'b')\n"
+
+
+@pytest.mark.parametrize(
+    ("other", "literals_only"),
+    [
+        (REPLACE.replace("'a', 'b'", "'c', 'd'"), True),  # the issue's example
+        (REPLACE.replace("'a', 'b'", "'b', 'a'"), True),  # the same literals in another order
+        (REPLACE.replace("'b')", "'b', 1)"), False),  # one literal more
+        (REPLACE.replace("return", "flag = True\n    return").replace(")\n", ") if flag else s\n"), False),
+    ],
+)
+def test_the_literal_key_tells_programs_with_other_constants_apart(other: str, literals_only: bool) -> None:
+    # the shingles cannot tell programs that differ only in literals apart; the literal key can
+    assert (shingle_tokens(_tokens(other)) == shingle_tokens(_tokens(REPLACE))) is literals_only
+    assert literal_key(_tokens(other)) != literal_key(_tokens(REPLACE))
+
+
+DEAD_STORE = REPLACE.replace("    return", "    unused = 3\n    return")
+
+
+@pytest.mark.parametrize(
+    ("program", "inert"),
+    [
+        (DEAD_STORE, True),  # nothing reads it: its constant cannot change the result
+        ("unused = 'x'\n" + REPLACE, True),  # at module level too
+        (DEAD_STORE.replace("return s", "return unused or s"), False),  # read: it counts
+        (DEAD_STORE.replace("    unused = 3", "    global unused\n    unused = 3"), False),  # a global
+        (DEAD_STORE.replace("return s", "return globals().get('unused') or s"), False),  # read by name
+        ("class Box:\n    unused = 3\n\n" + REPLACE, False),  # a class attribute: read as self.unused
+        (DEAD_STORE.replace("unused = 3", "unused = -3"), False),  # an expression, not a constant
+    ],
+)
+def test_the_literal_key_leaves_out_only_constants_that_nothing_reads(program: str, inert: bool) -> None:
+    same = literal_key(_tokens(program)) == literal_key(_tokens(REPLACE))
+    assert same is inert
+
+
+@pytest.mark.parametrize("kind", sorted(SAME_PROGRAM))
+def test_the_literal_key_ignores_what_the_exact_key_ignores(kind: str) -> None:
+    assert literal_key(_tokens(SAME_PROGRAM[kind])) == literal_key(_tokens(ORIGINAL))
+
+
+def test_the_literal_key_ignores_structure_without_constants() -> None:
+    other_operator = ORIGINAL.replace("helper(numbers) * scale", "helper(numbers) + scale")
+    assert _key(other_operator) != _key(ORIGINAL)
+    assert literal_key(_tokens(other_operator)) == literal_key(_tokens(ORIGINAL))
 
 
 def test_a_shadowed_builtin_is_renamed_like_any_name_the_program_binds() -> None:

@@ -1,4 +1,5 @@
-"""Per-batch work of the dedup stage: filters (decontamination included), exact key, MinHash, LSH keys.
+"""Per-batch work of the dedup stage: filters (decontamination included), exact key, MinHash, LSH keys
+(salted with the program's literals: ``tracepile/analysis/normalize.py``).
 
 ``analyse_batches`` is the ``mapInArrow`` function: a batch of ``bronze/sources`` rows in,
 one analysed row per program out, naming the filter that rejected it (``rejected_by``).
@@ -27,7 +28,13 @@ from tracepile.analysis.filters import (
     run_filters,
 )
 from tracepile.analysis.minhash import band_keys, estimated_jaccard, shingle_hashes, signatures, token_hashes
-from tracepile.analysis.normalize import exact_key, normalised_tokens, python_tokens, shingle_tokens
+from tracepile.analysis.normalize import (
+    exact_key,
+    literal_key,
+    normalised_tokens,
+    python_tokens,
+    shingle_tokens,
+)
 from tracepile.config import DedupConfig, FilterConfig
 from tracepile.tables import INPUTS_ARROW_TYPE
 from tracepile.udfs.workers import map_batches
@@ -45,6 +52,10 @@ ANALYSED_ARROW_SCHEMA = pa.schema(
         pa.field("rejected_by", pa.string()),
         pa.field("inputs", INPUTS_ARROW_TYPE),
         *(pa.field(reason, pa.int64(), nullable=False) for reason in INPUT_DROP_REASONS),
+        # how inputs bind: the run mode and the entry function's parameters as written; exact
+        # duplicates share inputs only when it is the same (the normalised form renames
+        # parameters, and a call's inputs name them)
+        pa.field("interface", pa.string()),
         pa.field("exact_key", pa.string()),
         pa.field("band_keys", pa.list_(pa.int64())),
         pa.field("signature", pa.binary()),
@@ -68,15 +79,17 @@ def _analyse_program(
     inputs: list[dict[str, str]],
     run_mode: str,
     filters: list[Filter],
-) -> tuple[FilterOutcome, list[str]]:
-    """The filters' outcome and the normalised tokens (empty when rejected) of one program."""
+) -> tuple[FilterOutcome, list[str], str]:
+    """The filters' outcome, the normalised tokens (empty when rejected) and the interface
+    (see ``ANALYSED_ARROW_SCHEMA``) of one program."""
     parsed = parse_program(code)
     code_tokens = python_tokens(code) if isinstance(parsed, ast.Module) else []
     program = Program(code, parsed, entry_point, inputs, problem, run_mode, set(code_tokens))
     outcome = run_filters(program, filters)
     if outcome.reason is not None:
-        return outcome, []
-    return outcome, normalised_tokens(program.tree, entry_point)
+        return outcome, [], ""
+    parameters = "" if program.function is None else ast.unparse(program.function.args)
+    return outcome, normalised_tokens(program.tree, entry_point), f"{run_mode}({parameters})"
 
 
 def analyse_table(batch: pa.Table | pa.RecordBatch, options: DedupOptions) -> pa.RecordBatch:
@@ -87,6 +100,7 @@ def analyse_table(batch: pa.Table | pa.RecordBatch, options: DedupOptions) -> pa
     details: list[str | None] = [None] * rows
     rejected_by: list[str | None] = [None] * rows
     kept_inputs: list[list[dict[str, str]] | None] = [None] * rows
+    interfaces: list[str | None] = [None] * rows
     drops = {reason: [0] * rows for reason in INPUT_DROP_REASONS}
     keys = _Keys(rows)
     filters = program_filters(options.limits, options.benchmarks)
@@ -103,7 +117,7 @@ def analyse_table(batch: pa.Table | pa.RecordBatch, options: DedupOptions) -> pa
         except Exception as exc:  # one odd program must not fail the batch; it is rejected
             reasons[index], details[index] = DedupReason.ANALYSIS_ERROR, error_detail(exc)
             continue
-        outcome, program_tokens = analysed
+        outcome, program_tokens, interface = analysed
         for reason, count in outcome.dropped.items():
             drops[reason][index] = count
         if outcome.reason is not None:
@@ -111,6 +125,7 @@ def analyse_table(batch: pa.Table | pa.RecordBatch, options: DedupOptions) -> pa
             rejected_by[index] = outcome.rejected_by
             continue
         kept_inputs[index] = outcome.inputs
+        interfaces[index] = interface
         keys.add(index, program_tokens)
     band_column, signature_column = keys.minhash(options.minhash)
     return pa.RecordBatch.from_arrays(
@@ -121,6 +136,7 @@ def analyse_table(batch: pa.Table | pa.RecordBatch, options: DedupOptions) -> pa
             pa.array(rejected_by, pa.string()),
             pa.array(kept_inputs, INPUTS_ARROW_TYPE),
             *(pa.array(drops[reason], pa.int64()) for reason in INPUT_DROP_REASONS),
+            pa.array(interfaces, pa.string()),
             pa.array(keys.exact, pa.string()),
             pa.array(band_column, pa.list_(pa.int64())),
             pa.array(signature_column, pa.binary()),
@@ -139,11 +155,13 @@ class _Keys:
         self._positions: list[int] = []
         self._tokens: list[str] = []  # every added program's shingle tokens, back to back
         self._lengths: list[int] = []
+        self._literals: list[int] = []  # each added program's literal_key: its band keys' salt
 
     def add(self, index: int, program_tokens: list[str]) -> None:
         self.exact[index] = exact_key(program_tokens)
         self._tokens.extend(shingle_tokens(program_tokens))
         self._lengths.append(len(program_tokens))
+        self._literals.append(literal_key(program_tokens))
         self._positions.append(index)
 
     def minhash(self, settings: DedupConfig) -> tuple[list[list[int] | None], list[bytes | None]]:
@@ -154,7 +172,7 @@ class _Keys:
                 token_hashes(self._tokens), np.array(self._lengths), settings.shingle_size
             )
             signature_rows = signatures(shingles, counts, settings.num_perm, settings.seed)
-            keys = band_keys(signature_rows, settings.bands, settings.rows)
+            keys = band_keys(signature_rows, settings.bands, settings.rows, self._literals)
             for position, index in enumerate(self._positions):
                 band_column[index] = keys[position].tolist()
                 signature_column[index] = signature_rows[position].tobytes()

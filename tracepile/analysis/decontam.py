@@ -23,15 +23,38 @@ common benchmarks (their published schemas):
 
 A program is contaminated when its code or problem text shares at least one n-gram of
 words (lower-cased ``\\w+`` runs) with an item; the detail names the file, the record
-(line, row or key, and its task_id / id) and the shared words.
+(line, row or key, and its task_id / id) and the shared words. A window holding nothing but
+Python keywords, builtins, numbers and names of at most three letters counts for nothing:
+``return true for i in range 2 num if num i 0 return`` and a list of primes are in any
+corpus, not only in the benchmark.
+
+Or when it holds a benchmark's code: n-grams miss a function shorter than the window (a
+fifth of HumanEval's solutions have fewer than 13 words), and renamed variables break the
+windows of a longer one. So each item's code (the item's text when it parses as Python,
+HumanEval's prompt and solution together; else each of its strings that parses: MBPP's
+code, APPS's solutions) gives normalised forms (``normalize.normalised_tokens``: formatting,
+comments, docstrings and the names it binds do not count, literals do): one per function
+(top-level, and methods of top-level classes; a nested function only within its parent),
+each taken alone with its own name renamed too, and one for the whole module. A program
+(or a field of it that parses) with a form in that set is contaminated: one of its
+functions, or all of it, is a benchmark's code up to names and layout. Annotations count,
+as the benchmark prints them (HumanEval's typed signatures): an untyped textbook function
+that happens to equal a benchmark solution (Euclid's gcd is HumanEval/13) is not taken for
+a copy of it; against a benchmark published untyped (MBPP), it would be. Forms shorter than
+``MIN_FORM_TOKENS`` (``def f(x): return x``) say nothing about where code came from and are
+left out.
 """
 
 from __future__ import annotations
 
+import ast
+import builtins
 import gzip
 import io
 import json
+import keyword
 import re
+import warnings
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -43,7 +66,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import xxhash
 
+from tracepile.analysis.normalize import exact_key, normalised_tokens
+
 _WORD = re.compile(r"\w+")
+# Words every program has (with numbers, and names of at most _SHORT_NAME letters: i, n, num,
+# arr, res): a window of nothing else is neither indexed nor looked up
+_COMMON_WORDS = frozenset(word.lower() for word in (*keyword.kwlist, *dir(builtins)))
+_SHORT_NAME = 3
+# Normalised tokens a code form needs to be compared: ``def f(x): return x`` has 10, HumanEval's
+# shortest solution with its signature (``strlen``) 16.
+MIN_FORM_TOKENS = 12
 _GZIP_MAGIC = b"\x1f\x8b"
 _PARQUET_MAGIC = b"PAR1"
 
@@ -119,11 +151,72 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(item)
 
 
-def _record_text(record: Any) -> str:
+def _record_strings(record: Any) -> list[str]:
     """The benchmark text of one record: its strings, less the fields in ``_NOT_TEXT``."""
     if isinstance(record, dict):
         record = [value for key, value in record.items() if key not in _NOT_TEXT]
-    return "\n".join(_strings(record))
+    return list(_strings(record))
+
+
+def _parsed(text: str) -> ast.Module | None:
+    try:
+        with warnings.catch_warnings():  # invalid escapes in benchmark strings: not our concern
+            warnings.simplefilter("ignore")
+            return ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # ValueError: NUL bytes
+        return None
+
+
+def code_forms(text: str) -> Iterator[tuple[str | None, str]]:
+    """(what, form key) for the code in ``text``: each function (``what`` its name) and the
+    whole module (``what`` None), as described above; nothing when it does not parse."""
+    tree = _parsed(text)
+    if tree is not None:
+        yield from _tree_forms(tree)
+
+
+def item_forms(strings: Sequence[str]) -> Iterator[tuple[str | None, str]]:
+    """``code_forms`` of a benchmark item: of its text when that parses as a whole, else of
+    each of its strings."""
+    whole = _parsed("\n".join(strings))
+    if whole is not None:
+        yield from _tree_forms(whole)
+    else:
+        for text in strings:
+            yield from code_forms(text)
+
+
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
+
+
+def _is_text(node: ast.stmt) -> bool:
+    return (
+        isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+    )
+
+
+def _tree_forms(tree: ast.Module) -> Iterator[tuple[str | None, str]]:
+    """``code_forms`` of a parsed module (which it changes)."""
+    functions = [node for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)]
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            functions += [n for n in node.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    # Each function is normalised in place, inside the tree (no copy): normalising changes a
+    # tree the way normalising the whole module would, so the module's form comes out the same.
+    parts: list[tuple[str | None, ast.Module]] = [(f.name, ast.Module([f], [])) for f in functions]
+    # A module of definitions alone equals another only where its functions do: its own form
+    # is needed where code runs at module level (a script)
+    if not all(isinstance(node, _DEFINITIONS) or _is_text(node) for node in tree.body):
+        parts.append((None, tree))
+    for what, module in parts:
+        try:
+            tokens = normalised_tokens(module, "")  # no entry point: every bound name renamed
+        except (RecursionError, ValueError, MemoryError):
+            continue
+        if len(tokens) >= MIN_FORM_TOKENS:
+            yield what, exact_key(tokens)
 
 
 def _label(where: str, record: Any) -> str:
@@ -167,7 +260,13 @@ def _suffix_format(file: Path) -> str | None:
 
 
 def benchmark_items(path: str) -> Iterator[tuple[str, str]]:
-    """(origin, text) for each item of a benchmark file or folder; items without text are
+    """(origin, text) for each item of a benchmark file or folder, its strings one a line."""
+    for origin, strings in benchmark_records(path):
+        yield origin, "\n".join(strings)
+
+
+def benchmark_records(path: str) -> Iterator[tuple[str, list[str]]]:
+    """(origin, strings) for each item of a benchmark file or folder; items without text are
     left out, and a file with none at all is an error (decontamination would silently
     check nothing)."""
     for file, name in benchmark_files(path):
@@ -180,10 +279,10 @@ def benchmark_items(path: str) -> Iterator[tuple[str, str]]:
         kind = "parquet" if magic == _PARQUET_MAGIC else _suffix_format(file) or "text"
         found = 0
         try:
-            for origin, text in _file_items(file, name, kind, magic.startswith(_GZIP_MAGIC)):
-                if _WORD.search(text):
+            for origin, strings in _file_items(file, name, kind, magic.startswith(_GZIP_MAGIC)):
+                if any(_WORD.search(text) for text in strings):
                     found += 1
-                    yield origin, text
+                    yield origin, strings
         except (OSError, EOFError, zlib.error, ValueError, pa.ArrowException) as exc:
             raise BenchmarkError(
                 f"benchmark file {file}: cannot read it as {_EXPECTED[kind]}: {type(exc).__name__}: {exc}"
@@ -195,8 +294,8 @@ def benchmark_items(path: str) -> Iterator[tuple[str, str]]:
             )
 
 
-def _file_items(file: Path, name: str, kind: str, gzipped: bool) -> Iterator[tuple[str, str]]:
-    """(origin, text) for each record of one file read as ``kind``."""
+def _file_items(file: Path, name: str, kind: str, gzipped: bool) -> Iterator[tuple[str, list[str]]]:
+    """(origin, strings) for each record of one file read as ``kind``."""
     if kind == "parquet":
         yield from _parquet_items(file, name)
         return
@@ -206,7 +305,7 @@ def _file_items(file: Path, name: str, kind: str, gzipped: bool) -> Iterator[tup
         elif kind == "json":
             yield from _json_items(stream.read(), name)
         else:
-            yield name, stream.read()
+            yield name, [stream.read()]
 
 
 def _open_text(file: Path, gzipped: bool) -> IO[str]:
@@ -217,17 +316,17 @@ def _open_text(file: Path, gzipped: bool) -> IO[str]:
     return file.open(encoding="utf-8-sig")
 
 
-def _jsonl_items(lines: Iterable[str], name: str) -> Iterator[tuple[str, str]]:
+def _jsonl_items(lines: Iterable[str], name: str) -> Iterator[tuple[str, list[str]]]:
     for number, line in enumerate(lines, 1):
         if line.strip():
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise ValueError(f"line {number}, column {exc.colno}: {exc.msg}") from exc
-            yield _label(f"{name}:{number}", record), _record_text(record)
+            yield _label(f"{name}:{number}", record), _record_strings(record)
 
 
-def _json_items(text: str, name: str) -> Iterator[tuple[str, str]]:
+def _json_items(text: str, name: str) -> Iterator[tuple[str, list[str]]]:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -238,71 +337,92 @@ def _json_items(text: str, name: str) -> Iterator[tuple[str, str]]:
         return
     if isinstance(document, list):
         for index, record in enumerate(document):
-            yield _label(f"{name}[{index}]", record), _record_text(record)
+            yield _label(f"{name}[{index}]", record), _record_strings(record)
     elif isinstance(document, dict) and document and all(isinstance(v, dict) for v in document.values()):
         for key, record in document.items():
-            yield f"{name}[{key}]", _record_text(record)
+            yield f"{name}[{key}]", _record_strings(record)
     else:
-        yield _label(name, document), _record_text(document)
+        yield _label(name, document), _record_strings(document)
 
 
-def _parquet_items(file: Path, name: str) -> Iterator[tuple[str, str]]:
+def _parquet_items(file: Path, name: str) -> Iterator[tuple[str, list[str]]]:
     shard = pq.ParquetFile(file)
     # test-case columns can be most of a shard's bytes (LiveCodeBench): never loaded
     columns = [c for c in shard.schema_arrow.names if c in _ID_FIELDS or c not in _NOT_TEXT]
     index = 0
     for batch in shard.iter_batches(batch_size=1024, columns=columns):
         for record in batch.to_pylist():
-            yield _label(f"{name}[{index}]", record), _record_text(record)
+            yield _label(f"{name}[{index}]", record), _record_strings(record)
             index += 1
 
 
-def ngram_hashes(text: str, size: int) -> tuple[list[str], np.ndarray]:
-    """The words of ``text`` and the 64-bit hash of each ``size``-word window."""
+def ngram_hashes(text: str, size: int) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The words of ``text``, the start of each ``size``-word window that holds a telling word
+    (not in ``_COMMON_WORDS``, not a number, longer than ``_SHORT_NAME``), and the 64-bit hash
+    of each of those windows."""
     words = _WORD.findall(text.lower())
-    windows = (" ".join(words[i : i + size]).encode("utf-8") for i in range(len(words) - size + 1))
-    return words, np.fromiter(map(xxhash.xxh3_64_intdigest, windows), dtype=np.uint64)
+    if len(words) < size:
+        return words, np.empty(0, np.int64), np.empty(0, np.uint64)
+    telling = [len(word) > _SHORT_NAME and not word.isdigit() and word not in _COMMON_WORDS for word in words]
+    running = np.concatenate([[0], np.cumsum(telling)])  # telling words before each position
+    starts = np.flatnonzero(running[size:] > running[: len(running) - size])
+    windows = (" ".join(words[i : i + size]).encode("utf-8") for i in starts.tolist())
+    return words, starts, np.fromiter(map(xxhash.xxh3_64_intdigest, windows), np.uint64, len(starts))
 
 
 @dataclass(frozen=True)
 class BenchmarkIndex:
-    """Sorted n-gram hashes of every benchmark item, and the item each came from."""
+    """Sorted n-gram hashes of every benchmark item, and the item each came from; and the
+    normalised code forms of the items (``code_forms``)."""
 
     ngram_size: int
     hashes: np.ndarray
     origins: tuple[str, ...]
     origin_of: np.ndarray  # index into origins, aligned with hashes
+    forms: dict[str, tuple[int, str | None]]  # form key -> (index into origins, function name or None)
 
     @classmethod
     def from_files(cls, paths: Sequence[str], ngram_size: int) -> BenchmarkIndex:
         all_hashes: list[np.ndarray] = []
         owners: list[np.ndarray] = []
         origins: list[str] = []
+        forms: dict[str, tuple[int, str | None]] = {}
         for path in paths:
-            for origin, text in benchmark_items(path):
-                _, hashes = ngram_hashes(text, ngram_size)
+            for origin, strings in benchmark_records(path):
+                _, _, hashes = ngram_hashes("\n".join(strings), ngram_size)
                 all_hashes.append(hashes)
                 owners.append(np.full(len(hashes), len(origins), np.int32))
+                for what, key in item_forms(strings):
+                    forms.setdefault(key, (len(origins), what))
                 origins.append(origin)
         hashes = np.concatenate(all_hashes) if all_hashes else np.empty(0, np.uint64)
         owner = np.concatenate(owners) if owners else np.empty(0, np.int32)
         order = np.argsort(hashes, kind="stable")
-        return cls(ngram_size, hashes[order], tuple(origins), owner[order])
+        return cls(ngram_size, hashes[order], tuple(origins), owner[order], forms)
 
     def __len__(self) -> int:
         return len(self.hashes)
 
     def overlap(self, fields: dict[str, str]) -> str | None:
-        """A detail naming the first shared n-gram of any field, or None when clean."""
-        if not len(self.hashes):
-            return None
-        for field, text in fields.items():
-            words, hashes = ngram_hashes(text, self.ngram_size)
-            found = np.flatnonzero(np.isin(hashes, self.hashes))
-            if len(found):
-                first = int(found[0])
-                at = int(np.searchsorted(self.hashes, hashes[first]))
-                shared = " ".join(words[first : first + self.ngram_size])
-                origin = self.origins[self.origin_of[at]]
-                return f"{field} shares {len(found)} {self.ngram_size}-gram(s) with {origin}: '{shared}'"
+        """A detail naming the first shared n-gram of any field, else the first benchmark code
+        form found in a field that parses; None when clean."""
+        if len(self.hashes):
+            for field, text in fields.items():
+                words, starts, hashes = ngram_hashes(text, self.ngram_size)
+                # self.hashes is sorted: a binary search per window, not a set operation per call
+                at = np.minimum(np.searchsorted(self.hashes, hashes), len(self.hashes) - 1)
+                found = np.flatnonzero(self.hashes[at] == hashes)
+                if len(found):
+                    first = int(starts[found[0]])
+                    shared = " ".join(words[first : first + self.ngram_size])
+                    origin = self.origins[self.origin_of[at[found[0]]]]
+                    return f"{field} shares {len(found)} {self.ngram_size}-gram(s) with {origin}: '{shared}'"
+        if self.forms:
+            for field, text in fields.items():
+                for what, key in code_forms(text):
+                    if key in self.forms:
+                        owner, theirs = self.forms[key]
+                        ours = "all of it" if what is None else f"function {what}"
+                        of = self.origins[owner] + ("" if theirs is None else f"'s {theirs}")
+                        return f"{field}: {ours} is the code of {of} up to names and formatting"
         return None

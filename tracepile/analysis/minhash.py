@@ -95,16 +95,23 @@ def signatures(shingles: np.ndarray, counts: np.ndarray, num_perm: int, seed: in
     return out
 
 
-def band_keys(signature_rows: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """(programs, bands) int64 keys; equal keys in the same band mean equal band values."""
+def band_keys(
+    signature_rows: np.ndarray, bands: int, rows: int, salts: Sequence[int] | None = None
+) -> np.ndarray:
+    """(programs, bands) int64 keys; equal keys in the same band mean equal band values (and
+    equal ``salts``: one unsigned 64-bit value per program, the hash's seed, so programs with
+    different salts never share a bucket)."""
     if bands * rows > signature_rows.shape[1]:
         raise ValueError(f"bands x rows = {bands * rows} exceeds {signature_rows.shape[1]} permutations")
+    seeds = [0] * signature_rows.shape[0] if salts is None else [int(salt) for salt in salts]
     keys = np.empty((signature_rows.shape[0], bands), np.int64)
     for band in range(bands):
         chunk = np.ascontiguousarray(signature_rows[:, band * rows : (band + 1) * rows])
         raw = chunk.view(np.dtype((np.void, chunk.dtype.itemsize * rows))).ravel()
         keys[:, band] = np.fromiter(
-            (xxhash.xxh3_64_intdigest(value.tobytes()) for value in raw), dtype=np.uint64, count=len(raw)
+            (xxhash.xxh3_64_intdigest(value.tobytes(), seed) for value, seed in zip(raw, seeds, strict=True)),
+            dtype=np.uint64,
+            count=len(raw),
         ).view(np.int64)
     return keys
 

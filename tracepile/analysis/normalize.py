@@ -10,7 +10,21 @@ builtins it shadows) are renamed in order of first appearance, so a consistent r
 gives the same stream. Names the program does not bind keep their spelling: keywords,
 builtins, imported modules and names, attributes after ``.``, and the entry point, which
 is the program's interface. Near-duplicate shingles see every renamed name as one
-placeholder and every literal as another, so one changed constant moves few shingles.
+placeholder and every literal as another, so the shingles measure how alike two programs'
+structure is.
+
+Literals are what the program computes with: ``s.replace('a', 'b')`` and ``s.replace('c',
+'d')`` are different programs. So programs that differ only in literals are never merged:
+the exact key keeps every literal, and near-duplicate detection only compares programs
+whose constants, in order, are the same (``literal_key`` salts their LSH band keys, so
+programs with other constants never share a bucket, and a connected component never mixes
+two constant sequences); near duplicates then differ in structure only (an operator, a line
+without constants), never in a constant that can change the result. A constant is taken for
+inert only where that is shown: docstrings and other bare strings (dropped from the
+normalised form), and dead stores (``unused = 3``: a name nothing reads; see
+``literal_key``). Print text is a script's output, a default value is used by every call
+that omits the argument, an assertion's message can be caught and returned: none of them
+is inert.
 
 ``KEY_VERSION`` names this scheme: keys stored by an earlier one are recomputed before
 they are compared with new ones (``jobs/dedup_stage.py``).
@@ -27,6 +41,7 @@ import ast
 import builtins
 import keyword
 import re
+from collections import Counter
 from collections.abc import Iterable
 
 import xxhash
@@ -50,9 +65,13 @@ _QUOTES = frozenset("'\"")
 _KEPT_NAMES = (frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))) - {"_"}
 RENAMED = "§"  # prefix of renamed identifiers; cannot occur in a Python name
 LITERAL = "§lit"  # every number and string in the shingle stream
+_NAMED_CONSTANTS = frozenset({"True", "False", "None"})
+# builtins that reach a variable by its name as a string: with them no store is known dead
+_BY_STRING = frozenset({"globals", "locals", "vars", "eval", "exec", "getattr", "__dict__", "__import__"})
 # 1: the source's own tokens; 2: re-printed by ast.unparse, shadowed builtins renamed,
-# f-strings spelled out, literals one placeholder in shingles
-KEY_VERSION = 2
+# f-strings spelled out, literals one placeholder in shingles; 3: band keys salted with
+# the literal sequence
+KEY_VERSION = 3
 _COMPOUND_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
 # statements that hold other statements (the only ones worth descending into)
 _COMPOUND_NODES = (
@@ -197,3 +216,42 @@ def exact_key(tokens: Iterable[str]) -> str:
     """128-bit xxh3 of the normalised stream: equal for programs equal up to formatting,
     comments, docstrings and consistent renaming (literals count)."""
     return xxhash.xxh3_128_hexdigest("\x1f".join(tokens).encode("utf-8"))
+
+
+def _is_constant(token: str) -> bool:
+    return _is_literal(token) or token in _NAMED_CONSTANTS
+
+
+def literal_key(tokens: list[str]) -> int:
+    """64-bit xxh3 of the constants of a normalised stream in order (numbers, strings, and
+    ``True``, ``False``, ``None``, which the stream keeps as names), less those of dead
+    stores: equal for programs that differ only in structure.
+
+    A dead store is a line ``name = <constant>`` whose name nothing else in the program
+    mentions, outside a class body (a class attribute is read as ``self.name``), in a program
+    that does not reach names by string (``globals``, ``getattr``, ``eval``, ...): its
+    constant cannot change what the program computes.
+    """
+    uses = Counter(token for token in tokens if token.startswith(RENAMED))
+    by_string = not _BY_STRING.isdisjoint(tokens)
+    constants: list[str] = []
+    classes: list[int] = []  # depths of the class statements the current line is inside
+    starts = [index for index, token in enumerate(tokens) if token[0] == "\n"]
+    for start, end in zip(starts, [*starts[1:], len(tokens)], strict=True):
+        depth, line = int(tokens[start][1:]), tokens[start + 1 : end]
+        while classes and depth <= classes[-1]:
+            classes.pop()
+        dead = (
+            len(line) == 3
+            and line[0].startswith(RENAMED)
+            and line[1] == "="
+            and _is_constant(line[2])
+            and uses[line[0]] == 1
+            and not by_string
+            and not (classes and depth == classes[-1] + 1)
+        )
+        if not dead:
+            constants += [token for token in line if _is_constant(token)]
+        if line[0] == "class":
+            classes.append(depth)
+    return xxhash.xxh3_64_intdigest("\x1f".join(constants).encode("utf-8"))
