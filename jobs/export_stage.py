@@ -10,14 +10,16 @@ JSONL formats are written as shards (``train/part-00000.jsonl`` ...) streamed th
 the driver, plus ``dataset_info.json`` for LLaMA-Factory; ``parquet`` is written by the
 engine. Every row carries ``meta``: program_id, execution_id, input, output, source,
 domain. Run with ``tracepile export --format llamafactory --out DIR``. The export checks
-block in every gate mode: a failed one stops the export before any file is written.
+block in every gate mode: a failed one stops the export before any file is written. A row a
+step raises on (its answer check, its record) is left out and listed in ``rejects.jsonl``
+with the reason ``internal_error``.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +27,14 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from tracepile.config import TracepileConfig
+from tracepile.crashpoints import StepFailed, fault_point, guarded
 from tracepile.lakehouse import Lakehouse
 from tracepile.quality.suites import export_expectations
 from tracepile.quality.validate import CheckResult, run_expectations
 from tracepile.stage import Stage, StageRun, require_table
 from tracepile.tables import GOLD_COE, GOLD_QUESTIONS, SILVER_EXECUTIONS, SILVER_PROGRAMS
 from tracepile.translation.verify import answer_problem
-from tracepile.vocab import Decision, ExportKind, RunMode, Severity
+from tracepile.vocab import INTERNAL_ERROR, Decision, ExportKind, RunMode, Severity
 
 FORMATS = ("llamafactory", "sharegpt", "alpaca", "pretrain", "parquet")
 SPLITS = ("train", "validation")
@@ -149,14 +152,42 @@ DATASET_INFO: dict[str, dict[str, Any]] = {
 }
 
 
-def _write_jsonl(rows: DataFrame, fmt: str, out: Path, shard_rows: int) -> dict[str, int]:
+REJECTS_FILE = "rejects.jsonl"  # beside dataset_info.json: the rows a per-row step failed on
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A gold row left out of the export because a step raised on it (``internal_error``)."""
+
+    sample_id: str
+    kind: str
+    program_id: str
+    detail: str
+
+    def record(self) -> dict[str, str]:
+        return {**asdict(self), "reason": INTERNAL_ERROR}
+
+
+def _rejected(row: dict[str, Any], failure: StepFailed) -> Rejected:
+    return Rejected(row["sample_id"], row["kind"], row["program_id"], failure.detail)
+
+
+def _write_jsonl(
+    rows: DataFrame, fmt: str, out: Path, shard_rows: int
+) -> tuple[dict[str, int], list[Rejected]]:
+    """The rows as JSONL shards per split, and the rows that could not be written."""
     written = dict.fromkeys(SPLITS, 0)
+    rejected: list[Rejected] = []
     for split in SPLITS:
         folder = out / split
         folder.mkdir(parents=True, exist_ok=True)
         shard = None
         ordered = rows.where(F.col("split") == split).orderBy("shuffle", "sample_id")
         for row in ordered.toLocalIterator():
+            line = guarded(_line, fmt, row.asDict())
+            if isinstance(line, StepFailed):
+                rejected.append(_rejected(row.asDict(), line))
+                continue
             if written[split] % shard_rows == 0:
                 if shard is not None:
                     shard.close()
@@ -164,7 +195,7 @@ def _write_jsonl(rows: DataFrame, fmt: str, out: Path, shard_rows: int) -> dict[
                     "w", encoding="utf-8"
                 )
             assert shard is not None
-            shard.write(json.dumps(RECORDS[fmt](row.asDict()), ensure_ascii=False) + "\n")
+            shard.write(line)
             written[split] += 1
         if shard is not None:
             shard.close()
@@ -172,20 +203,35 @@ def _write_jsonl(rows: DataFrame, fmt: str, out: Path, shard_rows: int) -> dict[
         f"tracepile_{split}": {"file_name": split, **DATASET_INFO[fmt]} for split in SPLITS if written[split]
     }
     (out / "dataset_info.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-    return written
+    return written, rejected
 
 
-def answer_check(rows: DataFrame, examples: int) -> CheckResult:
+def _line(fmt: str, row: dict[str, Any]) -> str:
+    return json.dumps(RECORDS[fmt](row), ensure_ascii=False) + "\n"
+
+
+def _answer_mismatch(row: dict[str, Any]) -> str | None:
+    """Why the row's final answer is not its executed output (None: it is)."""
+    fault_point("export", row["program_id"], row["sample_id"])
+    # a question's answer is JSON whatever the program's run mode
+    mode = row["run_mode"] if row["kind"] == ExportKind.COE else RunMode.CALL
+    return answer_problem(row["response"], row["output"], mode)
+
+
+def answer_check(rows: DataFrame, examples: int) -> tuple[CheckResult, list[Rejected]]:
     """Every response's final answer equals the executed output (re-checked on the exact rows
-    about to be written)."""
-    total, mismatched = 0, []
-    for row in rows.select("sample_id", "kind", "response", "output", "run_mode").toLocalIterator():
+    about to be written); and the rows the check itself raised on, which are left out."""
+    total, mismatched, rejected = 0, [], []
+    columns = ("sample_id", "kind", "program_id", "response", "output", "run_mode")
+    for row in rows.select(*columns).toLocalIterator():
+        problem = guarded(_answer_mismatch, row.asDict())
+        if isinstance(problem, StepFailed):
+            rejected.append(_rejected(row.asDict(), problem))
+            continue
         total += 1
-        # a question's answer is JSON whatever the program's run mode
-        mode = row["run_mode"] if row["kind"] == ExportKind.COE else RunMode.CALL
-        if answer_problem(row["response"], row["output"], mode):
+        if problem:
             mismatched.append(row["sample_id"])
-    return CheckResult(
+    result = CheckResult(
         table="export",
         check="every answer equals the executed output",
         expectation="final_answer_equals_output",
@@ -198,6 +244,7 @@ def answer_check(rows: DataFrame, examples: int) -> CheckResult:
         unexpected_percent=100.0 * len(mismatched) / total if total else 0.0,
         examples=[{"sample_id": sample_id} for sample_id in mismatched[:examples]],
     )
+    return result, rejected
 
 
 class ExportStage(Stage):
@@ -225,10 +272,14 @@ class ExportStage(Stage):
             gold_rows, exported = gold.count(), rows.count()
         with run.step("checks"):
             examples = self.config.gate.examples
+            answers, rejected = answer_check(rows, examples)
+            if rejected:  # left out of the export, and out of the checks on what is written
+                rows = rows.where(~F.col("sample_id").isin([r.sample_id for r in rejected]))
             results = run_expectations(rows, "export", export_expectations(), ["sample_id"], examples)
             # the export checks block in every gate mode: nothing is written when one fails
-            results = [replace(r, severity=Severity.HARD) for r in [*results, answer_check(rows, examples)]]
+            results = [replace(r, severity=Severity.HARD) for r in [*results, answers]]
             run.audit(results, passed=Decision.EXPORTED, failed=Decision.FAILED)
+        unwritten: list[Rejected] = []
         with run.step(f"writing {self.fmt} to {self.out}"):
             if self.fmt == "parquet":
                 for split in SPLITS:
@@ -237,8 +288,11 @@ class ExportStage(Stage):
                     ).write.parquet(str(target / split))
                 by_split = {r["split"]: r["count"] for r in rows.groupBy("split").count().collect()}
             else:
-                by_split = _write_jsonl(rows, self.fmt, target, settings.shard_rows)
+                by_split, unwritten = _write_jsonl(rows, self.fmt, target, settings.shard_rows)
         by_kind = {r["kind"]: r["count"] for r in rows.groupBy("kind").count().collect()}
+        for row in unwritten:
+            by_kind[row.kind] -= 1
+        rejected += unwritten
         report.notes["kinds"] = ", ".join(self.kinds)
         report.counts = {
             "gold_rows": gold_rows,
@@ -246,4 +300,13 @@ class ExportStage(Stage):
             "duplicate_texts": gold_rows - exported,
             **{f"{split}_rows": by_split.get(split, 0) for split in SPLITS},
         }
+        if rejected:
+            report.counts["rejected"] = len(rejected)
+            report.reasons[INTERNAL_ERROR] = len(rejected)
+            target.mkdir(parents=True, exist_ok=True)
+            rejects_file = target / REJECTS_FILE
+            rejects_file.write_text(
+                "".join(json.dumps(r.record(), ensure_ascii=False) + "\n" for r in rejected), encoding="utf-8"
+            )
+            report.notes["rejects"] = str(rejects_file.resolve())
         report.notes["output"] = str(target.resolve())

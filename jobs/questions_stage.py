@@ -20,7 +20,9 @@ from tracepile.stage import StageRun
 from tracepile.tables import GOLD_QUESTION_REJECTS, GOLD_QUESTIONS, SILVER_EXECUTIONS, SILVER_PROGRAMS
 from tracepile.translation.backends import backend_for
 from tracepile.udfs.ask_questions import OUTCOME_COLUMNS, UNSTABLE, VERIFIED, ask_partition
-from tracepile.vocab import RunMode
+from tracepile.vocab import GenerateOutcome, RunMode
+
+BACKEND_ERROR = GenerateOutcome.BACKEND_ERROR
 
 
 class QuestionsStage(RunsPrograms):
@@ -57,15 +59,21 @@ class QuestionsStage(RunsPrograms):
         for row in by_outcome:
             if row["outcome"] == UNSTABLE:
                 continue
-            key = f"questions_{row['kind']}" if row["outcome"] == VERIFIED else "rejected"
+            key = {VERIFIED: f"questions_{row['kind']}", BACKEND_ERROR: "retry_next_run"}.get(
+                row["outcome"], "rejected"
+            )
             report.counts[key] = report.counts.get(key, 0) + row["count"]
-            if row["outcome"] != VERIFIED:
+            if key == "rejected":
                 report.reasons[row["outcome"]] = report.reasons.get(row["outcome"], 0) + row["count"]
         unstable = (
             outcomes.where(F.col("outcome") == UNSTABLE).agg(F.sum(F.col("detail").cast("long"))).first()
         )
         report.counts["left_out_hash_seed_dependent"] = int((unstable[0] if unstable else None) or 0)
-        asked = outcomes.where(F.col("outcome") != UNSTABLE).withColumn("run_id", F.lit(run.run_id))
+        # a backend's error is neither verified nor rejected: with no row, the execution is asked
+        # again by the next run (unless another of its questions was settled)
+        asked = outcomes.where(~F.col("outcome").isin(UNSTABLE, BACKEND_ERROR.value)).withColumn(
+            "run_id", F.lit(run.run_id)
+        )
         verified = asked.where(F.col("outcome") == VERIFIED.value).select(*GOLD_QUESTIONS.schema.names)
         rejected = (
             asked.where(F.col("outcome") != VERIFIED.value)

@@ -5,7 +5,9 @@ by snoop, then an untraced run under another hash seed, compared with each other
 the expected output. The pending runs are published in batches of ``trace.batch_rows``,
 each through the quality gate (e.g. a batch with under 20% ok runs is quarantined), so a
 crash loses at most the batch in flight. Resumable: rows already in ``silver/executions``
-are skipped.
+are skipped. A row whose run raises (a bug of ours, not the program's error, which is a
+status) gets no execution: its program gets a ``silver/rejects`` row (``internal_error``,
+the first failure as the detail) and the next run tries the row again.
 """
 
 from __future__ import annotations
@@ -17,13 +19,13 @@ from functools import partial
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructType
+from pyspark.sql.types import StringType, StructField, StructType
 
 from tracepile.engine import python_partitions
 from tracepile.lakehouse import Lakehouse
 from tracepile.stage import Resources, Stage, StageRun, require_table
 from tracepile.tables import SILVER_EXECUTIONS, SILVER_PROGRAMS, SILVER_REJECTS
-from tracepile.udfs.run_programs import trace_batches
+from tracepile.udfs.run_programs import FAILURE, trace_batches
 from tracepile.udfs.sandbox import Sandbox
 from tracepile.vocab import WHOLE_PROGRAM_VERDICT_KINDS, DedupReason, Status
 
@@ -75,6 +77,25 @@ def failed_program_rejects(lakehouse: Lakehouse, run_id: str) -> DataFrame:
         F.lit(run_id).alias("run_id"),
         F.lit(None).cast("string").alias("keeper_id"),
     )
+
+
+def failed_run_rejects(failed: DataFrame, run_id: str) -> DataFrame:
+    """silver/rejects rows for the programs of trace rows whose run raised (``internal_error``):
+    one per program, the first failed input and the count as the detail. Such an input has no
+    execution, so the next run tries it again; a program's row is written once."""
+    first = F.min(F.struct("input_index", F.col(FAILURE).alias("text")))
+    per_program = failed.groupBy("program_id").agg(first.alias("_first"), F.count(F.lit(1)).alias("_n"))
+    return per_program.select(
+        "program_id",
+        F.lit(STAGE).alias("stage"),
+        F.lit(DedupReason.INTERNAL_ERROR.value).alias("reason"),
+        F.concat(
+            F.lit("input "), F.col("_first.input_index").cast("string"), F.lit(" (of "),
+            F.col("_n").cast("string"), F.lit(" failed): "), F.col("_first.text"),
+        ).alias("detail"),
+        F.lit(run_id).alias("run_id"),
+        F.lit(None).cast("string").alias("keeper_id"),
+    )  # fmt: skip
 
 
 class RunsPrograms(Stage):
@@ -159,8 +180,18 @@ class TraceStage(RunsPrograms):
 
     def plan(self, run: StageRun) -> None:
         limits = self.config.trace
-        # the UDF returns every column but run_id, which names this run and is added here
-        udf_schema = StructType([f for f in SILVER_EXECUTIONS.schema if f.name != "run_id"])
+        # the UDF returns every column but run_id, which names this run and is added here, and
+        # the failure of a row whose run raised (such a row has only its ids besides)
+        udf_schema = StructType(
+            [
+                *(
+                    StructField(f.name, f.dataType, True)
+                    for f in SILVER_EXECUTIONS.schema
+                    if f.name != "run_id"
+                ),
+                StructField(FAILURE, StringType(), True),
+            ]
+        )
         require_table(run.lakehouse, SILVER_PROGRAMS, "dedup")
         programs = run.lakehouse.read(SILVER_PROGRAMS)
         quota = {str(domain): cap for domain, cap in limits.domain_quota.items()}
@@ -183,17 +214,27 @@ class TraceStage(RunsPrograms):
                 "on the embedded engine"
             )
         by_status: dict[str, int] = {}
-        new_executions = 0
+        new_executions = failures = 0
         with run.progress(total, batches) as progress:
             for number in range(batches):
                 runs = pending.where(F.pmod(F.xxhash64("execution_id"), F.lit(batches)) == number)
                 if partitions:
                     runs = runs.repartition(partitions)
-                executed = runs.mapInPandas(partial(trace_batches, stage=self), udf_schema).withColumn(
-                    "run_id", F.lit(run.run_id)
-                )
+                traced = runs.mapInPandas(partial(trace_batches, stage=self), udf_schema)
                 with run.step(f"batch {number + 1} of {batches}: running its inputs in the sandbox"):
-                    batch = run.write([(SILVER_EXECUTIONS, executed)])
+                    traced = run.stage(traced, f"trace_batch_{number}")
+                    executed = (
+                        traced.where(F.col(FAILURE).isNull())
+                        .drop(FAILURE)
+                        .withColumn("run_id", F.lit(run.run_id))
+                    )
+                    failed = traced.where(F.col(FAILURE).isNotNull())
+                    failed_here = failed.count()
+                    failures += failed_here
+                    tables = [(SILVER_EXECUTIONS, executed)]
+                    if failed_here:  # the rejects' gate runs only when there is a reject
+                        tables.append((SILVER_REJECTS, failed_run_rejects(failed, run.run_id)))
+                    batch = run.write(tables)
                     staged = batch.staged(SILVER_EXECUTIONS)
                     batch.outcomes = staged.select(F.col("status").alias("outcome"))
                     for row in staged.groupBy("status").count().collect():
@@ -209,6 +250,10 @@ class TraceStage(RunsPrograms):
             **{f"status_{status}": count for status, count in sorted(by_status.items())},
             "executions_new": new_executions,
         }
+        if failures:
+            # inputs whose run raised: none has an execution, so the next run tries them again
+            run.report.counts["runs_failed"] = failures
+            run.report.reasons[DedupReason.INTERNAL_ERROR] = failures
         if quota:
             run.report.notes["domain quota"] = ", ".join(f"{d} {n:,}" for d, n in quota.items())
             run.report.counts["programs_waiting_for_quota"] = waiting

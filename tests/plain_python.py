@@ -15,16 +15,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
+# The jobs come on stdin and the results go out on stdout, so a program's own printing goes to
+# stderr and it reads an empty stdin: neither may shift the lines the runner exchanges.
 RUNNER = r"""
-import json, signal, sys, types
+import io, json, signal, sys, types
 from tracepile.analysis.values import decode, encode
 
 def alarm(*_):
     raise TimeoutError("plain run over its time")
 
 signal.signal(signal.SIGALRM, alarm)
-for line in sys.stdin:
+jobs, results = sys.stdin, sys.stdout
+for line in jobs:
     job = json.loads(line)
+    sys.stdin, sys.stdout = io.StringIO(""), sys.stderr
     module = types.ModuleType("__plain__")
     sys.modules["__plain__"] = module
     signal.alarm(10)
@@ -36,8 +40,8 @@ for line in sys.stdin:
         out = {"status": "error", "error": f"{type(exc).__name__}: {exc}"[:300]}
     finally:
         signal.alarm(0)
-    sys.stdout.write(json.dumps(out) + "\n")
-    sys.stdout.flush()
+    results.write(json.dumps(out) + "\n")
+    results.flush()
 """
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import read_delta
 from tests.reexecute import expected_answer, reexecute
-from tracepile.analysis.values import values_equal
+from tracepile.analysis.values import decode, values_equal
 from tracepile.config import load_config
 from tracepile.jobs.export_stage import ExportStage
 from tracepile.jobs.questions_stage import QuestionsStage
@@ -67,7 +67,7 @@ def test_questions_of_every_kind_match_an_independent_reexecution(lake: Path) ->
                 )  # fmt: skip
                 expected = expected_answer(question, observed)
                 assert expected is not UNPARSED
-                assert values_equal(json.loads(row["answer_json"]), expected), (row, expected)
+                assert values_equal(decode(row["answer_json"]), expected), (row, expected)
                 assert row["response"].splitlines()[-1].startswith("Final answer: ")
                 checked[row["kind"]] += 1
     assert sum(checked.values()) == len(questions) > 100

@@ -225,7 +225,7 @@ def test_codeio_records_with_an_input_generator_get_inputs_from_the_sandbox(spar
     assert sorted(r["reason"] for r in rejects) == ["input_generator_failed"] * 2
     assert {r["detail"].split(": ", 2)[1] for r in rejects} <= {
         "error",
-        "returned array, expected an object of keyword arguments",
+        "returned list, expected a dict of keyword arguments",
     }
     executions = read_delta(lake / "silver" / "executions").to_pylist()
     assert len(executions) == 15 and {e["status"] for e in executions} == {"ok"}

@@ -36,6 +36,7 @@ from tracepile.analysis.normalize import (
     shingle_tokens,
 )
 from tracepile.config import DedupConfig, FilterConfig
+from tracepile.crashpoints import fault_point
 from tracepile.tables import INPUTS_ARROW_TYPE
 from tracepile.udfs.workers import map_batches
 from tracepile.vocab import DedupReason, InputDrop
@@ -106,6 +107,7 @@ def analyse_table(batch: pa.Table | pa.RecordBatch, options: DedupOptions) -> pa
     filters = program_filters(options.limits, options.benchmarks)
     for index in range(rows):
         try:
+            fault_point("dedup", columns["program_id"][index])
             analysed = _analyse_program(
                 columns["code"][index],
                 columns["entry_point"][index],
@@ -202,7 +204,7 @@ def key_table(batch: pa.Table | pa.RecordBatch, options: DedupOptions) -> pa.Rec
             continue
         try:
             program_tokens = normalised_tokens(tree, columns["entry_point"][index])
-        except (RecursionError, ValueError, MemoryError):
+        except Exception:
             continue
         keys.add(index, program_tokens)
     band_column, signature_column = keys.minhash(options.minhash)

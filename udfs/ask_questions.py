@@ -7,7 +7,8 @@ so the execution is traced once more under the sandbox's other hash seed and onl
 whose answer is the same in both traces are asked. The template backend answers from the
 trace; a model backend gets the question with the execution record, and what it answers is
 verified like a CoE text. One outcome row per question: ``verified``, or the reason it was
-dropped, or ``unstable`` (asked of neither table).
+dropped (``internal_error`` where a step raised on it: the others go on), or ``unstable``
+(asked of neither table).
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from tracepile.analysis.hashing import content_id
 from tracepile.config import TracepileConfig
+from tracepile.crashpoints import StepFailed, fault_point, guarded, isolating
 from tracepile.tables import GOLD_QUESTIONS
-from tracepile.translation.backends import Backend, Request, finish
+from tracepile.translation.backends import BACKEND_ERROR, Backend, Request, finish
 from tracepile.translation.questions import (
     Question,
     question_prompt,
@@ -30,10 +33,11 @@ from tracepile.translation.questions import (
     verify_answer,
 )
 from tracepile.translation.template import Execution
+from tracepile.udfs.frames import outcome_frame, records
 from tracepile.udfs.sandbox import Sandbox
 from tracepile.udfs.worker_state import WorkerSetup, worker_state
 from tracepile.vocab import Backend as BackendName
-from tracepile.vocab import GenerateOutcome, Status
+from tracepile.vocab import GenerateOutcome, QuestionKind, Status
 
 VERIFIED = GenerateOutcome.VERIFIED
 UNSTABLE = "unstable"  # the answer differs under the other hash seed: not asked
@@ -57,29 +61,43 @@ class AskingStage(WorkerSetup, Protocol):
     answerer: WorkerSetup
 
 
-def stable_questions(
-    row: dict[str, Any], sandbox: Sandbox, config: TracepileConfig
-) -> tuple[list[Question], int]:
-    """The execution's questions whose answers the other hash seed's trace gives too, and how
-    many were left out for depending on it."""
+def _asked(row: dict[str, Any], config: TracepileConfig) -> list[Question]:
+    """The execution's questions, as many of each kind as ``questions.per_kind`` allows."""
+    fault_point("questions", row["program_id"], row["execution_id"])
     settings = config.questions
-    steps = json.loads(row["steps_json"])
-    code, entry, given = row["code"], row["entry_point"], row["input_json"]
-    asked = questions_for(
-        code, entry, given, row["return_json"], steps, settings.per_kind, settings.seed, row["execution_id"]
-    )
+    return questions_for(
+        row["code"], row["entry_point"], row["input_json"], row["return_json"], json.loads(row["steps_json"]),
+        settings.per_kind, settings.seed, row["execution_id"],
+    )  # fmt: skip
+
+
+Stable = tuple[list[Question], int]  # the questions kept, and how many were left out
+
+
+def _stable(row: dict[str, Any], asked: list[Question], sandbox: Sandbox, config: TracepileConfig) -> Stable:
+    """Those of ``asked`` whose answers the other hash seed's trace gives too, and how many
+    were left out for depending on it."""
     if not asked:
         return [], 0
+    code, entry, given = row["code"], row["entry_point"], row["input_json"]
     other = sandbox.run(code, entry, given, config.trace, trace=True, hash_seed=sandbox.hash_seeds[0])
     if other.status != Status.OK or other.steps is None:
         return [], len(asked)
     candidates = questions_for(
-        code, entry, given, other.return_json or "null", other.steps, ALL_CANDIDATES, settings.seed,
+        code, entry, given, other.return_json or "null", other.steps, ALL_CANDIDATES, config.questions.seed,
         row["execution_id"],
     )  # fmt: skip
     answers = {q.question_id: q.answer_json for q in candidates}
     kept = [q for q in asked if answers.get(q.question_id) == q.answer_json]
     return kept, len(asked) - len(kept)
+
+
+def stable_questions(
+    row: dict[str, Any], sandbox: Sandbox, config: TracepileConfig
+) -> tuple[list[Question], int]:
+    """The execution's questions whose answers the other hash seed's trace gives too, and how
+    many were left out for depending on it."""
+    return _stable(row, _asked(row, config), sandbox, config)
 
 
 def _messages(row: dict[str, Any], prompt: str) -> list[dict[str, str]]:
@@ -91,14 +109,27 @@ def _messages(row: dict[str, Any], prompt: str) -> list[dict[str, str]]:
     ]
 
 
-def _outcome(row: dict[str, Any], question: Question, backend: Backend) -> dict[str, Any]:
-    return {
-        "question_id": question.question_id,
+Generated = tuple[str | None, str | None, str]  # an answer's text, or None with the reason and detail
+
+
+def _key(row: dict[str, Any], backend: Backend, question: Question | None = None) -> dict[str, Any]:
+    """An outcome row with the columns that name it filled, the rest None."""
+    key = {
+        **dict.fromkeys(OUTCOME_COLUMNS),
         "execution_id": row["execution_id"],
         "program_id": row["program_id"],
-        "kind": str(question.kind),
         "backend": str(backend.name),
         "model": backend.model,
+        "detail": "",
+    }
+    if question is not None:
+        key.update(question_id=question.question_id, kind=str(question.kind))
+    return key
+
+
+def _outcome(row: dict[str, Any], question: Question, backend: Backend) -> dict[str, Any]:
+    return {
+        **_key(row, backend, question),
         "question": question.question,
         "answer_json": question.answer_json,
         "variable": question.variable,
@@ -108,64 +139,118 @@ def _outcome(row: dict[str, Any], question: Question, backend: Backend) -> dict[
         "prompt": question_prompt(
             row["problem"], row["code"], row["entry_point"], row["input_json"], question
         ),
-        "response": None,
-        "outcome": None,
-        "detail": "",
     }
+
+
+def _failed(result: dict[str, Any], failure: StepFailed) -> dict[str, Any]:
+    return {**result, "outcome": GenerateOutcome.INTERNAL_ERROR, "detail": failure.detail}
+
+
+def _unasked(row: dict[str, Any], backend: Backend, failure: StepFailed) -> list[dict[str, Any]]:
+    """Where finding an execution's questions raised, no question is known: one reject per kind
+    says that none of that kind was asked (the execution is then done, as one with questions)."""
+    rows = []
+    for kind in QuestionKind:
+        question_id = content_id([row["execution_id"], str(kind)])
+        rows.append(_failed({**_key(row, backend), "question_id": question_id, "kind": str(kind)}, failure))
+    return rows
+
+
+def _template_answer(question: Question, row: dict[str, Any], steps: list[dict[str, Any]]) -> Generated:
+    return render_answer(question, row["code"], row["entry_point"], row["input_json"], steps), None, ""
+
+
+def _request(row: dict[str, Any], result: dict[str, Any]) -> Request:
+    return Request(_messages(row, result["prompt"]), Execution.from_row(row))
+
+
+def _model_answers(
+    pending: list[tuple[dict[str, Any], dict[str, Any], Question]], backend: Backend
+) -> list[Generated | StepFailed]:
+    """A model's answers in one batched call. Where the call raises it is made again on halves
+    of the batch; a question it still raises on is left to the next run (``backend_error``: an
+    engine's failure is not the question's), one whose request cannot be made is rejected."""
+    requests = [guarded(_request, row, result) for row, result, _ in pending]
+    generations = iter(isolating(backend.generate, [r for r in requests if not isinstance(r, StepFailed)]))
+    answers: list[Generated | StepFailed] = []
+    for request in requests:
+        if isinstance(request, StepFailed):
+            answers.append(request)
+            continue
+        generation = next(generations)
+        failed = isinstance(generation, StepFailed)
+        answers.append((None, BACKEND_ERROR, generation.detail) if failed else finish(generation))
+    return answers
+
+
+def _judged(result: dict[str, Any], text: str, question: Question, steps: list[Any]) -> dict[str, Any]:
+    ok, why, said = verify_answer(text, question, steps)
+    return {**result, "response": text, "outcome": VERIFIED if ok else why, "detail": said}
 
 
 def answer(rows: list[dict[str, Any]], asked: list[list[Question]], backend: Backend) -> list[dict[str, Any]]:
     """One outcome per question: the backend's answer (the template's from the trace; a
-    model's in one batched call), verified against the execution's steps."""
+    model's in one batched call), verified against the execution's steps. A question whose
+    step raises is rejected (``internal_error``), and the others go on."""
+    outcomes: list[dict[str, Any]] = []
+    pending: list[tuple[dict[str, Any], dict[str, Any], Question]] = []
+    for row, questions in zip(rows, asked, strict=True):
+        for question in questions:
+            result = guarded(_outcome, row, question, backend)
+            if isinstance(result, StepFailed):
+                outcomes.append(_failed(_key(row, backend, question), result))
+            else:
+                pending.append((row, result, question))
     # each execution's steps parsed once, for every question about it
-    pairs = [
-        (row, steps, q)
-        for row, questions in zip(rows, asked, strict=True)
-        if questions
-        for steps in [json.loads(row["steps_json"])]
-        for q in questions
-    ]
-    results = [_outcome(row, q, backend) for row, _, q in pairs]
+    steps = {row["execution_id"]: json.loads(row["steps_json"]) for row, _, _ in pending}
+    answers: list[Generated | StepFailed]
     if backend.name == BackendName.TEMPLATE:
-        texts: list[tuple[str | None, str | None, str]] = [
-            (render_answer(q, row["code"], row["entry_point"], row["input_json"], steps), None, "")
-            for row, steps, q in pairs
+        answers = [
+            guarded(_template_answer, question, row, steps[row["execution_id"]])
+            for row, _, question in pending
         ]
     else:
-        requests = [
-            Request(_messages(row, result["prompt"]), Execution.from_row(row))
-            for (row, _, _), result in zip(pairs, results, strict=True)
-        ]
-        texts = [finish(generation) for generation in backend.generate(requests)] if requests else []
-    for result, (_, steps, question), (text, reason, detail) in zip(results, pairs, texts, strict=True):
-        if text is None:
-            result.update(outcome=reason, detail=detail)
-            continue
-        ok, why, said = verify_answer(text, question, steps)
-        result.update(response=text, outcome=VERIFIED if ok else why, detail=said)
-    return results
+        answers = _model_answers(pending, backend)
+    for (row, result, question), given in zip(pending, answers, strict=True):
+        if isinstance(given, StepFailed):
+            outcomes.append(_failed(result, given))
+        elif given[0] is None:
+            outcomes.append({**result, "outcome": given[1], "detail": given[2]})
+        else:
+            judged = guarded(_judged, result, given[0], question, steps[row["execution_id"]])
+            outcomes.append(_failed(result, judged) if isinstance(judged, StepFailed) else judged)
+    return outcomes
 
 
 def ask_partition(batches: Iterator[pd.DataFrame], stage: AskingStage) -> Iterator[pd.DataFrame]:
     """The ``mapInPandas`` body: a partition's executions, their stable questions found in the
-    sandbox (rows run concurrently), then answered in one backend call."""
-    rows = [row for frame in batches for row in frame.to_dict("records")]
+    sandbox (rows run concurrently), then answered in one backend call. Where finding an
+    execution's questions raises, they are rejected (``internal_error``) and the others go on."""
+    rows = records(batches)
     if not rows:
         return
     sandbox: Sandbox = worker_state(stage)
+
+    def find(
+        row: dict[str, Any],
+    ) -> tuple[list[Question] | StepFailed, tuple[list[Question], int] | StepFailed]:
+        asked = guarded(_asked, row, stage.config)
+        if isinstance(asked, StepFailed):
+            return asked, asked
+        return asked, guarded(_stable, row, asked, sandbox, stage.config)
+
     with ThreadPoolExecutor(max_workers=sandbox.workers) as pool:
-        found = list(pool.map(lambda row: stable_questions(row, sandbox, stage.config), rows))
+        found = list(pool.map(find, rows))
     backend: Backend = worker_state(stage.answerer)
-    outcomes = answer(rows, [questions for questions, _ in found], backend)
-    unstable = [
-        {
-            **{c: None for c in OUTCOME_COLUMNS},
-            "execution_id": row["execution_id"],
-            "outcome": UNSTABLE,
-            "detail": str(n),
-        }
-        for row, (_, n) in zip(rows, found, strict=True)
-        if n
-    ]
-    frame = pd.DataFrame([*outcomes, *unstable], columns=list(OUTCOME_COLUMNS))
-    yield frame.astype({"line": "Int64", "occurrence": "Int64"})
+    outcomes = answer(rows, [[] if isinstance(kept, StepFailed) else kept[0] for _, kept in found], backend)
+    for row, (asked, kept) in zip(rows, found, strict=True):
+        if isinstance(asked, StepFailed):
+            outcomes += _unasked(row, backend, asked)
+        elif isinstance(kept, StepFailed):  # whether their answers hold under the other seed is unknown
+            outcomes += [_failed(_key(row, backend, question), kept) for question in asked]
+        elif kept[1]:
+            outcomes.append(
+                {**dict.fromkeys(OUTCOME_COLUMNS), "execution_id": row["execution_id"], "outcome": UNSTABLE,
+                 "detail": str(kept[1])}
+            )  # fmt: skip
+    yield outcome_frame(outcomes, OUTCOME_COLUMNS)

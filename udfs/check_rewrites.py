@@ -24,10 +24,12 @@ from tracepile.analysis.hashing import canonical_json, content_id
 from tracepile.analysis.normalize import exact_key, normalised_tokens
 from tracepile.analysis.rewrites import Rewrite, rewrites
 from tracepile.config import TracepileConfig
+from tracepile.crashpoints import StepFailed, fault_point, guarded
 from tracepile.tables import SILVER_PROGRAMS, SILVER_REWRITE_REJECTS
+from tracepile.udfs.frames import outcome_frame, records
 from tracepile.udfs.sandbox import RunResult, Sandbox
 from tracepile.udfs.worker_state import WorkerSetup, worker_state
-from tracepile.vocab import RewriteDrop
+from tracepile.vocab import EVERY_REWRITE_KIND, RewriteDrop
 
 KEPT = "kept"
 OUTCOME_COLUMNS = tuple(
@@ -116,13 +118,60 @@ def _verdict(
     return None, ""
 
 
-def check_program(program: dict[str, Any], sandbox: Sandbox, config: TracepileConfig) -> list[dict[str, Any]]:
-    """One outcome row per rewrite of ``program`` (a silver/programs row), checked on its
-    inputs and, where it has few, on neighbours of them (``neighbour_inputs``)."""
+def _kept_row(program: dict[str, Any], rewrite: Rewrite, identity: dict[str, str]) -> dict[str, Any]:
+    tree = parse_program(rewrite.code)
+    assert isinstance(tree, ast.Module), "a rewrite that reached here parsed in _verdict"
+    tokens = normalised_tokens(tree, program["entry_point"])
+    return {
+        **{name: program[name] for name in OUTCOME_COLUMNS if name in program},
+        **identity,
+        "program_id": identity["rewrite_id"],
+        "exact_key": exact_key(tokens),
+        "outcome": KEPT,
+    }
+
+
+def _dropped_row(identity: dict[str, str], why: RewriteDrop, detail: str) -> dict[str, Any]:
+    return {**identity, "reason": str(why), "detail": detail, "outcome": str(why)}
+
+
+def _identity(program_id: str, kind: str, code: str) -> dict[str, str]:
+    identity = {"rewrite_of": program_id, "rewrite_kind": kind, "code": code}
+    return {**identity, "rewrite_id": content_id(identity)}
+
+
+def _checked_rewrite(
+    program: dict[str, Any],
+    checked: dict[str, Any],
+    rewrite: Rewrite,
+    original: list[RunResult],
+    sandbox: Sandbox,
+    config: TracepileConfig,
+) -> dict[str, Any]:
+    """The outcome row of one rewrite, run on the inputs of ``checked``: kept (a silver/programs
+    row of ``program``'s own inputs) or dropped with the reason."""
+    identity = _identity(program["program_id"], str(rewrite.kind), rewrite.code)
+    verdict = guarded(_verdict, checked, rewrite, original, sandbox, config)
+    if isinstance(verdict, StepFailed):
+        return _dropped_row(identity, RewriteDrop.INTERNAL_ERROR, verdict.detail)
+    why, detail = verdict
+    if why is not None:
+        return _dropped_row(identity, why, detail)
+    kept = guarded(_kept_row, program, rewrite, identity)
+    if isinstance(kept, StepFailed):
+        return _dropped_row(identity, RewriteDrop.INTERNAL_ERROR, kept.detail)
+    return kept
+
+
+def _proposed(
+    program: dict[str, Any], sandbox: Sandbox, config: TracepileConfig
+) -> tuple[list[Rewrite], dict[str, Any], list[RunResult]]:
+    """The program's rewrites, the inputs they are checked on, and the original's runs on them."""
+    fault_point("rewrite", program["program_id"], program["entry_point"])
     settings = config.rewrites
     proposed = rewrites(program["code"], program["entry_point"], settings.seed, settings.per_program)
     if not proposed:
-        return []
+        return [], program, []
     seed = sandbox.hash_seeds[-1]
     checked = {
         **program,
@@ -132,45 +181,25 @@ def check_program(program: dict[str, Any], sandbox: Sandbox, config: TracepileCo
         sandbox.run(program["code"], program["entry_point"], item["input_json"], config.trace, hash_seed=seed)
         for item in checked["inputs"]
     ]
-    rows = []
-    for rewrite in proposed:
-        identity = {
-            "rewrite_of": program["program_id"],
-            "rewrite_kind": str(rewrite.kind),
-            "code": rewrite.code,
-        }
-        rewrite_id = content_id(identity)
-        why, detail = _verdict(checked, rewrite, original, sandbox, config)
-        if why is not None:
-            rows.append(
-                {
-                    **identity,
-                    "rewrite_id": rewrite_id,
-                    "reason": str(why),
-                    "detail": detail,
-                    "outcome": str(why),
-                }
-            )
-            continue
-        tree = parse_program(rewrite.code)
-        assert isinstance(tree, ast.Module), "a rewrite that reached here parsed in _verdict"
-        tokens = normalised_tokens(tree, program["entry_point"])
-        rows.append(
-            {
-                **{name: program[name] for name in OUTCOME_COLUMNS if name in program},
-                **identity,
-                "program_id": rewrite_id,
-                "exact_key": exact_key(tokens),
-                "rewrite_id": rewrite_id,
-                "outcome": KEPT,
-            }
-        )
-    return rows
+    return proposed, checked, original
+
+
+def check_program(program: dict[str, Any], sandbox: Sandbox, config: TracepileConfig) -> list[dict[str, Any]]:
+    """One outcome row per rewrite of ``program`` (a silver/programs row), checked on its
+    inputs and, where it has few, on neighbours of them (``neighbour_inputs``). A rewrite whose
+    check raises is dropped (``internal_error``); where the program's rewriting fails before
+    any rewrite, one such row stands for them all (kind ``all``, the original's code)."""
+    found = guarded(_proposed, program, sandbox, config)
+    if isinstance(found, StepFailed):
+        identity = _identity(program["program_id"], EVERY_REWRITE_KIND, program["code"])
+        return [_dropped_row(identity, RewriteDrop.INTERNAL_ERROR, found.detail)]
+    proposed, checked, original = found
+    return [_checked_rewrite(program, checked, rewrite, original, sandbox, config) for rewrite in proposed]
 
 
 def check_partition(batches: Iterator[pd.DataFrame], stage: RewritingStage) -> Iterator[pd.DataFrame]:
     """The ``mapInPandas`` body: every program's rewrites checked, programs run concurrently."""
-    programs = [row for frame in batches for row in frame.to_dict("records")]
+    programs = records(batches)
     if not programs:
         return
     for program in programs:  # Arrow hands the inputs over as arrays of dicts
@@ -183,7 +212,4 @@ def check_partition(batches: Iterator[pd.DataFrame], stage: RewritingStage) -> I
             for row in rows
         ]
     if outcomes:
-        # every column named in every row: a column missing from all rows would come out as
-        # NaN floats, which Spark's Arrow conversion cannot turn into strings
-        rows = [{name: row.get(name) for name in OUTCOME_COLUMNS} for row in outcomes]
-        yield pd.DataFrame(rows, columns=list(OUTCOME_COLUMNS))
+        yield outcome_frame(outcomes, OUTCOME_COLUMNS)

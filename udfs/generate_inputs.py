@@ -21,11 +21,14 @@ import pandas as pd
 
 from tracepile.analysis.hashing import content_id
 from tracepile.config import TracepileConfig
+from tracepile.crashpoints import StepFailed, guarded
 from tracepile.sources.codeio import GENERATOR_FIELD
 from tracepile.sources.input_generators import generated_inputs
 from tracepile.sources.records import Rejection
+from tracepile.udfs.frames import outcome_frame, records
 from tracepile.udfs.sandbox import RunResult, Sandbox
 from tracepile.udfs.worker_state import WorkerSetup, worker_state
+from tracepile.vocab import IngestReason
 
 # What a reject row keeps of its program row; the program's own fields are nulled.
 _REJECT_KEEPS = ("source_kind", "source_file", "source_line")
@@ -76,6 +79,17 @@ def _fill(
     return {**row, "inputs": got}
 
 
+def _guarded_fill(
+    row: dict[str, Any], generator: str, sandbox: Sandbox, stage: InputGeneratingStage
+) -> dict[str, Any]:
+    """``_fill``, or the row's reject (``internal_error``) where drawing its inputs raised."""
+    filled = guarded(_fill, row, generator, sandbox, stage)
+    if isinstance(filled, StepFailed):
+        failure = Rejection(IngestReason.INTERNAL_ERROR, filled.detail)
+        return _reject(row, failure, generator, stage.config.ingest.reject_raw_chars)
+    return filled
+
+
 def fill_generated_inputs(
     batches: Iterator[pd.DataFrame], stage: InputGeneratingStage
 ) -> Iterator[pd.DataFrame]:
@@ -90,19 +104,19 @@ def fill_generated_inputs(
                 for position, (outcome, meta) in enumerate(looks)
                 if outcome == "program" and isinstance(meta, str) and _MARKER in meta
             ]
-            rows = batch.to_dict("records") if found else []
+            rows = records([batch]) if found else []
             waiting = [(p, generator) for p in found if (generator := _generator(rows[p])) is not None]
             if not waiting:
                 yield batch
                 continue
             sandbox: Sandbox = worker_state(stage)
             pool = pool or ThreadPoolExecutor(max_workers=sandbox.workers)
-            fill = partial(_fill, sandbox=sandbox, stage=stage)
+            fill = partial(_guarded_fill, sandbox=sandbox, stage=stage)
             positions = [position for position, _ in waiting]
             filled = pool.map(fill, [rows[p] for p in positions], [generator for _, generator in waiting])
             for position, row in zip(positions, filled, strict=True):
                 rows[position] = row
-            yield pd.DataFrame.from_records(rows, columns=batch.columns)
+            yield outcome_frame(rows, list(batch.columns))
     finally:
         if pool is not None:
             pool.shutdown()

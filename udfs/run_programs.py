@@ -3,7 +3,8 @@
 ``trace_batches`` is the ``mapInPandas`` function. One ``Sandbox`` per executor process
 (the trace stage's ``setup()``, sized to its cores) is started on first use, reused across
 partitions and closed at exit; rows of a batch run concurrently, one per zygote pair
-(threads only wait on pipes).
+(threads only wait on pipes). A row whose run raises comes out with its ids and a
+``failure`` instead of a result, and the others go on.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol
+from typing import Any, Protocol
 
 import pandas as pd
 
 from tracepile.config import TracepileConfig
-from tracepile.crashpoints import crash_point
+from tracepile.crashpoints import StepFailed, crash_point, fault_point, guarded
 from tracepile.tables import SILVER_EXECUTIONS
+from tracepile.udfs.frames import outcome_frame, records
 from tracepile.udfs.sandbox import RunResult, Sandbox
 from tracepile.udfs.unordered import unordered_map
 from tracepile.udfs.worker_state import WorkerSetup, worker_state
@@ -29,26 +31,28 @@ class TracingStage(WorkerSetup, Protocol):
     config: TracepileConfig
 
 
-# silver/executions but run_id, which the stage adds
+# silver/executions but run_id, which the stage adds; then why the run could not be made
+# (null for every row that ran: a row whose step raised has only its ids and this)
 EXECUTION_COLUMNS = [f.name for f in SILVER_EXECUTIONS.schema if f.name != "run_id"]
+FAILURE = "failure"
+TRACE_COLUMNS = [*EXECUTION_COLUMNS, FAILURE]
 
 CHUNK_ROWS = 64  # rows per yielded frame: traces can be large, so frames stay small
 
 
-def _expected(row: pd.Series) -> str | None:
-    """The expected output's JSON, or None when unknown (pandas gives NaN where a whole
-    batch's column is null)."""
-    value = row["expected_output_json"]
-    return value if isinstance(value, str) else None
-
-
-def _row(row: pd.Series, result: RunResult) -> dict[str, object]:
+def _ids(row: dict[str, Any]) -> dict[str, object]:
     return {
         "execution_id": row["execution_id"],
         "program_id": row["program_id"],
         "input_index": int(row["input_index"]),
         "input_json": row["input_json"],
-        "expected_output_json": _expected(row),
+        "expected_output_json": row["expected_output_json"],
+    }
+
+
+def _row(row: dict[str, Any], result: RunResult) -> dict[str, object]:
+    return {
+        **_ids(row),
         "status": result.status,
         "return_json": result.return_json,
         "stdout": result.stdout,
@@ -62,17 +66,24 @@ def _row(row: pd.Series, result: RunResult) -> dict[str, object]:
 
 
 def trace_batches(batches: Iterator[pd.DataFrame], stage: TracingStage) -> Iterator[pd.DataFrame]:
-    """The ``mapInPandas`` body: each row through this process's sandbox (``stage.setup()``)."""
+    """The ``mapInPandas`` body: each row through this process's sandbox (``stage.setup()``);
+    a row whose run raises comes out with its ids and the ``failure``, the others go on."""
     sandbox: Sandbox = worker_state(stage)
     limits = stage.config.trace
 
-    def execute(row: pd.Series) -> dict[str, object]:
+    def run(row: dict[str, Any]) -> dict[str, object]:
+        fault_point("trace", row["program_id"], row["execution_id"])
         result = sandbox.execute(
-            row["code"], row["entry_point"], row["input_json"], _expected(row), limits, row["run_mode"]
-        )
+            row["code"], row["entry_point"], row["input_json"], row["expected_output_json"], limits,
+            row["run_mode"],
+        )  # fmt: skip
         return _row(row, result)
 
-    rows = (row for batch in batches for _, row in batch.iterrows())
+    def execute(row: dict[str, Any]) -> dict[str, object]:
+        done = guarded(run, row)
+        return {**_ids(row), FAILURE: done.detail} if isinstance(done, StepFailed) else done
+
+    rows = (row for batch in batches for row in records([batch]))
     finished: list[dict[str, object]] = []
     with ThreadPoolExecutor(max_workers=sandbox.workers) as pool:
         # twice the workers in flight, so a worker that finishes finds its next row queued
@@ -80,8 +91,8 @@ def trace_batches(batches: Iterator[pd.DataFrame], stage: TracingStage) -> Itera
             finished.append(result)
             if len(finished) == CHUNK_ROWS:
                 crash_point("trace:running")
-                yield pd.DataFrame(finished, columns=EXECUTION_COLUMNS)
+                yield outcome_frame(finished, TRACE_COLUMNS)
                 finished = []
     if finished:
         crash_point("trace:running")
-        yield pd.DataFrame(finished, columns=EXECUTION_COLUMNS)
+        yield outcome_frame(finished, TRACE_COLUMNS)

@@ -4,7 +4,8 @@
 before any model runs, so the stage can skip what is done. ``generate_partition`` hands a
 whole partition to the backend at once (one vLLM ``generate`` call batches it all),
 cleans and verifies every text, optionally regenerates once with the error as feedback,
-and yields one outcome row per execution: ``verified`` or the reason it was dropped.
+and yields one outcome row per execution: ``verified`` or the reason it was dropped
+(``internal_error`` where one of its steps raised: the other rows go on).
 """
 
 from __future__ import annotations
@@ -16,14 +17,22 @@ from typing import Any, Protocol
 import pandas as pd
 
 from tracepile.config import GenerateConfig, TracepileConfig
+from tracepile.crashpoints import StepFailed, fault_point, guarded, isolating
 from tracepile.tables import GOLD_COE
-from tracepile.translation.backends import Backend, Request, finish
-from tracepile.translation.prompts import ProgramRun, prompt_hash, training_prompt, translation_messages
+from tracepile.translation.backends import Backend, Generation, Request, finish
+from tracepile.translation.prompts import (
+    ProgramRun,
+    answer_in_prompt,
+    prompt_hash,
+    training_prompt,
+    translation_messages,
+)
 from tracepile.translation.template import Execution
 from tracepile.translation.verify import verify
+from tracepile.udfs.frames import outcome_frame, records
 from tracepile.udfs.worker_state import WorkerSetup, worker_state
+from tracepile.vocab import INTERNAL_ERROR, GenerateOutcome, RunMode
 from tracepile.vocab import Backend as BackendName
-from tracepile.vocab import GenerateOutcome, RunMode
 
 VERIFIED = GenerateOutcome.VERIFIED
 # one outcome row per generation: gold/coe's columns (but run_id, added by the stage), the
@@ -59,12 +68,21 @@ def _program_run(row: dict[str, Any]) -> ProgramRun:
     )
 
 
+def _prompt_hash(row: dict[str, Any], version: str) -> str:
+    return prompt_hash(translation_messages(_program_run(row)), version)
+
+
 def prompt_keys(batches: Iterator[pd.DataFrame], version: str) -> Iterator[pd.DataFrame]:
-    """Adds ``prompt_hash``: the hash of the translation prompt and the backend's version."""
+    """Adds ``prompt_hash``: the hash of the translation prompt and the backend's version. A
+    row whose prompt cannot be made is keyed by its failure instead: generating it fails the
+    same way and rejects it under that key, which the next run then finds done."""
     for frame in batches:
-        hashes = [
-            prompt_hash(translation_messages(_program_run(row)), version) for row in frame.to_dict("records")
-        ]
+        hashes = []
+        for row in records([frame]):
+            key = guarded(_prompt_hash, row, version)
+            if isinstance(key, StepFailed):
+                key = prompt_hash([{"role": INTERNAL_ERROR, "content": key.detail}], version)
+            hashes.append(key)
         yield frame.assign(prompt_hash=hashes)
 
 
@@ -77,56 +95,99 @@ def _feedback(messages: list[dict[str, str]], text: str, detail: str) -> list[di
     ]  # fmt: skip
 
 
+def _prepared(row: dict[str, Any], backend: Backend) -> tuple[Request, dict[str, Any]]:
+    """The row's request, and what its outcome row gets from it: the training prompt and its
+    length in tokens."""
+    fault_point("generate", row["program_id"], row["execution_id"])
+    run = _program_run(row)
+    request = Request(translation_messages(run), Execution.from_row(row))
+    return request, {"prompt": training_prompt(run), "prompt_tokens": backend.prompt_tokens(request.messages)}
+
+
+def _shows_its_answer(row: dict[str, Any]) -> bool:
+    """Whether the problem text or the code the prompt shows holds this input's output (a
+    doctest, a worked example): such a sample teaches copying, not tracing."""
+    if (row.get("run_mode") or RunMode.CALL) != RunMode.CALL or row["return_json"] is None:
+        return False
+    return answer_in_prompt(
+        row["problem"], row["code"], row["entry_point"], row["input_json"], row["return_json"]
+    )
+
+
+def _settled(result: dict[str, Any], generation: Generation, request: Request, retry: bool) -> Request | None:
+    """Fill ``result`` from its generation, cleaned and verified; the request to send again
+    with the verifier's feedback where ``retry`` allows it and the text failed."""
+    result["completion_tokens"] = generation.completion_tokens
+    text, reason, detail = finish(generation)
+    result["response"] = text if text is not None else generation.text
+    if text is None:
+        result.update(outcome=reason, detail=detail)
+        return None
+    verdict = verify(text, request.execution)
+    result["claims_checked"] = verdict.claims_checked
+    if verdict.ok:
+        regenerated = result["outcome"] is not None  # a first attempt's reason is still there
+        result.update(outcome=VERIFIED, detail=f"regenerated once: {result['detail']}" if regenerated else "")
+        return None
+    result.update(outcome=verdict.reason, detail=verdict.detail)
+    if not retry:
+        return None
+    return Request(_feedback(request.messages, text, verdict.detail), request.execution)
+
+
 def generate_rows(
     rows: list[dict[str, Any]], backend: Backend, options: GenerateOptions
 ) -> list[dict[str, Any]]:
     """One outcome per input row: prompts checked for length, texts generated (all in one
-    backend call), cleaned and verified; with ``retry_with_feedback``, failures once more."""
-    runs = [_program_run(row) for row in rows]
-    requests = [
-        Request(translation_messages(run), Execution.from_row(row))
-        for run, row in zip(runs, rows, strict=True)
-    ]
+    backend call), cleaned and verified; with ``retry_with_feedback``, failures once more.
+    A row whose step raises is rejected (``internal_error``) and the others go on; where the
+    backend call raises, it is made again on halves of the batch to find the rows at fault
+    (for a model backend such a row is left pending, as for any backend error: an engine's
+    failure need not be the row's)."""
     results: list[dict[str, Any]] = [
         {**{c: row.get(c) for c in OUTCOME_COLUMNS}, "backend": backend.name, "model": backend.model,
-         "prompt": training_prompt(run), "output_json": row["return_json"], "claims_checked": 0}
-        for run, row in zip(runs, rows, strict=True)
+         "output_json": row["return_json"], "claims_checked": 0, "outcome": None, "detail": ""}
+        for row in rows
     ]  # fmt: skip
-    todo = []
-    for index, request in enumerate(requests):
-        tokens = backend.prompt_tokens(request.messages)
-        results[index]["prompt_tokens"] = tokens
-        if tokens > options.max_prompt_tokens:
+    requests: dict[int, Request] = {}
+    for index, row in enumerate(rows):
+        prepared = guarded(_prepared, row, backend)
+        if isinstance(prepared, StepFailed):
+            results[index].update(outcome=GenerateOutcome.INTERNAL_ERROR, detail=prepared.detail)
+            continue
+        requests[index], made = prepared
+        results[index].update(made)
+        if made["prompt_tokens"] > options.max_prompt_tokens:
             results[index].update(
                 outcome=GenerateOutcome.PROMPT_TOO_LONG,
-                detail=f"{tokens} tokens > {options.max_prompt_tokens}",
+                detail=f"{made['prompt_tokens']} tokens > {options.max_prompt_tokens}",
             )
-        else:
-            todo.append(index)
+        elif _shows_its_answer(row):
+            results[index].update(
+                outcome=GenerateOutcome.ANSWER_IN_PROMPT,
+                detail="the shown code or problem gives this input's output as an example",
+            )
+    todo = [index for index in requests if results[index]["outcome"] is None]
     attempts = 2 if options.retry_with_feedback and backend.name != BackendName.TEMPLATE else 1
+    # the template renders each row alone from its execution: what it raises is the row's
+    raised = (
+        GenerateOutcome.INTERNAL_ERROR
+        if backend.name == BackendName.TEMPLATE
+        else GenerateOutcome.BACKEND_ERROR
+    )
     for attempt in range(attempts):
-        generations = backend.generate([requests[i] for i in todo])
+        generations = isolating(backend.generate, [requests[i] for i in todo])
         retry = []
         for index, generation in zip(todo, generations, strict=True):
-            result = results[index]
-            result["completion_tokens"] = generation.completion_tokens
-            text, reason, detail = finish(generation)
-            result["response"] = text if text is not None else generation.text
-            if text is None:
-                result.update(outcome=reason, detail=detail)
+            if isinstance(generation, StepFailed):
+                results[index].update(outcome=raised, detail=generation.detail)
                 continue
-            verdict = verify(text, requests[index].execution)
-            result["claims_checked"] = verdict.claims_checked
-            if verdict.ok:
-                result.update(
-                    outcome=VERIFIED, detail=f"regenerated once: {result['detail']}" if attempt else ""
-                )
-            else:
-                result.update(outcome=verdict.reason, detail=verdict.detail)
-                if attempt + 1 < attempts:
-                    requests[index] = Request(_feedback(requests[index].messages, text, verdict.detail),
-                                              requests[index].execution)  # fmt: skip
-                    retry.append(index)
+            again = guarded(_settled, results[index], generation, requests[index], attempt + 1 < attempts)
+            if isinstance(again, StepFailed):
+                results[index].update(outcome=GenerateOutcome.INTERNAL_ERROR, detail=again.detail)
+            elif again is not None:
+                requests[index] = again
+                retry.append(index)
         todo = retry
         if not todo:
             break
@@ -136,10 +197,7 @@ def generate_rows(
 def generate_partition(batches: Iterator[pd.DataFrame], stage: GeneratingStage) -> Iterator[pd.DataFrame]:
     """All of the partition's rows in one backend call (continuous batching sees them all), on
     this process's backend (``stage.setup()``: a vLLM engine loads once per executor)."""
-    rows = [row for frame in batches for row in frame.to_dict("records")]
+    rows = records(batches)
     if rows:
         options = GenerateOptions.from_config(stage.config.generate)
-        outcomes = generate_rows(rows, worker_state(stage), options)
-        yield pd.DataFrame(outcomes, columns=list(OUTCOME_COLUMNS)).astype(
-            {"claims_checked": "int64", "prompt_tokens": "Int64", "completion_tokens": "Int64"}
-        )
+        yield outcome_frame(generate_rows(rows, worker_state(stage), options), OUTCOME_COLUMNS)

@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 from tracepile.analysis.hashing import content_id
 from tracepile.analysis.pyast import AST_LOCK
 from tracepile.config import IngestConfig
+from tracepile.crashpoints import StepFailed, fault_point, guarded
 from tracepile.sources import codeio, competition, mathpot, pyfiles
 from tracepile.sources.algorithms.programs import program_rows
 from tracepile.sources.records import Rejection, decode_record
@@ -43,6 +44,7 @@ DATA_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".json", ".json
 BUILTIN_PATH = "builtin"  # the PATH of a kind whose programs come with the project
 _GLOB_CHARS = frozenset("*?[")
 _GZIP_MAGIC = b"\x1f\x8b"
+Parsed = dict[str, Any] | Rejection  # what a kind's parser makes of a record: a program, or why not
 
 
 class SourceError(ValueError):
@@ -209,7 +211,9 @@ def iter_lines(
 
 
 def _raw_text(raw: bytes, limit: int) -> str:
-    return raw[:limit].decode("utf-8", errors="backslashreplace")
+    """At most ``limit`` characters of a raw line: an invalid byte is shown as ``\\xNN`` (four
+    characters for one byte), so the text is cut after decoding, not before."""
+    return raw[:limit].decode("utf-8", errors="backslashreplace")[:limit]
 
 
 def _reject_row(
@@ -225,6 +229,38 @@ def _reject_row(
         "reject_detail": detail,
         "raw_record": _raw_text(raw, options.reject_raw_chars),
     }
+
+
+def failed_row(row: dict[str, Any], detail: str, options: IngestConfig) -> dict[str, Any]:
+    """A parsed row that could not be kept as it is (its values do not fit the parsed schema) as
+    an ``internal_error`` reject of the line it came from, the row's text as the raw record."""
+    text = _RECORD_REPR.repr(row).encode("utf-8", errors="backslashreplace")
+    return _reject_row(
+        row.get("source_kind") or "unknown",
+        row.get("source_file") or "unknown",
+        row.get("source_line") or 1,
+        IngestReason.INTERNAL_ERROR,
+        detail,
+        text,
+        options,
+    )
+
+
+def _parse_all(parse: Callable[[Any], Iterator[Parsed]], record: Any) -> list[Parsed]:
+    rows = list(parse(record))
+    for row in rows:
+        if not isinstance(row, Rejection):
+            fault_point("ingest", row["program_id"], row["entry_point"])
+    return rows
+
+
+def _parsed_rows(parse: Callable[[Any], Iterator[Parsed]], record: Any) -> list[Parsed]:
+    """What a kind's parser makes of one record; a parser that raises rejects the record
+    (``internal_error``, the exception as the detail), not the file."""
+    parsed = guarded(_parse_all, parse, record)
+    if isinstance(parsed, StepFailed):
+        return [Rejection(IngestReason.INTERNAL_ERROR, parsed.detail)]
+    return parsed
 
 
 def _read_records(
@@ -251,7 +287,7 @@ def _read_records(
                         "source_line": line_no,
                     }
                     continue
-                for parsed in parse(raw):
+                for parsed in _parsed_rows(parse, raw):
                     if isinstance(parsed, Rejection):
                         yield _reject_row(kind, path, line_no, parsed.reason, parsed.detail, raw, options)
                     else:
@@ -411,9 +447,10 @@ def _read_competition(
         yield from _read_records(kind, path, options, context, piece)
         return
     row_no = 0
+    parse = partial(competition.parse_problem, settings=options.competition)
     try:
         for row_no, record in enumerate(_table_records(path), start=1):
-            for parsed in competition.parse_problem(record, options.competition):
+            for parsed in _parsed_rows(parse, record):
                 if isinstance(parsed, Rejection):
                     raw = _RECORD_REPR.repr(record)[: options.reject_raw_chars].encode()
                     yield _reject_row(kind, path, row_no, parsed.reason, parsed.detail, raw, options)

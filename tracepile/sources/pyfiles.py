@@ -10,9 +10,10 @@ it imports from; what cannot be bundled so (a name two modules define differentl
 a star import of the tree, an import of it inside a function) is rejected with the reason.
 
 Its inputs are the examples of its docstring (doctests, else written forms such as ``f(1, 2) ==>
-3``), else inputs drawn from its type hints with Hypothesis, seeded so that a file and a seed
-always give the same inputs. A module is parsed and compiled, never run: the sandbox runs the
-programs later.
+3``), else inputs drawn from its type hints with Hypothesis (``pyfiles_hints``), seeded so that a
+file and a seed always give the same inputs; a function whose every parameter has a default (or that
+has none: ``solution()``, ``main()``) is also called with no arguments. A module is parsed and
+compiled, never run: the sandbox runs the programs later.
 """
 
 from __future__ import annotations
@@ -24,24 +25,17 @@ import io
 import itertools
 import posixpath
 import re
-import string
 import symtable
 import sys
 import unicodedata
 from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from unittest.mock import patch
-
-import hypothesis
-from hypothesis import strategies as st
-from hypothesis.internal.conjecture.providers import HypothesisProvider
 
 from tracepile.analysis.filters import Signature
 from tracepile.analysis.hashing import canonical_json, content_id
-from tracepile.analysis.values import NotALiteral, parse_literal
+from tracepile.analysis.values import NotALiteral, encode, parse_literal
 from tracepile.config import PyfilesConfig
 from tracepile.sources.codeio import domain_for_category
 from tracepile.sources.pyfiles_examples import (
@@ -51,45 +45,16 @@ from tracepile.sources.pyfiles_examples import (
     without_examples,
     written_examples,
 )
+from tracepile.sources.pyfiles_hints import Hints, default_strategy, draw_inputs, type_aliases
 from tracepile.sources.records import Rejection
 from tracepile.vocab import IngestReason, RunMode, SourceKind
 
 SOURCE_KIND = SourceKind.PYFILES
 
-# Generated inputs stay within CodeI/O-like sizes.
-MAX_INT = 100
-MAX_ITEMS = 8
-MAX_CHARS = 20
-_ALPHABET = string.ascii_letters + string.digits + " .,-_"
-_DRAWS_PER_INPUT = 10  # examples Hypothesis runs per wanted input, so repeats still leave enough
-
 _BUILTINS = frozenset(dir(builtins))
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _STAR = "*"
 _WORD = re.compile(r"\w+")
-
-_SCALARS: dict[str, st.SearchStrategy[Any]] = {
-    "int": st.integers(-MAX_INT, MAX_INT),
-    "float": st.integers(-100 * MAX_INT, 100 * MAX_INT).map(lambda hundredths: hundredths / 100),
-    # not st.text: that loads Hypothesis's Unicode tables, cached in ``.hypothesis/`` of the working dir
-    "str": st.lists(st.sampled_from(_ALPHABET), max_size=MAX_CHARS).map("".join),
-    "bool": st.booleans(),
-    "None": st.none(),
-    "NoneType": st.none(),
-}
-_LISTS = frozenset({"list", "List", "Sequence", "MutableSequence", "Iterable", "Collection"})
-_DICTS = frozenset({"dict", "Dict", "Mapping", "MutableMapping"})
-_TUPLES = frozenset({"tuple", "Tuple"})
-
-_GENERATION = hypothesis.settings(
-    database=None,
-    phases=[hypothesis.Phase.generate],
-    deadline=None,
-    suppress_health_check=list(hypothesis.HealthCheck),
-    verbosity=hypothesis.Verbosity.quiet,
-    backend="hypothesis",
-)
-
 
 FileReader = Callable[[str], str | None]  # the text of a file by its path, None where there is none
 
@@ -1108,78 +1073,17 @@ def _parameter_problem(function: ast.FunctionDef) -> Rejection | None:
     if arguments.posonlyargs:
         names = ", ".join(arg.arg for arg in arguments.posonlyargs)
         return Rejection(IngestReason.POSITIONAL_ONLY_PARAMETER, f"{names} cannot be given as keywords")
-    if arguments.args or arguments.kwonlyargs:
-        return None
-    if arguments.vararg or arguments.kwarg:
+    if not (arguments.args or arguments.kwonlyargs) and (arguments.vararg or arguments.kwarg):
         return Rejection(IngestReason.VARIADIC_ONLY, "takes only *args/**kwargs")
-    return Rejection(IngestReason.NO_PARAMETERS, "takes no parameters")
-
-
-def _strategy(node: ast.expr | None) -> st.SearchStrategy[Any] | None:
-    """A strategy for JSON values of an annotation (read from its AST), or None if it has none."""
-    if isinstance(node, ast.Constant):
-        if node.value is None:
-            return st.none()
-        if not isinstance(node.value, str):
-            return None
-        try:  # a forward reference: "list[int]"
-            return _strategy(ast.parse(node.value, mode="eval").body)
-        except (SyntaxError, ValueError, RecursionError):
-            return None
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
-        return _one_of([node.left, node.right])
-    if isinstance(node, ast.Name | ast.Attribute):
-        return _SCALARS.get(node.id if isinstance(node, ast.Name) else node.attr)
-    if not (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name | ast.Attribute)):
-        return None
-    name = node.value.id if isinstance(node.value, ast.Name) else node.value.attr
-    params = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-    if name in _LISTS and len(params) == 1:
-        item = _strategy(params[0])
-        return None if item is None else st.lists(item, max_size=MAX_ITEMS)
-    if name in _TUPLES:
-        if len(params) == 2 and isinstance(params[1], ast.Constant) and params[1].value is Ellipsis:
-            item = _strategy(params[0])
-            return None if item is None else st.lists(item, max_size=MAX_ITEMS)
-        items = _all_strategies(params)
-        return None if items is None else st.tuples(*items).map(list)
-    if name in _DICTS and len(params) == 2 and _strategy(params[0]) is _SCALARS["str"]:
-        value = _strategy(params[1])
-        return None if value is None else st.dictionaries(_SCALARS["str"], value, max_size=MAX_ITEMS)
-    if name == "Optional" and len(params) == 1:
-        return _one_of([params[0], ast.Constant(None)])
-    if name == "Union":
-        return _one_of(params)
-    if name == "Annotated":
-        return _strategy(params[0])
-    if name == "Literal":
-        try:
-            values = [parse_literal(ast.unparse(param)) for param in params]
-        except NotALiteral:
-            return None
-        if not all(value is None or isinstance(value, bool | int | float | str) for value in values):
-            return None
-        return st.sampled_from(values) if values else None
     return None
 
 
-def _all_strategies(nodes: list[ast.expr]) -> list[st.SearchStrategy[Any]] | None:
-    """A strategy for each annotation, or None if one has none."""
-    found = [strategy for node in nodes if (strategy := _strategy(node)) is not None]
-    return found if len(found) == len(nodes) else None
-
-
-def _one_of(nodes: list[ast.expr]) -> st.SearchStrategy[Any] | None:
-    options = _all_strategies(nodes)
-    return None if options is None else st.one_of(*options)
-
-
-def _parameters_with_defaults(arguments: ast.arguments) -> list[tuple[ast.arg, bool]]:
+def _parameters_with_defaults(arguments: ast.arguments) -> list[tuple[ast.arg, ast.expr | None]]:
     positional = arguments.args
-    first_default = len(positional) - len(arguments.defaults)
-    return [(arg, index >= first_default) for index, arg in enumerate(positional)] + [
-        (arg, default is not None)
-        for arg, default in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True)
+    defaults: list[ast.expr | None] = [None] * (len(positional) - len(arguments.defaults))
+    return [
+        *zip(positional, [*defaults, *arguments.defaults], strict=True),
+        *zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True),
     ]
 
 
@@ -1189,58 +1093,40 @@ _GIVE_EXAMPLES = (
 )
 
 
-def _generated_inputs(function: ast.FunctionDef, settings: PyfilesConfig) -> list[str] | Rejection:
+def _generated_inputs(
+    function: ast.FunctionDef, settings: PyfilesConfig, hints: Hints
+) -> list[str] | Rejection:
     """``settings.generated_inputs`` distinct kwargs drawn from the type hints (fewer when the
-    types have fewer values). A parameter with a default and no usable hint keeps its default."""
-    strategies: dict[str, st.SearchStrategy[Any]] = {}
-    for arg, has_default in _parameters_with_defaults(function.args):
-        strategy = _strategy(arg.annotation)
+    types have fewer values). A parameter with a default and no usable hint keeps its default,
+    unless its default is a literal: then it is drawn as the default's type in some inputs. A
+    function whose every parameter has a default and none can be drawn gets no draws."""
+    required: dict[str, Any] = {}
+    optional: dict[str, Any] = {}
+    for arg, default in _parameters_with_defaults(function.args):
+        strategy = hints.strategy(arg.annotation)
         if strategy is not None:
-            strategies[arg.arg] = strategy
-        elif not has_default and arg.annotation is None:
+            required[arg.arg] = strategy
+        elif default is not None:
+            if arg.annotation is None and (guessed := default_strategy(default)) is not None:
+                optional[arg.arg] = guessed
+        elif arg.annotation is None:
             detail = f"parameter {arg.arg} has no type hint and no example: {_GIVE_EXAMPLES}"
             return Rejection(IngestReason.NO_INPUTS, detail)
-        elif not has_default:
-            hint = ast.unparse(arg.annotation) if arg.annotation else ""
-            detail = f"parameter {arg.arg}: no inputs are drawn for {hint}: {_GIVE_EXAMPLES}"
-            return Rejection(IngestReason.UNSUPPORTED_PARAMETER, detail)
-    if not strategies:
+        else:
+            advice = hints.advice(arg.annotation)
+            detail = f"parameter {arg.arg}: no inputs are drawn for {ast.unparse(arg.annotation)}: "
+            return Rejection(IngestReason.UNSUPPORTED_PARAMETER, detail + (advice or _GIVE_EXAMPLES))
+    if not (required or optional):
+        if _takes_no_arguments(function):
+            return []
         return Rejection(IngestReason.NO_INPUTS, f"no parameter has a usable type hint: {_GIVE_EXAMPLES}")
     seed = int(content_id([settings.seed, function.name]), 16)  # the same on every machine and run
-    return _draw_inputs(strategies, settings.generated_inputs, seed)
+    return draw_inputs(required, optional, settings.generated_inputs, seed)
 
 
-@contextmanager
-def _without_constants() -> Iterator[None]:
-    """Hypothesis sometimes draws a constant from the source of the modules loaded in the process
-    (not site-packages): which ones are loaded differs between a test, a worker and a machine,
-    and it caches them in ``.hypothesis/`` of the working directory. Drawing no constants keeps
-    the draws a function of the seed alone (patched for the draw only; a renamed hook fails
-    loudly, and the determinism tests catch any other leak)."""
-
-    def no_constant(provider: HypothesisProvider, *args: Any, **kwargs: Any) -> None:
-        return None
-
-    with patch.object(HypothesisProvider, "_maybe_draw_constant", no_constant):
-        yield
-
-
-def _draw_inputs(strategies: dict[str, st.SearchStrategy[Any]], count: int, seed: int) -> list[str]:
-    """Up to ``count`` distinct canonical-JSON kwargs; the same arguments give the same list on
-    every run and machine (Hypothesis seeded, no example database)."""
-    drawn: list[str] = []
-
-    @_without_constants()
-    @hypothesis.seed(seed)
-    @hypothesis.settings(_GENERATION, max_examples=count * _DRAWS_PER_INPUT)
-    @hypothesis.given(st.fixed_dictionaries(strategies))
-    def collect(kwargs: dict[str, Any]) -> None:
-        text = canonical_json(kwargs)
-        if len(drawn) < count and text not in drawn:
-            drawn.append(text)
-
-    collect()
-    return drawn
+def _takes_no_arguments(function: ast.FunctionDef) -> bool:
+    """Whether a call with no arguments binds: every parameter has a default (or there are none)."""
+    return not Signature.of(function).required
 
 
 def _signature_text(function: ast.FunctionDef) -> str:
@@ -1252,34 +1138,76 @@ def _signature_text(function: ast.FunctionDef) -> str:
 class _Inputs:
     items: list[dict[str, str | None]]
     origin: str  # doctest, docstring or generated
-    skipped: dict[str, int]  # the docstring's calls of the function that gave no input, by reason
+    skipped: dict[str, int]  # the docstring's calls that gave no input, or no expected output, by reason
 
 
-def _inputs(function: ast.FunctionDef, settings: PyfilesConfig) -> _Inputs | Rejection:
-    """The program's inputs: from its doctests, else its written examples, else its type hints."""
+@dataclass(frozen=True)
+class _ModuleFacts:
+    """What a module gives every function's inputs: its type aliases (for the hints), and the
+    values of its literal constants (a doctest runs in the module's namespace and may pass them)."""
+
+    hints: Hints
+    literals: dict[str, tuple[Any, int]]  # name -> value, line
+
+    @classmethod
+    def of(cls, home: _Module) -> _ModuleFacts:
+        literals: dict[str, tuple[Any, int]] = {}
+        for index, node in enumerate(home.nodes):
+            if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
+                continue
+            target = node.targets[0]
+            # bound once and changed by no module-level statement: its value when a doctest runs
+            if isinstance(target, ast.Name) and home.binders(target.id) == [index]:
+                try:
+                    literals[target.id] = (parse_literal(ast.unparse(node.value)), node.lineno)
+                except NotALiteral:
+                    continue
+        return cls(Hints(type_aliases(home.nodes)), literals)
+
+
+def _inputs(function: ast.FunctionDef, settings: PyfilesConfig, facts: _ModuleFacts) -> _Inputs | Rejection:
+    """The program's inputs: from its doctests, else its written examples, else its type hints;
+    and the call with no arguments where every parameter has a default."""
     signature = Signature.of(function)
     docstring = ast.get_docstring(function, clean=False) or ""  # as doctest reads it
-    doctests: Examples = doctest_examples(docstring, function, signature, function.body[0].lineno)
+    doctests: Examples = doctest_examples(
+        docstring, function, signature, function.body[0].lineno, facts.literals
+    )
     skipped = dict(doctests.skipped.most_common())
     for origin, examples in (
         ("doctest", doctests.found),
         ("docstring", written_examples(docstring, function, signature)),
     ):
-        expected_for: dict[str, str] = {}
+        expected_for: dict[str, str | None] = {}
         for input_json, expected in examples:
-            expected_for.setdefault(input_json, expected)  # the first example of an input wins
+            if expected_for.get(input_json) is None:  # the first example that shows the output wins
+                expected_for[input_json] = expected
         if expected_for:
             items = [{"input_json": i, "expected_output_json": o} for i, o in expected_for.items()]
-            return _Inputs(items, origin, skipped)
-    generated = _generated_inputs(function, settings)
+            return _Inputs(_with_no_arguments(function, items), origin, skipped)
+    generated = _generated_inputs(function, settings, facts.hints)
     if isinstance(generated, Rejection):
         if skipped:
             detail = f"{generated.detail}; its doctests give no input: {doctests.summary()}"
             return Rejection(generated.reason, detail)
         return generated
-    return _Inputs(
-        [{"input_json": text, "expected_output_json": None} for text in generated], "generated", skipped
-    )
+    items = [{"input_json": text, "expected_output_json": None} for text in generated]
+    origin = "generated" if generated else "no_arguments"
+    return _Inputs(_with_no_arguments(function, items), origin, skipped)
+
+
+_NO_ARGUMENTS = encode({})
+
+
+def _with_no_arguments(
+    function: ast.FunctionDef, items: list[dict[str, str | None]]
+) -> list[dict[str, str | None]]:
+    """``items`` and, where every parameter has a default, the call with no arguments (its output
+    unknown unless an example shows it): how such a function is called as written
+    (``solution()``, ``main()``)."""
+    if not _takes_no_arguments(function) or any(item["input_json"] == _NO_ARGUMENTS for item in items):
+        return items
+    return [*items, {"input_json": _NO_ARGUMENTS, "expected_output_json": None}]
 
 
 @dataclass(frozen=True)
@@ -1296,6 +1224,7 @@ def _program(
     settings: PyfilesConfig,
     where: _Where,
     tree: _TreeModules | None,
+    facts: _ModuleFacts,
 ) -> dict[str, Any] | Rejection:
     if _is_generator(function):
         return Rejection(IngestReason.GENERATOR_FUNCTION, "returns a generator, not a value")
@@ -1306,7 +1235,7 @@ def _program(
     bundle = _bundle(entry, home, where.packages, tree)
     if isinstance(bundle, Rejection):
         return bundle
-    inputs = _inputs(function, settings)
+    inputs = _inputs(function, settings, facts)
     if isinstance(inputs, Rejection):
         return inputs
     # no answer in the prompt: the examples are out of the docstrings shown (their inputs are asked)
@@ -1378,6 +1307,7 @@ def parse_pyfile(
     units = home.units
     modules = None if tree is None or read_file is None else _TreeModules(tree, read_file, home)
     last_binder = {name: unit for unit in units for name in unit.binds}
+    facts: _ModuleFacts | None = None  # made once, when a function first needs it
     for unit in units:
         function = unit.node
         if (
@@ -1389,7 +1319,8 @@ def parse_pyfile(
         if isinstance(function, ast.AsyncFunctionDef):
             result: dict[str, Any] | Rejection = Rejection(IngestReason.ASYNC_FUNCTION, "async def")
         else:
-            result = _program(unit, function, home, settings, where, modules)
+            facts = facts or _ModuleFacts.of(home)
+            result = _program(unit, function, home, settings, where, modules, facts)
         if isinstance(result, Rejection):
             detail = f"{function.name} (line {function.lineno}): {result.detail}"
             result = Rejection(result.reason, detail, function.lineno)

@@ -4,6 +4,7 @@ decoded from its raw bytes (or the reason it could not be)."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,8 +28,21 @@ def json_type_name(value: Any) -> str:
     )
 
 
+# a \uD800-\uDFFF escape: legal JSON text, but alone (not in a pair) it decodes to no character
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _lone_surrogate(record: Any) -> bool:
+    try:
+        json.dumps(record, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def decode_record(raw: bytes) -> dict[str, Any] | Rejection:
-    """One JSONL line as a JSON object, or why not: invalid UTF-8 or JSON, or not an object."""
+    """One JSONL line as a JSON object, or why not: invalid UTF-8 or JSON (a lone surrogate
+    escape included: no text holds it), or not an object."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -39,6 +53,8 @@ def decode_record(raw: bytes) -> dict[str, Any] | Rejection:
         return Rejection(IngestReason.INVALID_JSON, f"line col {exc.colno}: {exc.msg}")
     except RecursionError:
         return Rejection(IngestReason.INVALID_JSON, "nested too deeply")
+    if _SURROGATE_ESCAPE.search(raw) and _lone_surrogate(record):
+        return Rejection(IngestReason.INVALID_JSON, "a \\uD800-\\uDFFF escape that is not half of a pair")
     if not isinstance(record, dict):
         return Rejection(IngestReason.NOT_AN_OBJECT, f"top-level JSON is {json_type_name(record)}")
     return record
