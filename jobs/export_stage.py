@@ -25,6 +25,7 @@ from typing import Any
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
 
 from tracepile.config import TracepileConfig
 from tracepile.crashpoints import StepFailed, fault_point, guarded
@@ -34,11 +35,15 @@ from tracepile.quality.validate import CheckResult, run_expectations
 from tracepile.stage import Stage, StageRun, require_table
 from tracepile.tables import GOLD_COE, GOLD_QUESTIONS, SILVER_EXECUTIONS, SILVER_PROGRAMS
 from tracepile.translation.verify import answer_problem
+from tracepile.udfs.literals import LITERAL_COLUMNS, add_literals
 from tracepile.vocab import INTERNAL_ERROR, Decision, ExportKind, RunMode, Severity
 
 FORMATS = ("llamafactory", "sharegpt", "alpaca", "pretrain", "parquet")
 SPLITS = ("train", "validation")
-_META = ("kind", "program_id", "execution_id", "input", "output", "source", "domain", "run_mode")
+_META = (
+    "kind", "program_id", "execution_id", "input", "output", "input_literal", "output_literal", "source",
+    "domain", "run_mode",
+)  # fmt: skip
 
 
 _SHARED = ("prompt", "response", "program_id", "execution_id", "input_json")
@@ -91,7 +96,7 @@ def export_rows(samples: DataFrame, seed: int, validation_fraction: float) -> Da
         .where(F.col("_rank") == 1)
     )
     bucket = F.pmod(F.xxhash64(F.lit(seed + 1), "origin_id"), F.lit(1_000_000))
-    return unique.select(
+    rows = unique.select(
         "sample_id",
         "kind",
         "text_key",
@@ -107,9 +112,13 @@ def export_rows(samples: DataFrame, seed: int, validation_fraction: float) -> Da
         F.when(bucket < int(validation_fraction * 1_000_000), "validation").otherwise("train").alias("split"),
         F.xxhash64(F.lit(seed), "sample_id").alias("shuffle"),
     )
+    literal_fields = [StructField(name, StringType()) for name in LITERAL_COLUMNS]
+    return rows.mapInPandas(add_literals, StructType([*rows.schema.fields, *literal_fields]))
 
 
 def _meta(row: dict[str, Any]) -> dict[str, Any]:
+    """``input``/``output`` as typed JSON data (plain JSON where the value is JSON-native:
+    ``analysis/values.py``), and as the Python literals ``input_literal``/``output_literal``."""
     meta = {k: row[k] for k in _META}
     meta["input"], meta["output"] = json.loads(row["input"]), json.loads(row["output"])
     return meta

@@ -12,7 +12,7 @@ import pytest
 from deltalake import DeltaTable
 
 from tests.conftest import read_delta
-from tracepile.analysis.values import values_equal
+from tracepile.analysis.values import decode, from_data, parse_call_arguments, parse_literal, values_equal
 from tracepile.cli import sample_path
 from tracepile.config import load_config
 from tracepile.jobs.dedup_stage import DedupStage
@@ -87,13 +87,18 @@ def test_template_end_to_end_every_exported_answer_equals_the_executed_output(
             "execution_id",
             "input",
             "output",
+            "input_literal",
+            "output_literal",
             "source",
             "domain",
             "run_mode",
         }
         assert (meta["kind"], meta["run_mode"]) == ("coe", "call")
-        assert values_equal(meta["output"], json.loads(returns[meta["execution_id"]]))
-        assert values_equal(literal(final_answer(assistant["content"])), meta["output"])
+        output = from_data(meta["output"])  # the typed JSON data, beside its Python literal
+        assert values_equal(output, decode(returns[meta["execution_id"]]))
+        assert values_equal(parse_literal(meta["output_literal"]), output)
+        assert parse_call_arguments(meta["input_literal"]) == ([], from_data(meta["input"]))
+        assert values_equal(literal(final_answer(assistant["content"])), output)
     info = json.loads((out / "dataset_info.json").read_text())
     assert (
         info["tracepile_train"]["file_name"] == "train"

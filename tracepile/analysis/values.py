@@ -319,3 +319,16 @@ def matches_expected(actual_json: str, expected_json: str) -> bool:
     if values_equal(actual, expected):
         return True
     return _is_plain(expected_data) and values_equal(_json_view(actual), expected)
+
+
+def call_literal(kwargs: dict[str, Any]) -> str:
+    """Keyword arguments as written between a call's parentheses (``a=[1, 2], b=(3,)``): what
+    ``parse_call_arguments`` reads back."""
+    return ", ".join(f"{name}={to_literal(value)}" for name, value in kwargs.items())
+
+
+def literal_of_json(text: str, arguments: bool = False) -> str:
+    """A typed JSON text as a Python literal; ``arguments``: a dict of keyword arguments as
+    call arguments."""
+    value = decode(text)
+    return call_literal(value) if arguments and isinstance(value, dict) else to_literal(value)
