@@ -28,7 +28,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from tracepile.config import TracepileConfig
-from tracepile.crashpoints import StepFailed, fault_point, guarded
+from tracepile.failures import StepFailed, fault_point, guarded
 from tracepile.lakehouse import Lakehouse
 from tracepile.quality.suites import export_expectations
 from tracepile.quality.validate import CheckResult, run_expectations

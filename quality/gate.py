@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from pyspark.sql import functions as F
 
 from tracepile.config import TracepileConfig
-from tracepile.crashpoints import crash_point
+from tracepile.failures import crash_point
 from tracepile.lakehouse import Lakehouse, schema_problems
 from tracepile.quality.html_report import write_run_report
 from tracepile.quality.suites import STAGE_RATES, TableRules, rules_for

@@ -54,7 +54,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "tracepile.config",
             "tracepile.vocab",
             "tracepile.storage",
-            "tracepile.crashpoints",
+            "tracepile.failures",
         ),
     ),
 )

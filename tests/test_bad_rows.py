@@ -14,15 +14,16 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from tracepile.config import GenerateConfig, IngestConfig
-from tracepile.crashpoints import FAULT_ENV, PlantedFault, StepFailed, fault_point, guarded, isolating
+from tracepile.config import GenerateConfig, IngestConfig, TracepileConfig
+from tracepile.failures import FAULT_ENV, PlantedFault, StepFailed, fault_point, guarded, isolating
 from tracepile.sources.files import parse_file
 from tracepile.translation.backends import Generation, Request, TemplateBackend
+from tracepile.udfs.ask_questions import stable_questions
 from tracepile.udfs.frames import outcome_frame, records
 from tracepile.udfs.read_files import PARSED_ARROW_SCHEMA, arrow_batch
 from tracepile.udfs.sandbox import Sandbox
 from tracepile.udfs.write_coe import GenerateOptions, generate_rows
-from tracepile.vocab import INTERNAL_ERROR, IngestReason
+from tracepile.vocab import INTERNAL_ERROR, IngestReason, QuestionKind
 
 GOOD = {
     "refcode": "def f(x):\n    return x + 1\n",
@@ -182,3 +183,15 @@ def test_a_row_whose_shown_problem_gives_its_answer_is_rejected_not_generated(
         [shown, other], TemplateBackend(), GenerateOptions(GenerateConfig(), 10_000, False)
     )
     assert [o["outcome"] for o in outcomes] == ["answer_in_prompt", "verified"]
+
+
+def test_the_return_value_is_not_asked_where_the_shown_problem_gives_it(rows: list[dict[str, str]]) -> None:
+    shown = {**rows[4], "problem": f"Sum below n?\n\n>>> main_solution(4)\n{rows[4]['return_json']}\n"}
+    config = TracepileConfig()
+    with Sandbox(workers=1) as sandbox:
+        plain, _ = stable_questions(rows[4], sandbox, config)
+        kept, _ = stable_questions(shown, sandbox, config)
+    assert QuestionKind.RETURN_VALUE in {question.kind for question in plain}
+    assert {question.kind for question in kept} == {question.kind for question in plain} - {
+        QuestionKind.RETURN_VALUE
+    }

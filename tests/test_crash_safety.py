@@ -1,7 +1,7 @@
 """Crash safety and incremental growth, proven on real runs of the whole pipeline.
 
 Each killed run is a real ``tracepile run`` whose whole process group (the CLI, the
-embedded engine, the sandboxes) gets SIGKILL at a named point (``tracepile/crashpoints.py``):
+embedded engine, the sandboxes) gets SIGKILL at a named point (``tracepile/failures.py``):
 during ingest, dedup, rewrite, trace and generate, inside a trace task, and between a
 stage's table commits. After every kill no table holds a duplicate key; the run after the
 last kill completes, and the tables then equal those of one clean run. A third identical
@@ -19,7 +19,7 @@ from deltalake import DeltaTable
 
 from tests.lakehouse_rows import DATA_TABLES, duplicate_keys, exists, finish, rows, start_tracepile
 from tracepile.cli import sample_path
-from tracepile.crashpoints import ENV
+from tracepile.failures import ENV
 from tracepile.tables import GOLD_COE, RUNS, SILVER_EXECUTIONS
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]

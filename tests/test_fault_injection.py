@@ -3,7 +3,7 @@
 The source is eight problems of the bundled sample as a user might hand them over: every
 record without its ``meta`` (which once crashed the rewrite stage), plus a 4,581-byte line of
 invalid UTF-8 (which once blocked the whole ingest) and a line whose JSON holds a lone
-surrogate escape. ``TRACEPILE_TEST_FAULT_AT`` (``tracepile/crashpoints.py``) then plants an
+surrogate escape. ``TRACEPILE_TEST_FAULT_AT`` (``tracepile/failures.py``) then plants an
 exception, as a bug of ours would raise it, inside the per-row step of one program in each
 stage: ingest, rewrite, trace, generate, questions and export, each on another program.
 
@@ -24,7 +24,7 @@ import pytest
 from tests.conftest import read_delta
 from tests.lakehouse_rows import finish, start_tracepile
 from tracepile.cli import sample_path
-from tracepile.crashpoints import FAULT_ENV
+from tracepile.failures import FAULT_ENV
 from tracepile.insights.page import FACTS_NAME
 from tracepile.sources.codeio import parse_codeio_record
 from tracepile.tables import (

@@ -27,8 +27,8 @@ from pyspark.sql import functions as F
 from tracepile import interrupts, preload
 from tracepile.config import TracepileConfig, config_to_toml
 from tracepile.console import console
-from tracepile.crashpoints import crash_point
 from tracepile.engine import spark_session
+from tracepile.failures import crash_point
 from tracepile.insights.page import write_run_page
 from tracepile.lakehouse import Lakehouse
 from tracepile.lease import Holder, Lease, lease_dir

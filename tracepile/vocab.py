@@ -83,7 +83,7 @@ class Backend(StrEnum):
 
 
 # A per-row step of a stage raised (a bug of ours, or data no step foresaw): the row is rejected
-# with the exception as its detail and the run goes on (``crashpoints.guarded``). One word in
+# with the exception as its detail and the run goes on (``failures.guarded``). One word in
 # every stage's reasons, so a run's summary and page add them up across stages.
 INTERNAL_ERROR = "internal_error"
 

@@ -139,6 +139,17 @@ _LONGEST_ANSWER = 400  # characters of text tried as a written output
 
 
 @holding_ast_lock
+def shows_its_answer(row: dict[str, Any]) -> bool:
+    """Whether an execution row's problem text or code (what its prompts show) holds its
+    output as an example: such a sample teaches copying, not tracing. Calls only: a script's
+    shown code has no call of an entry function to match."""
+    if (row.get("run_mode") or RunMode.CALL) != RunMode.CALL or row.get("return_json") is None:
+        return False
+    return answer_in_prompt(
+        row["problem"], row["code"], row["entry_point"], row["input_json"], row["return_json"]
+    )
+
+
 def answer_in_prompt(problem: str, code: str, entry_point: str, input_json: str, expected_json: str) -> bool:
     """Whether the problem text or the code shown for an input holds that input's expected
     output where an example gives it: a doctest (``>>> f(3, 4)`` and the output line after

@@ -36,7 +36,7 @@ from tracepile.analysis.normalize import (
     shingle_tokens,
 )
 from tracepile.config import DedupConfig, FilterConfig
-from tracepile.crashpoints import fault_point
+from tracepile.failures import fault_point
 from tracepile.tables import INPUTS_ARROW_TYPE
 from tracepile.udfs.workers import map_batches
 from tracepile.vocab import DedupReason, InputDrop

@@ -22,9 +22,10 @@ import pandas as pd
 
 from tracepile.analysis.hashing import content_id
 from tracepile.config import TracepileConfig
-from tracepile.crashpoints import StepFailed, fault_point, guarded, isolating
+from tracepile.failures import StepFailed, fault_point, guarded, isolating
 from tracepile.tables import GOLD_QUESTIONS
 from tracepile.translation.backends import BACKEND_ERROR, Backend, Request, finish
+from tracepile.translation.prompts import shows_its_answer
 from tracepile.translation.questions import (
     Question,
     question_prompt,
@@ -65,10 +66,13 @@ def _asked(row: dict[str, Any], config: TracepileConfig) -> list[Question]:
     """The execution's questions, as many of each kind as ``questions.per_kind`` allows."""
     fault_point("questions", row["program_id"], row["execution_id"])
     settings = config.questions
-    return questions_for(
+    asked = questions_for(
         row["code"], row["entry_point"], row["input_json"], row["return_json"], json.loads(row["steps_json"]),
         settings.per_kind, settings.seed, row["execution_id"],
     )  # fmt: skip
+    if shows_its_answer(row):  # the shown code or problem gives the return value: not asked
+        return [question for question in asked if question.kind != QuestionKind.RETURN_VALUE]
+    return asked
 
 
 Stable = tuple[list[Question], int]  # the questions kept, and how many were left out

@@ -24,7 +24,7 @@ from tracepile.analysis.hashing import canonical_json, content_id
 from tracepile.analysis.normalize import exact_key, normalised_tokens
 from tracepile.analysis.rewrites import Rewrite, rewrites
 from tracepile.config import TracepileConfig
-from tracepile.crashpoints import StepFailed, fault_point, guarded
+from tracepile.failures import StepFailed, fault_point, guarded
 from tracepile.tables import SILVER_PROGRAMS, SILVER_REWRITE_REJECTS
 from tracepile.udfs.frames import outcome_frame, records
 from tracepile.udfs.sandbox import RunResult, Sandbox

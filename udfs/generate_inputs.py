@@ -21,7 +21,7 @@ import pandas as pd
 
 from tracepile.analysis.hashing import content_id
 from tracepile.config import TracepileConfig
-from tracepile.crashpoints import StepFailed, guarded
+from tracepile.failures import StepFailed, guarded
 from tracepile.sources.codeio import GENERATOR_FIELD
 from tracepile.sources.input_generators import generated_inputs
 from tracepile.sources.records import Rejection

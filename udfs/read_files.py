@@ -14,7 +14,7 @@ from typing import Any
 import pyarrow as pa
 
 from tracepile.config import IngestConfig
-from tracepile.crashpoints import StepFailed, guarded
+from tracepile.failures import StepFailed, guarded
 from tracepile.sources.files import Piece, failed_row, parse_file
 from tracepile.tables import INPUTS_ARROW_TYPE
 

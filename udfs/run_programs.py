@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from tracepile.config import TracepileConfig
-from tracepile.crashpoints import StepFailed, crash_point, fault_point, guarded
+from tracepile.failures import StepFailed, crash_point, fault_point, guarded
 from tracepile.tables import SILVER_EXECUTIONS
 from tracepile.udfs.frames import outcome_frame, records
 from tracepile.udfs.sandbox import RunResult, Sandbox

@@ -17,13 +17,13 @@ from typing import Any, Protocol
 import pandas as pd
 
 from tracepile.config import GenerateConfig, TracepileConfig
-from tracepile.crashpoints import StepFailed, fault_point, guarded, isolating
+from tracepile.failures import StepFailed, fault_point, guarded, isolating
 from tracepile.tables import GOLD_COE
 from tracepile.translation.backends import Backend, Generation, Request, finish
 from tracepile.translation.prompts import (
     ProgramRun,
-    answer_in_prompt,
     prompt_hash,
+    shows_its_answer,
     training_prompt,
     translation_messages,
 )
@@ -104,16 +104,6 @@ def _prepared(row: dict[str, Any], backend: Backend) -> tuple[Request, dict[str,
     return request, {"prompt": training_prompt(run), "prompt_tokens": backend.prompt_tokens(request.messages)}
 
 
-def _shows_its_answer(row: dict[str, Any]) -> bool:
-    """Whether the problem text or the code the prompt shows holds this input's output (a
-    doctest, a worked example): such a sample teaches copying, not tracing."""
-    if (row.get("run_mode") or RunMode.CALL) != RunMode.CALL or row["return_json"] is None:
-        return False
-    return answer_in_prompt(
-        row["problem"], row["code"], row["entry_point"], row["input_json"], row["return_json"]
-    )
-
-
 def _settled(result: dict[str, Any], generation: Generation, request: Request, retry: bool) -> Request | None:
     """Fill ``result`` from its generation, cleaned and verified; the request to send again
     with the verifier's feedback where ``retry`` allows it and the text failed."""
@@ -162,7 +152,7 @@ def generate_rows(
                 outcome=GenerateOutcome.PROMPT_TOO_LONG,
                 detail=f"{made['prompt_tokens']} tokens > {options.max_prompt_tokens}",
             )
-        elif _shows_its_answer(row):
+        elif shows_its_answer(row):
             results[index].update(
                 outcome=GenerateOutcome.ANSWER_IN_PROMPT,
                 detail="the shown code or problem gives this input's output as an example",

@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 from tracepile.analysis.hashing import content_id
 from tracepile.analysis.pyast import AST_LOCK
 from tracepile.config import IngestConfig
-from tracepile.crashpoints import StepFailed, fault_point, guarded
+from tracepile.failures import StepFailed, fault_point, guarded
 from tracepile.sources import codeio, competition, mathpot, pyfiles
 from tracepile.sources.algorithms.programs import program_rows
 from tracepile.sources.records import Rejection, decode_record
