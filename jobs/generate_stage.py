@@ -14,7 +14,7 @@ most the batch in flight.
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable
 from functools import partial
 
 from pyspark.sql import DataFrame
@@ -22,37 +22,18 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from tracepile.config import GenerateConfig
-from tracepile.jobs.trace_stage import whole_program_verdicts
+from tracepile.execution.outcomes import outcome_schema
+from tracepile.execution.runs_programs import settled_executions
+from tracepile.execution.text_backend import TextBackend
 from tracepile.lakehouse import Lakehouse
-from tracepile.stage import Resources, Stage, StageRun, require_table
-from tracepile.tables import GOLD_COE, GOLD_REJECTS, SILVER_EXECUTIONS, SILVER_PROGRAMS, TableSpec
+from tracepile.stage import Resources, Stage, StageRun
+from tracepile.tables import GOLD_COE, GOLD_REJECTS, SILVER_EXECUTIONS, SILVER_PROGRAMS
 from tracepile.translation.backends import Backend, backend_for
 from tracepile.udfs.write_coe import OUTCOME_COLUMNS, generate_partition, prompt_keys
 from tracepile.vocab import Backend as BackendName
-from tracepile.vocab import GenerateOutcome, Status
+from tracepile.vocab import GenerateOutcome
 
-_INPUT_COLUMNS = (
-    "execution_id", "program_id", "problem", "code", "entry_point", "run_mode", "input_json", "return_json",
-    "trace_text", "steps_json", "source", "domain",
-)  # fmt: skip
 VERIFIED, BACKEND_ERROR = GenerateOutcome.VERIFIED, GenerateOutcome.BACKEND_ERROR
-
-
-def settled_executions(lakehouse: Lakehouse) -> DataFrame:
-    """Ok executions with what the prompts need of their program: a competition solution or
-    math program only once every input ran and none failed."""
-    require_table(lakehouse, SILVER_EXECUTIONS, "trace")
-    all_executions = lakehouse.read(SILVER_EXECUTIONS)
-    silver_programs = lakehouse.read(SILVER_PROGRAMS)
-    # a competition solution or math program only once every input ran and none failed
-    unsettled = whole_program_verdicts(silver_programs, all_executions).where(~F.col("passed"))
-    executions = all_executions.where(F.col("status") == Status.OK.value).join(
-        unsettled.select("program_id"), "program_id", "left_anti"
-    )
-    programs = silver_programs.select(
-        "program_id", "problem", "code", "entry_point", "run_mode", "source", "domain"
-    )
-    return executions.join(programs, "program_id").select(*_INPUT_COLUMNS)
 
 
 def pending_generations(lakehouse: Lakehouse, settings: GenerateConfig) -> DataFrame:
@@ -75,14 +56,6 @@ def pending_generations(lakehouse: Lakehouse, settings: GenerateConfig) -> DataF
         if lakehouse.exists(spec):
             keyed = keyed.join(lakehouse.read(spec).select("coe_id"), "coe_id", "left_anti")
     return keyed
-
-
-def outcome_schema(columns: Sequence[str], *specs: TableSpec) -> StructType:
-    """The schema of a stage's outcome rows: ``columns`` typed as in ``specs`` (the tables
-    the rows go to), all nullable, ``outcome`` a string."""
-    types = {f.name: f.dataType for spec in specs for f in spec.schema}
-    types["outcome"] = StringType()
-    return StructType([StructField(name, types[name], True) for name in columns])
 
 
 def _split(outcomes: DataFrame, run_id: str) -> tuple[DataFrame, DataFrame]:
@@ -108,11 +81,11 @@ class GenerateStage(Stage):
         return Resources(gpus=settings.tensor_parallel_size if settings.backend == BackendName.VLLM else 0)
 
     def worker_key(self) -> tuple[str, Hashable]:
-        return self.name, self.config.generate.model_dump_json()  # the backend depends on nothing else
+        return TextBackend(self.config.generate).worker_key()
 
     def setup(self) -> Backend:
         """The executor's backend: a vLLM engine loads its model once per process, on first use."""
-        return backend_for(self.config.generate)
+        return TextBackend(self.config.generate).setup()
 
     def plan(self, run: StageRun) -> None:
         settings, report = self.config.generate, run.report

@@ -18,7 +18,7 @@ from pyspark.sql.pandas.types import from_arrow_schema
 
 from tracepile.config import TracepileConfig
 from tracepile.engine import python_partitions
-from tracepile.jobs.trace_stage import RunsPrograms
+from tracepile.execution.runs_programs import RunsPrograms
 from tracepile.sources.files import parse_source_spec, pieces_of, source_context, source_files
 from tracepile.stage import StageRun
 from tracepile.tables import BRONZE_SOURCES, INGEST_REJECTS

@@ -14,8 +14,9 @@ from functools import partial
 from pyspark.sql import functions as F
 
 from tracepile.config import TracepileConfig
-from tracepile.jobs.generate_stage import GenerateStage, outcome_schema, settled_executions
-from tracepile.jobs.trace_stage import RunsPrograms
+from tracepile.execution.outcomes import outcome_schema
+from tracepile.execution.runs_programs import RunsPrograms, settled_executions
+from tracepile.execution.text_backend import TextBackend
 from tracepile.stage import StageRun
 from tracepile.tables import GOLD_QUESTION_REJECTS, GOLD_QUESTIONS, SILVER_EXECUTIONS, SILVER_PROGRAMS
 from tracepile.translation.backends import backend_for
@@ -33,7 +34,7 @@ class QuestionsStage(RunsPrograms):
 
     def __init__(self, config: TracepileConfig) -> None:
         super().__init__(config)
-        self.answerer = GenerateStage(config)  # one backend per executor serves both stages
+        self.answerer = TextBackend(config.generate)  # one backend per executor serves both stages
 
     def plan(self, run: StageRun) -> None:
         report, settings = run.report, self.config.questions

@@ -18,8 +18,8 @@ from functools import partial
 
 from pyspark.sql import functions as F
 
-from tracepile.jobs.generate_stage import outcome_schema
-from tracepile.jobs.trace_stage import RunsPrograms
+from tracepile.execution.outcomes import outcome_schema
+from tracepile.execution.runs_programs import RunsPrograms
 from tracepile.stage import StageRun, require_table
 from tracepile.tables import SILVER_PROGRAMS, SILVER_REWRITE_REJECTS
 from tracepile.udfs.check_rewrites import KEPT, OUTCOME_COLUMNS, check_partition

@@ -13,8 +13,6 @@ the first failure as the detail) and the next run tries the row again.
 from __future__ import annotations
 
 import math
-import os
-from collections.abc import Hashable
 from functools import partial
 
 from pyspark.sql import DataFrame, Window
@@ -22,44 +20,14 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from tracepile.engine import python_partitions
+from tracepile.execution.runs_programs import RunsPrograms, whole_program_verdicts
 from tracepile.lakehouse import Lakehouse
-from tracepile.stage import Resources, Stage, StageRun, require_table
+from tracepile.stage import StageRun, require_table
 from tracepile.tables import SILVER_EXECUTIONS, SILVER_PROGRAMS, SILVER_REJECTS
 from tracepile.udfs.run_programs import FAILURE, trace_batches
-from tracepile.udfs.sandbox import Sandbox
-from tracepile.vocab import WHOLE_PROGRAM_VERDICT_KINDS, DedupReason, Status
+from tracepile.vocab import DedupReason
 
 STAGE = "trace"  # silver/rejects.stage of a whole-verdict program that failed an input
-
-
-def whole_program_verdicts(programs: DataFrame, executions: DataFrame) -> DataFrame:
-    """Per program of a whole-verdict kind (a competition solution, a math program): its runs
-    so far, ``failed`` (any input not ok: it is not a source of truth, whatever its other
-    inputs give) and ``passed`` (every input run and ok: only then may its executions go on
-    to generation), with the first failure as ``detail``. Whichever batches the inputs ran
-    in, the verdict reads them all."""
-    whole = programs.where(F.col("source_kind").isin(*(str(k) for k in WHOLE_PROGRAM_VERDICT_KINDS)))
-    bad = F.col("status") != Status.OK.value
-    failure = F.concat(
-        F.lit("input "), F.col("input_index").cast("string"), F.lit(": "), F.col("status"),
-        F.lit(": "), F.coalesce(F.substring("error", 1, 300), F.lit("")),
-    )  # fmt: skip
-    per_program = executions.groupBy("program_id").agg(
-        F.count(F.lit(1)).alias("runs"),
-        F.sum(bad.cast("long")).alias("failures"),
-        F.min(F.when(bad, F.struct("input_index", failure.alias("text")))).alias("_first"),
-    )
-    return (
-        whole.select("program_id", F.size("inputs").alias("n_inputs"))
-        .join(per_program, "program_id", "left")
-        .select(
-            "program_id",
-            F.coalesce("runs", F.lit(0)).alias("runs"),
-            (F.coalesce("failures", F.lit(0)) > 0).alias("failed"),
-            ((F.coalesce("failures", F.lit(0)) == 0) & (F.col("runs") == F.col("n_inputs"))).alias("passed"),
-            F.col("_first.text").alias("detail"),
-        )
-    )
 
 
 def failed_program_rejects(lakehouse: Lakehouse, run_id: str) -> DataFrame:
@@ -96,21 +64,6 @@ def failed_run_rejects(failed: DataFrame, run_id: str) -> DataFrame:
         F.lit(run_id).alias("run_id"),
         F.lit(None).cast("string").alias("keeper_id"),
     )  # fmt: skip
-
-
-class RunsPrograms(Stage):
-    """A stage that runs programs (trace; ingest, for input generators): its executors hold
-    one sandbox, shared by every such stage, since it depends on nothing but its size."""
-
-    def resources(self) -> Resources:
-        return Resources(cpus=self.config.trace.workers)
-
-    def worker_key(self) -> tuple[str, Hashable]:
-        return "sandbox", self.config.trace.workers
-
-    def setup(self) -> Sandbox:
-        """The executor's sandbox: ``trace.workers`` zygote pairs (0 = one per core)."""
-        return Sandbox(workers=self.config.trace.workers or os.cpu_count() or 1)
 
 
 def within_quota(programs: DataFrame, lakehouse: Lakehouse, quota: dict[str, int]) -> DataFrame:

@@ -30,7 +30,9 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("tracepile.cli", "tracepile.__main__", *(f"tracepile.jobs.{s}" for s in ENTRY_SCRIPTS)),
     ),
     ("runner", ("tracepile.runner", "tracepile.migrations")),
-    ("stages", ("tracepile.jobs.", "tracepile.stage")),
+    # tracepile.execution: what the stages share (the sandbox base, the text backend), so
+    # that no stage imports another; it builds on the stage contract, so it sits with them
+    ("stages", ("tracepile.jobs.", "tracepile.stage", "tracepile.execution.")),
     (
         "services the stages use",
         (
@@ -135,3 +137,18 @@ def test_nothing_imports_a_spark_submit_entry_script() -> None:
     entries = {f"tracepile.jobs.{s}" for s in ENTRY_SCRIPTS}
     importers = {module: targets & entries for module, targets in GRAPH.items() if targets & entries}
     assert importers == {}
+
+
+def test_no_stage_imports_another_stage() -> None:
+    """A stage's module (``jobs/*_stage.py``) imports no other stage's module, and what the
+    stages share (``tracepile/execution/``) imports none: a change to one stage breaks no other."""
+    stages = {m for m in GRAPH if m.startswith("tracepile.jobs.") and m.endswith("_stage")}
+    assert {"tracepile.jobs.trace_stage", "tracepile.jobs.generate_stage"} <= stages
+    shared = {m for m in GRAPH if m.startswith("tracepile.execution.")}
+    crossing = sorted(
+        f"{module} imports {target}"
+        for module in stages | shared
+        for target in GRAPH[module] & stages
+        if target != module
+    )
+    assert crossing == [], "\n".join(crossing)
