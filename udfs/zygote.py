@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import ctypes
 import functools
 import json
 import os
@@ -26,7 +25,6 @@ import resource
 import select
 import shutil
 import signal
-import stat
 import sys
 import tempfile
 import time
@@ -37,6 +35,7 @@ from typing import Any
 
 from tracepile.analysis.values import decode as decode_value
 from tracepile.analysis.values import encode as encode_value
+from tracepile.udfs.namespaces import LIBC, leave_network, open_interpreter_to_runs, preload_lazy
 from tracepile.vocab import SCRIPT_MODES, RunMode, Status
 
 PROGRAM_MODULE = "__sandbox__"  # the name programs run under (not __main__: no main guard runs)
@@ -49,12 +48,9 @@ PRELOADED = (
     "random", "re", "statistics", "string", "typing", "unicodedata", "cmath", "textwrap",
     "encodings.idna",  # codecs load lazily: a host name reaches the audit hook, not a LookupError
 )  # fmt: skip
-# What the standard library imports lazily inside calls programs make (time.strptime, ...).
-LAZY_STDLIB = ("_strptime", "_pydecimal", "calendar", "locale", "email", "zoneinfo", "graphlib")
 # Doors to native code, shut for every run whatever the allowlist says: importing them raises.
 SHUT_MODULES = ("ctypes", "_ctypes", "numpy.ctypeslib", "cffi", "_cffi_backend")
 STDIN_FILE, STDOUT_FILE = "stdin", "stdout"  # a script's standard streams, in its run directory
-CLONE_NEWNET = 0x40000000
 _FORBIDDEN_EVENTS = (
     "socket.", "subprocess.", "os.system", "os.exec", "os.posix_spawn", "os.fork", "os.kill",
     "os.killpg", "os.putenv", "os.unsetenv", "ctypes.", "pty.", "signal.pthread_kill", "sys.setprofile",
@@ -87,94 +83,7 @@ def _preload() -> None:
     gc.freeze()
 
 
-_LIBC = ctypes.CDLL(None, use_errno=True)
 PR_SET_PDEATHSIG = 1
-
-
-CLONE_NEWUSER = 0x10000000
-
-
-def _leave_network() -> bool:
-    """Enter a new, empty network namespace: directly as root, else inside a new user
-    namespace (where the host allows unprivileged ones) that maps our own ids only."""
-    if os.getuid() == 0:
-        return _LIBC.unshare(CLONE_NEWNET) == 0
-    uid, gid = os.getuid(), os.getgid()
-    if _LIBC.unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0:
-        return False
-    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
-        with open(f"/proc/self/{name}", "w") as mapping:
-            mapping.write(text)
-    return True
-
-
-CLONE_NEWNS, MS_REC, MS_PRIVATE, MS_BIND = 0x00020000, 0x4000, 0x40000, 0x1000
-
-
-def _blocking_ancestor(path: str) -> str | None:
-    """The outermost folder on ``path``'s way that others may not enter (no o+x), if any."""
-    parts = path.split(os.sep)
-    for end in range(2, len(parts) + 1):
-        folder = os.sep.join(parts[:end])
-        with contextlib.suppress(OSError):
-            if not os.stat(folder).st_mode & stat.S_IXOTH:
-                return folder
-    return None
-
-
-def _mount(source: bytes | None, target: str, fstype: bytes | None, flags: int, data: bytes | None) -> None:
-    if _LIBC.mount(source, target.encode(), fstype, flags, data) != 0:
-        raise OSError(ctypes.get_errno(), f"mount {target}")
-
-
-def _open_interpreter_to_runs(needed: list[str]) -> bool:
-    """Let runs (as ``nobody``) read the interpreter's library and the allowed packages where
-    they sit under a folder only root may enter (a home such as /root): in a mount namespace
-    of the zygote's own, a private empty tmpfs covers each such folder and the folders runs
-    need are bound back into it at their own paths. Everything else there stays out of
-    sight. Without this a lazy import (a codec, ``_strptime``) fails in a run and not in
-    plain Python. False where the host allows no mount namespace (see ``_preload_lazy``)."""
-    wanted = sorted({os.path.realpath(path) for path in needed if os.path.isdir(path)})
-    covered: dict[str, list[str]] = {}
-    for path in wanted:
-        blocking = _blocking_ancestor(path)
-        if blocking is not None:
-            covered.setdefault(blocking, []).append(path)
-    if not covered:
-        return True
-    try:
-        if _LIBC.unshare(CLONE_NEWNS) != 0:
-            raise OSError(ctypes.get_errno(), "unshare")
-        _mount(b"none", "/", None, MS_REC | MS_PRIVATE, None)
-        for folder in sorted(covered, key=len):  # an outer folder first; inner ones are hidden by it
-            if any(folder.startswith(outer + os.sep) for outer in covered if outer != folder):
-                continue
-            inside = [path for outer, paths in covered.items() if outer.startswith(folder) for path in paths]
-            kept = [path for path in inside if not any(path.startswith(other + os.sep) for other in inside)]
-            handles = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in kept}
-            _mount(b"tmpfs", folder, b"tmpfs", 0, b"mode=0755")
-            for path, handle in handles.items():
-                os.makedirs(path, mode=0o755, exist_ok=True)
-                _mount(f"/proc/self/fd/{handle}".encode(), path, None, MS_BIND | MS_REC, None)
-                os.close(handle)
-    except OSError:
-        return False
-    return True
-
-
-def _preload_lazy() -> None:
-    """Where runs cannot be given the library: import what the standard library loads lazily
-    (every codec, ``_strptime``) into the zygote, so children inherit it."""
-    import encodings
-    import importlib
-    import pkgutil
-
-    for module in pkgutil.iter_modules(encodings.__path__):
-        with contextlib.suppress(Exception):
-            importlib.import_module(f"encodings.{module.name}")
-    for name in LAZY_STDLIB:
-        with contextlib.suppress(ImportError):
-            importlib.import_module(name)
 
 
 def _threads() -> int:
@@ -183,7 +92,7 @@ def _threads() -> int:
 
 def _die_with_parent(parent: int) -> None:
     """SIGKILL when the parent dies, so nothing outlives a killed zygote or job."""
-    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # it died before the request was in place
         os._exit(1)
 
@@ -579,14 +488,14 @@ def main() -> None:
     global ISOLATED_NETWORK, READABLE_LIBRARY
     _die_with_parent(int(os.environ.get("TRACEPILE_SANDBOX_PARENT", os.getppid())))
     _preload()
-    READABLE_LIBRARY = os.getuid() != 0 or _open_interpreter_to_runs(
+    READABLE_LIBRARY = os.getuid() != 0 or open_interpreter_to_runs(
         [*sys.path, os.environ.get("TRACEPILE_SANDBOX_ROOT") or tempfile.gettempdir()]
     )
     if not READABLE_LIBRARY:
-        _preload_lazy()
+        preload_lazy()
     # One empty network namespace for the zygote and every child it forks: creating one
     # per run costs about a millisecond, and children (as nobody) cannot configure it.
-    ISOLATED_NETWORK = _leave_network()
+    ISOLATED_NETWORK = leave_network()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
     # forking is only safe from a single thread: a library that started one must not slip in
     threads = _threads()
