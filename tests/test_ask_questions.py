@@ -11,7 +11,7 @@ import pytest
 
 from tracepile.config import TracepileConfig
 from tracepile.translation.backends import Generation, Request, TemplateBackend
-from tracepile.translation.questions import render_answer
+from tracepile.translation.question_answers import render_answer
 from tracepile.udfs.ask_questions import VERIFIED, answer, stable_questions
 from tracepile.udfs.sandbox import Sandbox
 

@@ -20,13 +20,8 @@ import pytest
 from tests.reexecute import expected_answer, reexecute
 from tracepile.analysis.values import decode, to_literal, values_equal
 from tracepile.cli import sample_path
-from tracepile.translation.questions import (
-    Question,
-    question_prompt,
-    questions_for,
-    render_answer,
-    verify_answer,
-)
+from tracepile.translation.question_answers import render_answer, verify_answer
+from tracepile.translation.questions import Question, question_prompt, questions_for
 from tracepile.translation.verify import UNPARSED
 from tracepile.udfs.sandbox import RunResult, Sandbox
 from tracepile.vocab import GenerateOutcome, QuestionKind, Status

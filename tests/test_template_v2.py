@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from tracepile.cli import sample_path
-from tracepile.translation.template import DETAIL_STEPS, PHRASES, phrasing_variety, render_coe
+from tracepile.translation.phrases import PHRASES
+from tracepile.translation.template import DETAIL_STEPS, phrasing_variety, render_coe
 from tracepile.translation.trace_model import Execution, Unevaluable, evaluate
 from tracepile.translation.verify import verify
 from tracepile.udfs.sandbox import Sandbox

@@ -26,13 +26,8 @@ from tracepile.failures import StepFailed, fault_point, guarded, isolating
 from tracepile.tables import GOLD_QUESTIONS
 from tracepile.translation.backends import BACKEND_ERROR, Backend, Request, finish
 from tracepile.translation.prompts import shows_its_answer
-from tracepile.translation.questions import (
-    Question,
-    question_prompt,
-    questions_for,
-    render_answer,
-    verify_answer,
-)
+from tracepile.translation.question_answers import render_answer, verify_answer
+from tracepile.translation.questions import Question, question_prompt, questions_for
 from tracepile.translation.template import Execution
 from tracepile.udfs.frames import outcome_frame, records
 from tracepile.udfs.sandbox import Sandbox
