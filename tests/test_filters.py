@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from tracepile.analysis.filters import (
     FILTER_NAMES,
     Filter,
     FilterName,
+    Findings,
     Program,
     Reject,
     check_program,
@@ -215,12 +217,15 @@ def _filters(limits: FilterConfig | None = None) -> dict[str, Filter]:
 
 
 def _program(code: str = PLAIN, inputs: list[dict[str, str]] | None = None, problem: str = "") -> Program:
-    """A program as the filters before the one under test would leave it."""
     parsed = parse_program(code)
-    program = Program(code, parsed, "main_solution", _inputs({"n": 1}) if inputs is None else inputs, problem)
-    if isinstance(parsed, ast.Module):
-        program.function = entry_function(parsed, "main_solution")
-    return program
+    return Program(code, parsed, "main_solution", _inputs({"n": 1}) if inputs is None else inputs, problem)
+
+
+def _found(program: Program) -> Findings:
+    """What the filters before the one under test would find."""
+    if isinstance(program.parsed, str):
+        return Findings()
+    return Findings(function=entry_function(program.parsed, "main_solution"))
 
 
 @pytest.mark.parametrize(
@@ -242,24 +247,54 @@ def _program(code: str = PLAIN, inputs: list[dict[str, str]] | None = None, prob
 def test_each_filter_alone_rejects_what_it_is_for(
     name: str, program: Program, reason: str, detail: str
 ) -> None:
-    reject = _filters(FilterConfig(max_code_bytes=100))[name].check(program)
-    assert reject is not None and reject.reason == reason and detail in reject.detail
+    reject = _filters(FilterConfig(max_code_bytes=100))[name].check(program, _found(program))
+    assert isinstance(reject, Reject) and reject.reason == reason and detail in reject.detail
 
 
 @pytest.mark.parametrize("name", FILTER_NAMES)
 def test_each_filter_alone_passes_a_plain_program(name: str) -> None:
     program = _program(problem="What is n plus one?")
-    assert _filters()[name].check(program) is None
+    assert not isinstance(_filters()[name].check(program, _found(program)), Reject)
 
 
-def test_the_entry_and_inputs_filters_leave_what_they_found_for_later_filters() -> None:
+def test_the_entry_and_inputs_filters_pass_on_what_they_found() -> None:
     filters = _filters(FilterConfig(max_inputs=1))
     program = Program(PLAIN, parse_program(PLAIN), "main_solution", _inputs({"n": 1}, {"n": 2}, {"n": 1}))
-    assert filters["entry_function"].check(program) is None
-    assert program.function is not None and program.function.name == "main_solution"
-    assert filters["inputs"].check(program) is None
-    assert program.kept_inputs == _inputs({"n": 1})
-    assert program.dropped == {"input_duplicate": 1, "input_over_limit": 1}
+    found = filters["entry_function"].check(program, Findings())
+    assert isinstance(found, Findings) and found.function is not None
+    assert found.function.name == "main_solution"
+    selected = filters["inputs"].check(program, found)
+    assert isinstance(selected, Findings) and selected.function is found.function
+    assert selected.inputs == _inputs({"n": 1})
+    assert selected.dropped == {"input_duplicate": 1, "input_over_limit": 1}
+    assert run_filters(program, list(filters.values())).function is found.function
+
+
+def test_a_filter_changes_nothing_in_the_program_it_judges() -> None:
+    program = _program(inputs=_inputs({"n": 1}, {"n": 1}, {"n": 2}), problem=LEAKED_PROBLEM)
+    filters = list(_filters(FilterConfig(max_inputs=1)).values())
+
+    def snapshot() -> tuple:
+        return (program.code, ast.dump(program.tree), program.entry_point, json.dumps(program.inputs),
+                program.problem, program.run_mode, program.names)  # fmt: skip
+
+    before = snapshot()
+    outcome = run_filters(program, filters)
+    assert outcome.rejected_by == "decontamination"
+    assert outcome.dropped == {"input_duplicate": 1, "input_over_limit": 1}
+    assert snapshot() == before
+    assert run_filters(program, filters) == outcome  # judged again: the same verdict
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        program.entry_point = "other"  # type: ignore[misc]
+
+
+def test_a_filter_whose_needs_did_not_run_before_it_fails_loudly() -> None:
+    filters = _filters()
+    wrong_order = [filters["code_size"], filters["syntax"], filters["inputs"], filters["entry_function"]]
+    with pytest.raises(ValueError, match=r"the inputs filter needs \['entry_function'\]"):
+        run_filters(_program(), wrong_order)
+    with pytest.raises(ValueError, match=r"the capabilities filter needs \['syntax'\]"):
+        run_filters(_program("def main_solution(n):\n  return (n\n"), [filters["capabilities"]])
 
 
 def test_the_list_runs_in_filter_name_order_and_decontamination_only_with_benchmarks() -> None:
@@ -308,10 +343,10 @@ def test_a_filter_that_raises_rejects_as_analysis_error_under_its_own_name() -> 
 def test_no_filter_runs_after_one_that_raises() -> None:
     ran: list[str] = []
 
-    def failing(program: Program) -> Reject | None:
+    def failing(program: Program, found: Findings) -> Reject | None:
         raise ValueError("x" * 1000)
 
-    def recording(program: Program) -> Reject | None:
+    def recording(program: Program, found: Findings) -> Reject | None:
         ran.append("after")
         return None
 

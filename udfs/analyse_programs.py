@@ -89,7 +89,7 @@ def _analyse_program(
     outcome = run_filters(program, filters)
     if outcome.reason is not None:
         return outcome, [], ""
-    parameters = "" if program.function is None else ast.unparse(program.function.args)
+    parameters = "" if outcome.function is None else ast.unparse(outcome.function.args)
     return outcome, normalised_tokens(program.tree, entry_point), f"{run_mode}({parameters})"
 
 

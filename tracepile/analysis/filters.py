@@ -2,7 +2,10 @@
 
 The filters are a list (``program_filters``), each a named check run in order over one
 ``Program``; the first reject wins and names the filter that gave it (``rejected_by``), so
-every drop is explained and counted per filter. Program-level reasons reject the whole
+every drop is explained and counted per filter. A filter judges and changes nothing: the
+``Program`` is frozen, and what a filter finds (the entry function, the inputs kept) is part of
+its verdict, which ``run_filters`` hands on as ``Findings`` to the filters that declare they
+need it (``Filter.needs``, checked) and to the outcome. Program-level reasons reject the whole
 program; input-level reasons drop single inputs and are counted (a program left with too
 few inputs is then rejected as ``too_few_inputs``, its detail naming what was dropped).
 These checks read the AST only; nothing here runs the code. The sandbox (trace stage) is
@@ -17,7 +20,8 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import partial
 from typing import Any
@@ -95,22 +99,19 @@ class FilterName(StrEnum):
 FILTER_NAMES = tuple(FilterName)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Program:
-    """One program under check: what its record gives, then what earlier filters found."""
+    """One program under check, as its record gives it; the filters read it and change nothing."""
 
     code: str
     parsed: ast.Module | str  # parse_program(code): parsed once for every use of the AST
     entry_point: str
-    inputs: list[dict[str, Any]]
+    inputs: Sequence[dict[str, Any]]
     problem: str = ""
     run_mode: str = RunMode.CALL  # vocab.RunMode: a script reads stdin and prints its result
     # the code's tokens when the caller has lexed it; else the words of the code, comments
     # included, which only makes the capability scan run more often
-    names: set[str] | None = None
-    function: ast.FunctionDef | None = None  # set by the entry_function filter
-    kept_inputs: list[dict[str, Any]] = field(default_factory=list)  # set by the inputs filter
-    dropped: Counter[InputDrop] = field(default_factory=Counter)  # set by the inputs filter
+    names: AbstractSet[str] | None = None
 
     @property
     def script(self) -> bool:
@@ -124,27 +125,48 @@ class Program:
 
 
 @dataclass(frozen=True)
+class Findings:
+    """What the filters that ran found, handed on by ``run_filters``."""
+
+    function: ast.FunctionDef | None = None  # entry_function's (None: a script's top-level code)
+    inputs: list[dict[str, Any]] = field(default_factory=list)  # the inputs filter's: those kept
+    dropped: Counter[InputDrop] = field(default_factory=Counter)  # the inputs filter's: drop counts
+
+
+@dataclass(frozen=True)
 class Reject:
     reason: DedupReason
     detail: str
+    found: Findings | None = None  # what the filter found before it rejected (too_few_inputs: the counts)
+
+
+# A filter's verdict: a Reject, or a pass: None when it found nothing, else the findings it was
+# given with its own added.
+Verdict = Reject | Findings | None
 
 
 @dataclass(frozen=True)
 class Filter:
+    """A named check of a program, given what earlier filters found; ``needs``: the filters
+    whose findings it reads, which must run before it (``run_filters`` checks)."""
+
     name: FilterName
-    check: Callable[[Program], Reject | None]
+    check: Callable[[Program, Findings], Verdict]
+    needs: tuple[FilterName, ...] = ()
 
 
 @dataclass(frozen=True)
 class FilterOutcome:
     """What the filters made of one program: the first reject and the filter that gave it
-    (None when it passed), the inputs kept and the per-input drop counts."""
+    (None when it passed), the inputs kept and the per-input drop counts (and the entry
+    function, None for a script's top-level code or when no filter found it)."""
 
     rejected_by: FilterName | None
     reason: DedupReason | None
     detail: str
     inputs: list[dict[str, Any]]
     dropped: Counter[InputDrop]
+    function: ast.FunctionDef | None = field(default=None, compare=False, repr=False)
 
 
 def error_detail(exc: Exception) -> str:
@@ -332,46 +354,46 @@ def parse_program(code: str) -> ast.Module | str:
         return f"{type(exc).__name__}: {exc}"
 
 
-def check_code_size(program: Program, limits: FilterConfig) -> Reject | None:
+def check_code_size(program: Program, found: Findings, limits: FilterConfig) -> Verdict:
     size = len(program.code.encode("utf-8"))
     if size > limits.max_code_bytes:
         return Reject(DedupReason.CODE_TOO_LARGE, f"{size} bytes (max {limits.max_code_bytes})")
     return None
 
 
-def check_syntax(program: Program) -> Reject | None:
+def check_syntax(program: Program, found: Findings) -> Verdict:
     if isinstance(program.parsed, str):
         return Reject(DedupReason.SYNTAX_ERROR, program.parsed)
     return None
 
 
-def find_entry_function(program: Program) -> Reject | None:
-    """Sets ``program.function`` for the filters after it. A script's traced unit is its own
-    top-level code, or a ``main()`` it defines."""
+def find_entry_function(program: Program, found: Findings) -> Verdict:
+    """The entry function, found for the filters after it. A script's traced unit is its own
+    top-level code (no function), or a ``main()`` it defines."""
     if program.script and program.entry_point == SCRIPT_ENTRY:
         return None
-    program.function = entry_function(program.tree, program.entry_point)
-    if program.function is None:
+    function = entry_function(program.tree, program.entry_point)
+    if function is None:
         return Reject(DedupReason.NO_ENTRY_FUNCTION, f"no top-level def {program.entry_point}(...)")
-    return None
+    return replace(found, function=function)
 
 
-def check_capabilities(program: Program) -> Reject | None:
+def check_capabilities(program: Program, found: Findings) -> Verdict:
     words = _WORD.findall(program.code) if program.names is None else program.names
     if _TRIGGER_WORDS.isdisjoint(words):  # most programs: no rule can fire, skip the AST walk
         return None
     return scan_capabilities(program.tree, SCRIPT_CALLS if program.script else frozenset())
 
 
-def check_inputs(program: Program, limits: FilterConfig) -> Reject | None:
+def check_inputs(program: Program, found: Findings, limits: FilterConfig) -> Verdict:
     """Drop oversized and repeated inputs, keep at most ``max_inputs``; reject on a bad signature
     (a script's inputs: its standard input, within ``max_stdin_bytes``, and its expected printed
     output, within ``max_stdout_bytes``: real tests are longer than a function's JSON inputs)."""
     if program.script:
-        return _select_inputs(program, limits, partial(_script_input, limits=limits))
-    assert program.function is not None, "the inputs filter runs after entry_function"
-    read = partial(_call_input, signature=Signature.of(program.function), limits=limits)
-    return _select_inputs(program, limits, read)
+        return _select_inputs(program, found, limits, partial(_script_input, limits=limits))
+    assert found.function is not None, "the inputs filter is given the entry_function filter's function"
+    read = partial(_call_input, signature=Signature.of(found.function), limits=limits)
+    return _select_inputs(program, found, limits, read)
 
 
 def _call_input(
@@ -400,11 +422,14 @@ def _script_input(index: int, item: dict[str, Any], limits: FilterConfig) -> Rej
 
 
 def _select_inputs(
-    program: Program, limits: FilterConfig, read: Callable[[int, dict[str, Any]], Reject | bool]
-) -> Reject | None:
+    program: Program,
+    found: Findings,
+    limits: FilterConfig,
+    read: Callable[[int, dict[str, Any]], Reject | bool],
+) -> Reject | Findings:
     """Every input through ``read`` (a Reject, or whether it is oversized), then repeats and
-    inputs over ``max_inputs`` dropped. Sets ``program.kept_inputs`` and ``program.dropped``
-    once every input is read, so a bad input part-way leaves no partial counts."""
+    inputs over ``max_inputs`` dropped. The inputs kept and the drop counts are found only once
+    every input is read, so a bad input part-way leaves no partial counts."""
     kept: list[dict[str, Any]] = []
     dropped: Counter[InputDrop] = Counter()
     seen: set[str] = set()
@@ -422,28 +447,29 @@ def _select_inputs(
         else:
             seen.add(text)
             kept.append(item)
-    program.kept_inputs, program.dropped = kept, dropped
+    selected = replace(found, inputs=kept, dropped=dropped)
     if len(kept) < limits.min_inputs:
         named = ", ".join(f"{n} {why}" for why, n in sorted(dropped.items())) or "none dropped"
         detail = f"{len(kept)} usable of {len(program.inputs)} (min {limits.min_inputs}; {named})"
-        return Reject(DedupReason.TOO_FEW_INPUTS, detail)
-    return None
+        return Reject(DedupReason.TOO_FEW_INPUTS, detail, selected)
+    return selected
 
 
-def check_decontamination(program: Program, benchmarks: BenchmarkIndex) -> Reject | None:
+def check_decontamination(program: Program, found: Findings, benchmarks: BenchmarkIndex) -> Verdict:
     overlap = benchmarks.overlap({"problem": program.problem, "code": program.code})
     return None if overlap is None else Reject(DedupReason.CONTAMINATED, overlap)
 
 
 def program_filters(limits: FilterConfig, benchmarks: BenchmarkIndex | None = None) -> list[Filter]:
     """Every static filter in the order of ``FilterName``; decontamination only when
-    benchmarks are configured."""
+    benchmarks are configured. ``needs``: the filters after ``syntax`` read the AST, and
+    ``inputs`` binds each input to the signature of the function ``entry_function`` found."""
     filters = [
         Filter(FilterName.CODE_SIZE, partial(check_code_size, limits=limits)),
         Filter(FilterName.SYNTAX, check_syntax),
-        Filter(FilterName.ENTRY_FUNCTION, find_entry_function),
-        Filter(FilterName.CAPABILITIES, check_capabilities),
-        Filter(FilterName.INPUTS, partial(check_inputs, limits=limits)),
+        Filter(FilterName.ENTRY_FUNCTION, find_entry_function, needs=(FilterName.SYNTAX,)),
+        Filter(FilterName.CAPABILITIES, check_capabilities, needs=(FilterName.SYNTAX,)),
+        Filter(FilterName.INPUTS, partial(check_inputs, limits=limits), needs=(FilterName.ENTRY_FUNCTION,)),
     ]
     if benchmarks is not None:
         filters.append(
@@ -452,28 +478,48 @@ def program_filters(limits: FilterConfig, benchmarks: BenchmarkIndex | None = No
     return filters
 
 
+def _check_needs(filters: Sequence[Filter]) -> None:
+    """Raises unless every filter comes after the filters it needs."""
+    ran: set[FilterName] = set()
+    for program_filter in filters:
+        if missing := [name.value for name in program_filter.needs if name not in ran]:
+            raise ValueError(f"the {program_filter.name} filter needs {missing} to run before it")
+        ran.add(program_filter.name)
+
+
 def run_filters(program: Program, filters: Sequence[Filter]) -> FilterOutcome:
-    """Each filter in order until the first reject. A filter that raises rejects the program
-    as ``analysis_error`` under its own name: one odd program must not fail the batch."""
+    """Each filter in order until the first reject, each given what the filters before it
+    found. A filter that raises rejects the program as ``analysis_error`` under its own name:
+    one odd program must not fail the batch. A list with a filter before one it needs raises."""
+    _check_needs(filters)
+    found = Findings()
     for program_filter in filters:
         try:
-            reject = program_filter.check(program)
+            verdict = program_filter.check(program, found)
         except Exception as exc:
-            reject = Reject(DedupReason.ANALYSIS_ERROR, error_detail(exc))
-        if reject is not None:
+            verdict = Reject(DedupReason.ANALYSIS_ERROR, error_detail(exc))
+        if isinstance(verdict, Reject):
+            found = found if verdict.found is None else verdict.found
             return FilterOutcome(
-                program_filter.name, reject.reason, reject.detail, program.kept_inputs, program.dropped
+                program_filter.name,
+                verdict.reason,
+                verdict.detail,
+                found.inputs,
+                found.dropped,
+                found.function,
             )
-    return FilterOutcome(None, None, "", program.kept_inputs, program.dropped)
+        if verdict is not None:
+            found = verdict
+    return FilterOutcome(None, None, "", found.inputs, found.dropped, found.function)
 
 
 def check_program(
     code: str,
     parsed: ast.Module | str,
     entry_point: str,
-    inputs: list[dict[str, Any]],
+    inputs: Sequence[dict[str, Any]],
     limits: FilterConfig,
-    names: set[str] | None = None,
+    names: AbstractSet[str] | None = None,
     run_mode: str = RunMode.CALL,
 ) -> FilterOutcome:
     """The static filters without decontamination, on one program (``parsed`` is
