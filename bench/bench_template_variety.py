@@ -14,6 +14,7 @@ Run: ``python bench/bench_template_variety.py [--problems 60] [--repeats 5] [--p
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import json
 import statistics
@@ -97,9 +98,9 @@ def main() -> None:
     options = parser.parse_args()
     current = executions(options.problems)
     old = previous_renderer(options.previous)
-    old_runs = [
-        old.Execution(e.entry_point, e.input_json, e.return_json, e.steps, e.run_mode) for e in current
-    ]
+    # every field the previous Execution knows (older ones had no ``code``)
+    known = {field.name for field in dataclasses.fields(old.Execution)}
+    old_runs = [old.Execution(**{k: v for k, v in vars(e).items() if k in known}) for e in current]
     table = Table(title=f"Template texts of {len(current)} ok PyEdu executions (median of {options.repeats})")
     for column in (
         "renderer",
