@@ -1,1 +1,2 @@
-"""Stage entry points: each reads a table and writes a table; each file also runs under spark-submit."""
+"""The stages (``*_stage.py``: each reads tables and writes tables), the pipeline's list of them
+(``stages.py``), and ``submit.py``, the one script that runs any of them under spark-submit."""

@@ -21,7 +21,8 @@ PACKAGES = {
     "tracepile.quality": REPO / "quality",
     "tracepile.translation": REPO / "translation",
 }
-ENTRY_SCRIPTS = ("ingest", "dedup", "trace", "generate", "export", "pipeline")
+# the one spark-submit entry script, for every stage: ``spark-submit jobs/submit.py COMMAND``
+ENTRY_SCRIPTS = ("submit",)
 
 # entry points -> runner -> stages -> partition code -> pure logic -> tables/config
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -108,7 +109,7 @@ def test_the_graph_is_read_from_real_files() -> None:
         "tracepile.udfs.sandbox",
     } <= set(GRAPH)
     assert "tracepile.runner" in GRAPH["tracepile.cli"]
-    assert "tracepile.cli" in GRAPH["tracepile.jobs.ingest"]  # the spark-submit entry, under __main__
+    assert "tracepile.cli" in GRAPH["tracepile.jobs.submit"]  # the spark-submit entry, under __main__
 
 
 def test_no_import_cycle() -> None:
@@ -137,6 +138,24 @@ def test_nothing_imports_a_spark_submit_entry_script() -> None:
     entries = {f"tracepile.jobs.{s}" for s in ENTRY_SCRIPTS}
     importers = {module: targets & entries for module, targets in GRAPH.items() if targets & entries}
     assert importers == {}
+
+
+def _runs_as_a_script(path: Path) -> bool:
+    """Whether the file has an ``if __name__ == "__main__":`` block."""
+    return any(
+        isinstance(node, ast.If)
+        and isinstance(node.test, ast.Compare)
+        and isinstance(node.test.left, ast.Name)
+        and node.test.left.id == "__name__"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+    )
+
+
+def test_one_spark_submit_entry_script_for_every_stage() -> None:
+    """``jobs/`` has one script to submit (``jobs/submit.py COMMAND``), not one per stage."""
+    jobs = {m: path for m, path in MODULES.items() if m.startswith("tracepile.jobs.")}
+    scripts = {m for m, path in jobs.items() if _runs_as_a_script(path)}
+    assert scripts == {f"tracepile.jobs.{s}" for s in ENTRY_SCRIPTS}
 
 
 def test_no_stage_imports_another_stage() -> None:

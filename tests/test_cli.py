@@ -138,14 +138,15 @@ def test_spark_submit_runs_the_ingest_dedup_trace_and_generate_jobs(tmp_path) ->
 
     lake = tmp_path / "lake"
     spark_submit = Path(sys.executable).parent / "spark-submit"
-    jobs = (("ingest.py", ["--sample"]), ("dedup.py", []), ("trace.py", []), ("generate.py", []))
+    jobs = (("ingest", ["--sample"]), ("dedup", []), ("trace", []), ("generate", []))
     for job, extra in jobs:
         done = subprocess.run(
             [
                 str(spark_submit),
                 "--master",
                 "local[2]",
-                str(REPO / "jobs" / job),
+                str(REPO / "jobs" / "submit.py"),
+                job,
                 *extra,
                 "--table-format",
                 "parquet",

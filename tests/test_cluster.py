@@ -1,7 +1,7 @@
 """The pipeline on real clusters gives the embedded engine's tables.
 
 1. A standalone Spark cluster started from the pyspark package (a master and two workers,
-   one core each, on loopback) runs ``spark-submit jobs/pipeline.py``, with tracepile
+   one core each, on loopback) runs ``spark-submit jobs/submit.py run``, with tracepile
    shipped as the built wheel (``--py-files``) to nodes whose Python has the dependencies
    but not tracepile; its bronze, silver and gold tables equal the embedded run's on the
    same 30 real problems, and executors on both workers ran tasks (the Spark event log
@@ -229,7 +229,7 @@ def _wait_for_workers(cluster: StandaloneCluster, processes: list[subprocess.Pop
 def _spark_submit(
     cluster: StandaloneCluster, root: Path, python: str, job_args: list[str], extra: Sequence[str] = ()
 ) -> str:
-    """``spark-submit jobs/pipeline.py`` to the cluster; its output (the Spark log included)."""
+    """``spark-submit jobs/submit.py run`` to the cluster; its output (the Spark log included)."""
     conf = {
         "spark.pyspark.python": python,  # the Python of the executors' workers
         "spark.pyspark.driver.python": python,
@@ -250,7 +250,8 @@ def _spark_submit(
         *("--master", cluster.master_url),
         *(arg for key, value in conf.items() for arg in ("--conf", f"{key}={value}")),
         *extra,
-        str(REPO / "jobs" / "pipeline.py"),
+        str(REPO / "jobs" / "submit.py"),
+        "run",
         *job_args,
     ]
     log = root / "spark-submit.log"

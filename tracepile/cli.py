@@ -563,11 +563,41 @@ def sandbox_run(
         raise typer.Exit(1)
 
 
+# the commands that run stages through the runner: what ``spark-submit jobs/submit.py`` takes
+JOB_COMMANDS = (
+    "run",
+    "ingest",
+    "dedup",
+    "rewrite",
+    "trace",
+    "generate",
+    "questions",
+    "export",
+    "gate",
+    "repair",
+)
+
+
 def main_for_job(command: str, argv: list[str]) -> NoReturn:
-    """Entry for ``spark-submit jobs/<stage>.py``: the engine defaults to the submitting Spark."""
+    """``tracepile COMMAND ARGV`` with the engine defaulting to the submitting Spark (under
+    ``spark-submit`` or on Databricks); for ``jobs/submit.py`` and ``tracepile-job``."""
     under_spark = "PYSPARK_GATEWAY_PORT" in os.environ or "DATABRICKS_RUNTIME_VERSION" in os.environ
     app([command, *(["--engine", "spark"] if under_spark else []), *argv])
     raise SystemExit(0)
+
+
+def submit(argv: list[str]) -> NoReturn:
+    """Entry for ``spark-submit jobs/submit.py COMMAND [OPTIONS]``: one of ``JOB_COMMANDS``,
+    with that command's options. A missing or unknown command is one line and exit 2."""
+    if not argv or argv[0] not in JOB_COMMANDS:
+        problem = f"unknown command {argv[0]!r}" if argv else "no command"
+        typer.echo(
+            f"{problem}: spark-submit jobs/submit.py COMMAND [OPTIONS], "
+            f"COMMAND one of {', '.join(JOB_COMMANDS)}",
+            err=True,
+        )
+        raise SystemExit(2)
+    main_for_job(argv[0], argv[1:])
 
 
 def job() -> NoReturn:
