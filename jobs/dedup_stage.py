@@ -43,7 +43,7 @@ from tracepile.analysis.minhash import lsh_threshold
 from tracepile.analysis.normalize import KEY_VERSION
 from tracepile.config import TracepileConfig
 from tracepile.lakehouse import Lakehouse
-from tracepile.report import StageReport
+from tracepile.report import StageReport, Tally
 from tracepile.stage import Resources, Stage, StageRun, require_table
 from tracepile.tables import BRONZE_SOURCES, SILVER_PROGRAMS, SILVER_REJECTS, SILVER_SIGNATURES
 from tracepile.udfs.analyse_programs import (
@@ -57,7 +57,7 @@ from tracepile.udfs.analyse_programs import (
     edge_similarities,
     key_batches,
 )
-from tracepile.vocab import DUPLICATE_REASONS, DedupReason, InputDrop
+from tracepile.vocab import DedupReason, InputDrop
 
 STAGE = "dedup"
 INPUT_DROP_COLUMNS = tuple(drop.value for drop in InputDrop)  # counts per program in silver/programs
@@ -360,6 +360,9 @@ class DedupStage(Stage):
     name = STAGE
     reads = (BRONZE_SOURCES, SILVER_SIGNATURES)
     reads_detail = "unprocessed rows of bronze/sources"
+    tally = Tally(
+        kept="kept", kept_as="programs_kept", dropped_as="programs_dropped", total_as="programs_read"
+    )
     writes = (SILVER_PROGRAMS, SILVER_SIGNATURES, SILVER_REJECTS)
 
     def resources(self) -> Resources:
@@ -482,12 +485,8 @@ class DedupStage(Stage):
             keepers.select(F.lit("kept").alias("outcome"))
         )
         inputs_joined = exact.agg(F.sum("inputs_joined")).first()[0] or 0
-        counts = {
-            DedupReason.EXACT_DUPLICATE: exact.count(),
-            DedupReason.NEAR_DUPLICATE: near.count(),
-            "candidate_edges": edges.count(),
-        }
-        _fill_report(report, outcome, counts, components, existing.count() if existing is not None else 0)
+        reused = existing.count() if existing is not None else 0
+        _fill_report(report, outcome, edges.count(), components, reused)
         report.counts["signatures_rekeyed"] = rekeyed_count
         report.counts["inputs_joined_from_duplicates"] = inputs_joined
         with run.step("staging silver/signatures, silver/programs, silver/rejects"):
@@ -521,28 +520,22 @@ class DedupStage(Stage):
 def _fill_report(
     report: StageReport,
     outcome: list[Row],
-    counts: dict[str, int],
+    candidate_edges: int,
     components: Components,
     existing_count: int,
 ) -> None:
-    for row in outcome:
-        if row["reject_reason"] is not None:
-            report.reasons[row["reject_reason"]] = (
-                report.reasons.get(row["reject_reason"], 0) + row["programs"]
-            )
-    report.reasons.update({k: counts[k] for k in DUPLICATE_REASONS if counts[k]})
-    report.reasons = dict(sorted(report.reasons.items()))
+    """The counts of the filters, the signatures and the components (the outcomes of the
+    programs read are the runner's to count)."""
     drops = {r: sum(row[r] or 0 for row in outcome) for r in INPUT_DROP_COLUMNS}
     rejected_by = {name: 0 for name in FILTER_NAMES}
     for row in outcome:
         if row["rejected_by"] is not None:
             rejected_by[row["rejected_by"]] += row["programs"]
-    report.counts = {
-        "programs_read": sum(row["programs"] for row in outcome),
+    report.counts |= {
         "passed_filters": sum(row["programs"] for row in outcome if row["reject_reason"] is None),
         **{f"filter_{name}_rejected": n for name, n in rejected_by.items()},
         "signatures_reused": existing_count,
-        "candidate_edges": counts["candidate_edges"],
+        "candidate_edges": candidate_edges,
         "components_rounds": components.iterations,
         **{f"inputs_dropped_{r.removeprefix('input_')}": n for r, n in drops.items()},
     }

@@ -18,6 +18,7 @@ with the reason ``internal_error``.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -32,6 +33,7 @@ from tracepile.failures import StepFailed, fault_point, guarded
 from tracepile.lakehouse import Lakehouse
 from tracepile.quality.suites import export_expectations
 from tracepile.quality.validate import CheckResult, run_expectations
+from tracepile.report import Tally
 from tracepile.stage import Stage, StageRun, require_table
 from tracepile.tables import GOLD_COE, GOLD_QUESTIONS, SILVER_EXECUTIONS, SILVER_PROGRAMS
 from tracepile.translation.verify import answer_problem
@@ -162,6 +164,7 @@ DATASET_INFO: dict[str, dict[str, Any]] = {
 
 
 REJECTS_FILE = "rejects.jsonl"  # beside dataset_info.json: the rows a per-row step failed on
+EXPORTED = "exported"  # the outcome of a gold row written to the export
 
 
 @dataclass(frozen=True)
@@ -259,6 +262,8 @@ def answer_check(rows: DataFrame, examples: int) -> tuple[CheckResult, list[Reje
 class ExportStage(Stage):
     name = "export"
     reads = (GOLD_COE, GOLD_QUESTIONS, SILVER_PROGRAMS)
+    # per kind of sample: exported, or left out because a step raised on it
+    tally = Tally(kept=EXPORTED, kept_as="{by}_rows", by="kind")
 
     def __init__(
         self, config: TracepileConfig, fmt: str, out: str, kinds: Sequence[str] = tuple(ExportKind)
@@ -298,20 +303,18 @@ class ExportStage(Stage):
                 by_split = {r["split"]: r["count"] for r in rows.groupBy("split").count().collect()}
             else:
                 by_split, unwritten = _write_jsonl(rows, self.fmt, target, settings.shard_rows)
-        by_kind = {r["kind"]: r["count"] for r in rows.groupBy("kind").count().collect()}
-        for row in unwritten:
-            by_kind[row.kind] -= 1
+        outcomes = Counter({(EXPORTED, kind): 0 for kind in self.kinds})
+        outcomes.update({(EXPORTED, r["kind"]): r["count"] for r in rows.groupBy("kind").count().collect()})
         rejected += unwritten
+        for row in unwritten:
+            outcomes[EXPORTED, row.kind] -= 1
+        outcomes.update((INTERNAL_ERROR, row.kind) for row in rejected)
         report.notes["kinds"] = ", ".join(self.kinds)
-        report.counts = {
-            "gold_rows": gold_rows,
-            **{f"{kind}_rows": by_kind.get(kind, 0) for kind in self.kinds},
-            "duplicate_texts": gold_rows - exported,
-            **{f"{split}_rows": by_split.get(split, 0) for split in SPLITS},
-        }
+        report.counts.update(gold_rows=gold_rows)
+        run.count(outcomes)
+        report.counts["duplicate_texts"] = gold_rows - exported
+        report.counts.update({f"{split}_rows": by_split.get(split, 0) for split in SPLITS})
         if rejected:
-            report.counts["rejected"] = len(rejected)
-            report.reasons[INTERNAL_ERROR] = len(rejected)
             target.mkdir(parents=True, exist_ok=True)
             rejects_file = target / REJECTS_FILE
             rejects_file.write_text(

@@ -26,6 +26,7 @@ from tracepile.execution.outcomes import outcome_schema
 from tracepile.execution.runs_programs import settled_executions
 from tracepile.execution.text_backend import TextBackend
 from tracepile.lakehouse import Lakehouse
+from tracepile.report import Tally
 from tracepile.stage import Resources, Stage, StageRun
 from tracepile.tables import GOLD_COE, GOLD_REJECTS, SILVER_EXECUTIONS, SILVER_PROGRAMS
 from tracepile.translation.backends import Backend, backend_for
@@ -75,6 +76,8 @@ class GenerateStage(Stage):
     reads = (SILVER_EXECUTIONS, SILVER_PROGRAMS)
     reads_detail = "status ok"
     writes = (GOLD_COE, GOLD_REJECTS)
+    # a backend's error is neither verified nor rejected: the next run tries the row again
+    tally = Tally(kept=VERIFIED, kept_as="verified", retried=frozenset({BACKEND_ERROR}))
 
     def resources(self) -> Resources:
         settings = self.config.generate
@@ -87,6 +90,9 @@ class GenerateStage(Stage):
         """The executor's backend: a vLLM engine loads its model once per process, on first use."""
         return TextBackend(self.config.generate).setup()
 
+    def teardown(self, backend: Backend) -> None:
+        TextBackend(self.config.generate).teardown(backend)
+
     def plan(self, run: StageRun) -> None:
         settings, report = self.config.generate, run.report
         report.notes["backend"] = f"{settings.backend}" + (
@@ -96,11 +102,7 @@ class GenerateStage(Stage):
             pending = run.stage(pending_generations(run.lakehouse, settings), "generate_pending")
             total = pending.count()
         batches = max(1, math.ceil(total / settings.batch_rows))
-        report.counts = {
-            "pending": total,
-            "batches": batches if total else 0,
-            **dict.fromkeys(("verified", "rejected", "retry_next_run"), 0),
-        }
+        report.counts.update(pending=total, batches=batches if total else 0)
         with run.progress(total, batches if total else 0) as progress:
             for number in range(batches if total else 0):
                 rows = pending.where(F.pmod(F.xxhash64("coe_id"), F.lit(batches)) == number)
@@ -112,20 +114,7 @@ class GenerateStage(Stage):
                 )
                 with run.step(f"batch {number + 1} of {batches}, {settings.backend} backend"):
                     outcomes = run.stage(outcomes, f"generate_outcomes_{number}")
-                    done = 0
-                    for row in outcomes.groupBy("outcome").count().collect():
-                        outcome, count = row["outcome"], row["count"]
-                        name = {VERIFIED: "verified", BACKEND_ERROR: "retry_next_run"}.get(
-                            outcome, "rejected"
-                        )
-                        report.counts[name] += count
-                        done += count
-                        if name == "rejected":
-                            report.reasons[outcome] = report.reasons.get(outcome, 0) + count
                     verified, rejected = _split(outcomes, run.run_id)
-                    batch = run.write(
-                        [(GOLD_COE, verified), (GOLD_REJECTS, rejected)],
-                        outcomes.where(F.col("outcome") != BACKEND_ERROR.value).select("outcome"),
-                    )
+                    batch = run.write([(GOLD_COE, verified), (GOLD_REJECTS, rejected)], outcomes)
                     run.publish(batch)
-                progress.batch_done(done)
+                progress.batch_done(sum((batch.outcome_counts or {}).values()))

@@ -17,8 +17,8 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 
 from tracepile.config import TracepileConfig
-from tracepile.engine import python_partitions
 from tracepile.execution.runs_programs import RunsPrograms
+from tracepile.report import Tally
 from tracepile.sources.files import parse_source_spec, pieces_of, source_context, source_files
 from tracepile.stage import StageRun
 from tracepile.tables import BRONZE_SOURCES, INGEST_REJECTS
@@ -50,12 +50,12 @@ def source_tasks(files: list[tuple[str, str, str | None]], piece_bytes: int) -> 
     ]
 
 
-def parse_sources(spark: SparkSession, tasks: list[SourceTask], config: TracepileConfig) -> DataFrame:
-    """The ingest transformation: one parsed row per source line (program, reject or blank)."""
-    # a partition reads its tasks one after another
-    file_rows = spark.createDataFrame(tasks, FILES_SCHEMA_DDL).repartition(
-        python_partitions(config, len(tasks))
-    )
+def parse_sources(
+    spark: SparkSession, tasks: list[SourceTask], config: TracepileConfig, partitions: int
+) -> DataFrame:
+    """The ingest transformation: one parsed row per source line (program, reject or blank),
+    the tasks spread over ``partitions`` (a partition reads its tasks one after another)."""
+    file_rows = spark.createDataFrame(tasks, FILES_SCHEMA_DDL).repartition(partitions)
     # The Arrow schema the reader yields is the one declaration; Spark's is derived from it.
     parsed_schema = from_arrow_schema(PARSED_ARROW_SCHEMA)
     return file_rows.mapInArrow(partial(parse_files_arrow, options=config.ingest), parsed_schema)
@@ -92,6 +92,12 @@ class IngestStage(RunsPrograms):
 
     name = "ingest"
     writes = (BRONZE_SOURCES, INGEST_REJECTS)
+    tally = Tally(
+        kept="program",
+        kept_as="programs_parsed",
+        aside={"blank": "blank_lines"},
+        total_as="lines",
+    )
 
     def __init__(self, config: TracepileConfig, sources: Sequence[str]) -> None:
         super().__init__(config)
@@ -105,21 +111,13 @@ class IngestStage(RunsPrograms):
         tasks = source_tasks(files, self.config.ingest.piece_bytes)
         pieces = f" in {len(tasks)} pieces" if len(tasks) > len(files) else ""
         with run.step(f"parsing {len(files)} file(s){pieces}"):
-            staged = run.stage(parse_sources(run.spark, tasks, self.config), "ingest")
+            parsed_lines = parse_sources(run.spark, tasks, self.config, run.python_partitions(len(tasks)))
+            staged = run.stage(parsed_lines, "ingest")
         generating = staged.where(needs_generated_inputs()).count()
         if generating:
             with run.step(f"running the input generators of {generating} program(s) in the sandbox"):
                 generated = staged.mapInPandas(partial(fill_generated_inputs, stage=self), staged.schema)
                 staged = run.stage(generated, "ingest_generated")
-        with run.step("counting outcomes"):
-            outcome_counts = staged.groupBy("outcome", "reject_reason").count().collect()
-        by_outcome: dict[str, int] = {}
-        for row in outcome_counts:
-            by_outcome[row["outcome"]] = by_outcome.get(row["outcome"], 0) + row["count"]
-            if row["outcome"] == "reject":
-                report.reasons[row["reject_reason"]] = row["count"]
-        report.reasons = dict(sorted(report.reasons.items()))
-
         programs = staged.where(F.col("outcome") == "program")
         unique_programs = first_per_program(programs).select(*BRONZE_SOURCES.schema.names)
         rejects = staged.where(F.col("outcome") == "reject").select(
@@ -131,23 +129,16 @@ class IngestStage(RunsPrograms):
             F.col("reject_detail").alias("detail"),
             "raw_record",
         )
-        # one outcome per non-blank line: the gate's reject-rate checks
-        outcomes = staged.where(F.col("outcome") != "blank").select(
-            F.coalesce("reject_reason", F.lit("program")).alias("outcome")
-        )
-        parsed = by_outcome.get("program", 0)
-        report.counts = {
-            "files": len(files),
-            "tasks": len(tasks),
-            "lines": sum(by_outcome.values()),
-            "blank_lines": by_outcome.get("blank", 0),
-            "rejected": by_outcome.get("reject", 0),
-            "programs_parsed": parsed,
-            "duplicates_in_batch": parsed - unique_programs.count(),
-        }
+        # one outcome per line: a program, its reject reason, or blank (the gate's reject rates)
+        outcome = F.when(F.col("outcome") == "reject", F.col("reject_reason")).otherwise(F.col("outcome"))
+        report.counts.update(files=len(files), tasks=len(tasks))
         with run.step("staging new programs and rejects"):
-            batch = run.write([(BRONZE_SOURCES, unique_programs), (INGEST_REJECTS, rejects)], outcomes)
-        written = batch.rows(BRONZE_SOURCES)
+            batch = run.write(
+                [(BRONZE_SOURCES, unique_programs), (INGEST_REJECTS, rejects)],
+                staged.select(outcome.alias("outcome")),
+            )
+        parsed, written = report.counts["programs_parsed"], batch.rows(BRONZE_SOURCES)
+        report.counts["duplicates_in_batch"] = parsed - unique_programs.count()
         report.counts["rejects_new"] = batch.rows(INGEST_REJECTS)
         report.counts["already_present"] = parsed - report.counts["duplicates_in_batch"] - written
         report.counts["programs_new"] = written

@@ -17,6 +17,7 @@ from tracepile.config import TracepileConfig
 from tracepile.execution.outcomes import outcome_schema
 from tracepile.execution.runs_programs import RunsPrograms, settled_executions
 from tracepile.execution.text_backend import TextBackend
+from tracepile.report import Tally
 from tracepile.stage import StageRun
 from tracepile.tables import GOLD_QUESTION_REJECTS, GOLD_QUESTIONS, SILVER_EXECUTIONS, SILVER_PROGRAMS
 from tracepile.translation.backends import backend_for
@@ -31,6 +32,9 @@ class QuestionsStage(RunsPrograms):
     reads = (SILVER_EXECUTIONS, SILVER_PROGRAMS)
     reads_detail = "settled ok executions of functions, without questions from this backend"
     writes = (GOLD_QUESTIONS, GOLD_QUESTION_REJECTS)
+    # a backend's error is neither verified nor rejected: with no row, the execution is asked
+    # again by the next run (unless another of its questions was settled)
+    tally = Tally(kept=VERIFIED, kept_as="questions_{by}", retried=frozenset({BACKEND_ERROR}), by="kind")
 
     def __init__(self, config: TracepileConfig) -> None:
         super().__init__(config)
@@ -50,31 +54,21 @@ class QuestionsStage(RunsPrograms):
                     )
                     rows = rows.join(done.select("execution_id").distinct(), "execution_id", "left_anti")
             pending = run.stage(rows, "questions_pending")
-            report.counts = {"executions": pending.count()}
+            report.counts["executions"] = pending.count()
         schema = outcome_schema(OUTCOME_COLUMNS, GOLD_QUESTIONS, GOLD_QUESTION_REJECTS)
         with run.step("asking, answering and verifying"):
             outcomes = run.stage(
                 pending.mapInPandas(partial(ask_partition, stage=self), schema), "questions_out"
             )
-            by_outcome = outcomes.groupBy("outcome", "kind").count().collect()
-        for row in by_outcome:
-            if row["outcome"] == UNSTABLE:
-                continue
-            key = {VERIFIED: f"questions_{row['kind']}", BACKEND_ERROR: "retry_next_run"}.get(
-                row["outcome"], "rejected"
-            )
-            report.counts[key] = report.counts.get(key, 0) + row["count"]
-            if key == "rejected":
-                report.reasons[row["outcome"]] = report.reasons.get(row["outcome"], 0) + row["count"]
+        # an execution's row with outcome UNSTABLE is no question: it says how many of its
+        # questions were left out because their answer depends on the hash seed
         unstable = (
             outcomes.where(F.col("outcome") == UNSTABLE).agg(F.sum(F.col("detail").cast("long"))).first()
         )
         report.counts["left_out_hash_seed_dependent"] = int((unstable[0] if unstable else None) or 0)
-        # a backend's error is neither verified nor rejected: with no row, the execution is asked
-        # again by the next run (unless another of its questions was settled)
-        asked = outcomes.where(~F.col("outcome").isin(UNSTABLE, BACKEND_ERROR.value)).withColumn(
-            "run_id", F.lit(run.run_id)
-        )
+        questions = outcomes.where(F.col("outcome") != UNSTABLE)
+        asked = questions.where(F.col("outcome") != BACKEND_ERROR.value)
+        asked = asked.withColumn("run_id", F.lit(run.run_id))
         verified = asked.where(F.col("outcome") == VERIFIED.value).select(*GOLD_QUESTIONS.schema.names)
         rejected = (
             asked.where(F.col("outcome") != VERIFIED.value)
@@ -82,8 +76,5 @@ class QuestionsStage(RunsPrograms):
             .select(*GOLD_QUESTION_REJECTS.schema.names)
         )
         with run.step("quality gate, then publishing gold/questions"):
-            batch = run.write(
-                [(GOLD_QUESTIONS, verified), (GOLD_QUESTION_REJECTS, rejected)],
-                asked.select("outcome"),
-            )
+            batch = run.write([(GOLD_QUESTIONS, verified), (GOLD_QUESTION_REJECTS, rejected)], questions)
             run.publish(batch)

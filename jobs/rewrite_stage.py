@@ -20,6 +20,7 @@ from pyspark.sql import functions as F
 
 from tracepile.execution.outcomes import outcome_schema
 from tracepile.execution.runs_programs import RunsPrograms
+from tracepile.report import Tally
 from tracepile.stage import StageRun, require_table
 from tracepile.tables import SILVER_PROGRAMS, SILVER_REWRITE_REJECTS
 from tracepile.udfs.check_rewrites import KEPT, OUTCOME_COLUMNS, check_partition
@@ -31,6 +32,7 @@ class RewriteStage(RunsPrograms):
     reads = (SILVER_PROGRAMS,)
     reads_detail = "originals not rewritten yet"
     writes = (SILVER_PROGRAMS, SILVER_REWRITE_REJECTS)
+    tally = Tally(kept=KEPT, kept_as="kept_{by}", dropped_as="dropped_{by}", by="rewrite_kind")
 
     def plan(self, run: StageRun) -> None:
         settings, report = self.config.rewrites, run.report
@@ -56,19 +58,12 @@ class RewriteStage(RunsPrograms):
             outcomes = run.stage(
                 pending.mapInPandas(partial(check_partition, stage=self), schema), "rewrites"
             )
-            by_outcome = outcomes.groupBy("outcome", "rewrite_kind").count().collect()
-        report.counts = {"programs": pending.count()}
-        for row in by_outcome:
-            kind, count = row["rewrite_kind"], row["count"]
-            key = f"kept_{kind}" if row["outcome"] == KEPT else f"dropped_{kind}"
-            report.counts[key] = report.counts.get(key, 0) + count
-            if row["outcome"] != KEPT:
-                report.reasons[row["outcome"]] = report.reasons.get(row["outcome"], 0) + count
+        report.counts["programs"] = pending.count()
         stamped = outcomes.withColumn("run_id", F.lit(run.run_id))
         kept = stamped.where(F.col("outcome") == KEPT).select(*SILVER_PROGRAMS.schema.names)
         dropped_rows = stamped.where(F.col("outcome") != KEPT).select(*SILVER_REWRITE_REJECTS.schema.names)
         with run.step("quality gate, then publishing the kept rewrites"):
-            batch = run.write([(SILVER_PROGRAMS, kept), (SILVER_REWRITE_REJECTS, dropped_rows)])
+            batch = run.write([(SILVER_PROGRAMS, kept), (SILVER_REWRITE_REJECTS, dropped_rows)], outcomes)
             run.publish(batch)
         report.counts["rewrites_kept"] = batch.rows(SILVER_PROGRAMS)
         report.counts["rewrites_dropped"] = batch.rows(SILVER_REWRITE_REJECTS)

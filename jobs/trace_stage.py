@@ -19,13 +19,13 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from tracepile.engine import python_partitions
 from tracepile.execution.runs_programs import RunsPrograms, whole_program_verdicts
 from tracepile.lakehouse import Lakehouse
+from tracepile.report import Tally
 from tracepile.stage import StageRun, require_table
 from tracepile.tables import SILVER_EXECUTIONS, SILVER_PROGRAMS, SILVER_REJECTS
 from tracepile.udfs.run_programs import FAILURE, trace_batches
-from tracepile.vocab import DedupReason
+from tracepile.vocab import DedupReason, Status
 
 STAGE = "trace"  # silver/rejects.stage of a whole-verdict program that failed an input
 
@@ -130,6 +130,16 @@ class TraceStage(RunsPrograms):
     reads = (SILVER_PROGRAMS,)
     reads_detail = "inputs without an execution"
     writes = (SILVER_EXECUTIONS, SILVER_REJECTS)
+    # one outcome per run: its status, or internal_error where our side raised (no execution
+    # is written, so the next run tries the input again)
+    tally = Tally(
+        kept=Status.OK,
+        kept_as="status_{outcome}",
+        dropped_as="status_{outcome}",
+        retried=frozenset({DedupReason.INTERNAL_ERROR}),
+        total_as="runs",
+        reasons=False,
+    )
 
     def plan(self, run: StageRun) -> None:
         limits = self.config.trace
@@ -160,14 +170,14 @@ class TraceStage(RunsPrograms):
             # executions as they were, and ``admitted`` reads them again when evaluated
             waiting = programs.count() - admitted.count() if quota else 0
         batches = math.ceil(total / limits.batch_rows)
-        partitions = python_partitions(self.config, limits.partitions) if limits.partitions else 0
+        partitions = run.python_partitions(limits.partitions) if limits.partitions else 0
         if partitions < limits.partitions:
             run.report.notes["partitions"] = (
                 f"trace.partitions {limits.partitions} taken as {partitions} (one per core) "
                 "on the embedded engine"
             )
-        by_status: dict[str, int] = {}
-        new_executions = failures = 0
+        report = run.report
+        report.counts.update(pending=total, batches=batches, executions_new=0)
         with run.progress(total, batches) as progress:
             for number in range(batches):
                 runs = pending.where(F.pmod(F.xxhash64("execution_id"), F.lit(batches)) == number)
@@ -182,37 +192,22 @@ class TraceStage(RunsPrograms):
                         .withColumn("run_id", F.lit(run.run_id))
                     )
                     failed = traced.where(F.col(FAILURE).isNotNull())
-                    failed_here = failed.count()
-                    failures += failed_here
                     tables = [(SILVER_EXECUTIONS, executed)]
-                    if failed_here:  # the rejects' gate runs only when there is a reject
+                    if failed.count():  # the rejects' gate runs only when there is a reject
                         tables.append((SILVER_REJECTS, failed_run_rejects(failed, run.run_id)))
-                    batch = run.write(tables)
-                    staged = batch.staged(SILVER_EXECUTIONS)
-                    batch.outcomes = staged.select(F.col("status").alias("outcome"))
-                    for row in staged.groupBy("status").count().collect():
-                        by_status[row["status"]] = by_status.get(row["status"], 0) + row["count"]
+                    # a run that raised has no status: its outcome says so, and it is retried
+                    outcome = F.coalesce(F.col("status"), F.lit(DedupReason.INTERNAL_ERROR.value))
+                    batch = run.write(tables, traced.select(outcome.alias("outcome")))
                 with run.step(f"batch {number + 1} of {batches}: quality gate, then publishing"):
                     run.publish(batch)
-                new_executions += batch.rows(SILVER_EXECUTIONS)
+                report.add("executions_new", batch.rows(SILVER_EXECUTIONS))
                 progress.batch_done(batch.rows(SILVER_EXECUTIONS))
-        run.report.counts = {
-            "pending": total,
-            "batches": batches,
-            "runs": sum(by_status.values()),
-            **{f"status_{status}": count for status, count in sorted(by_status.items())},
-            "executions_new": new_executions,
-        }
-        if failures:
-            # inputs whose run raised: none has an execution, so the next run tries them again
-            run.report.counts["runs_failed"] = failures
-            run.report.reasons[DedupReason.INTERNAL_ERROR] = failures
         if quota:
-            run.report.notes["domain quota"] = ", ".join(f"{d} {n:,}" for d, n in quota.items())
-            run.report.counts["programs_waiting_for_quota"] = waiting
+            report.notes["domain quota"] = ", ".join(f"{d} {n:,}" for d, n in quota.items())
+            report.counts["programs_waiting_for_quota"] = waiting
         # after the executions are published, so a crash between the two leaves nothing
         # unrecorded: the next run records every failed program without a reject row
         with run.step("recording programs that failed an input (competition, math)"):
             verdicts = run.write([(SILVER_REJECTS, failed_program_rejects(run.lakehouse, run.run_id))])
             run.publish(verdicts)
-        run.report.counts["programs_failed_an_input"] = verdicts.rows(SILVER_REJECTS)
+        report.counts["programs_failed_an_input"] = verdicts.rows(SILVER_REJECTS)

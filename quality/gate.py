@@ -64,7 +64,10 @@ class Batch:
     stage: str
     run_id: str
     tables: list[tuple[TableSpec, DataFrame, int]]  # spec, staged rows, row count
-    outcomes: DataFrame | None  # one row per input record, column ``outcome`` (kept or a reason)
+    # the rows the stage's rates are over, one per input record (column ``outcome``: kept or a
+    # reason), and their counts per outcome, set by the runner, which counts them once
+    outcomes: DataFrame | None = None
+    outcome_counts: dict[str, int] | None = None
 
     def staged(self, spec: TableSpec) -> DataFrame | None:
         return next((rows for s, rows, _ in self.tables if s == spec), None)
@@ -78,16 +81,15 @@ def stage_batch(
     run_id: str,
     stage: str,
     tables: list[tuple[TableSpec, DataFrame]],
-    outcomes: DataFrame | None = None,
 ) -> Batch:
     """Write: the rows of each DataFrame not yet in its table, materialised once (staging is
-    removed with the stage's other staging data). ``outcomes`` must be staged data already."""
+    removed with the stage's other staging data)."""
     staged = []
     for spec, df in tables:
         lakehouse.create_if_missing(spec)
         rows = lakehouse.stage(lakehouse.new_rows(spec, df), f"gate_{spec.layer}_{spec.name}", run_id)
         staged.append((spec, rows, rows.count()))
-    return Batch(stage, run_id, staged, outcomes)
+    return Batch(stage, run_id, staged)
 
 
 def audit_view(lakehouse: Lakehouse, rules: TableRules, rows: DataFrame, batch: Batch | None) -> DataFrame:
@@ -182,13 +184,16 @@ def check_table(
     return [schema, *suite, *constraint_results(spec, rows, config.gate.examples)]
 
 
-def check_rates(config: TracepileConfig, stage: str, outcomes: DataFrame) -> list[CheckResult]:
-    """The stage's batch-level rates over ``outcomes`` (column ``outcome``); none for a stage
-    without a rate rule."""
+def check_rates(
+    config: TracepileConfig, stage: str, outcomes: DataFrame, counts: dict[str, int] | None = None
+) -> list[CheckResult]:
+    """The stage's batch-level rates over ``outcomes`` (column ``outcome``; ``counts`` per
+    outcome when the caller has them); none for a stage without a rate rule."""
     rule = STAGE_RATES.get(stage)
     if rule is None:
         return []
-    counts = {row["outcome"]: row["count"] for row in outcomes.groupBy("outcome").count().collect()}
+    if counts is None:
+        counts = {row["outcome"]: row["count"] for row in outcomes.groupBy("outcome").count().collect()}
     expectations = rule.expectations(config, counts, sum(counts.values()))
     return run_expectations(outcomes, f"{stage} batch", expectations, [], config.gate.examples)
 
@@ -287,7 +292,7 @@ def publish(lakehouse: Lakehouse, config: TracepileConfig, batch: Batch) -> Gate
         if count:
             results += check_table(lakehouse, config, spec, rows, batch)
     if batch.outcomes is not None:
-        results += check_rates(config, batch.stage, batch.outcomes)
+        results += check_rates(config, batch.stage, batch.outcomes, batch.outcome_counts)
     verdict = decide(
         lakehouse, config, batch.run_id, batch.stage, results, Decision.PUBLISHED, Decision.QUARANTINED
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +25,38 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
+RETRY_NEXT_RUN = "retry_next_run"  # the count of rows a stage leaves for the next run to try again
+
+
+@dataclass(frozen=True)
+class Tally:
+    """How a stage's outcomes are counted: one outcome per input record (the ``kept`` value or
+    the reason it went no further), counted once per batch by the runner for the stage
+    summary, the gate's rates and the run page. Count names may use ``{outcome}`` and
+    ``{by}`` (the value of the column ``by``, which splits the counts, e.g. by kind)."""
+
+    kept: str
+    kept_as: str = "kept"
+    dropped_as: str = "rejected"  # each dropped outcome is also a reason, when ``reasons``
+    # outcomes the next run tries again (a server that was down, a run of ours that raised):
+    # counted as ``retry_next_run`` and as reasons, never in the gate's rates
+    retried: frozenset[str] = frozenset()
+    aside: Mapping[str, str] = field(default_factory=dict)  # outcome -> count name; no reason, no rate
+    by: str | None = None
+    total_as: str | None = None  # a count of every outcome, when named
+    reasons: bool = True  # whether dropped outcomes are reasons (retried ones always are)
+
+    def gated(self, outcome: str) -> bool:
+        """Whether rows with ``outcome`` count in the gate's rates."""
+        return outcome not in self.retried and outcome not in self.aside
+
+    def names(self) -> list[str]:
+        """The counts every run of the stage shows, zero or not (those not split by a value)."""
+        fixed = [self.total_as, self.kept_as, self.dropped_as, *self.aside.values()]
+        fixed += [RETRY_NEXT_RUN] if self.retried else []
+        return [n for n in dict.fromkeys(fixed) if n is not None and "{" not in n]
+
+
 @dataclass
 class StageReport:
     stage: str
@@ -35,6 +67,26 @@ class StageReport:
     notes: dict[str, str] = field(default_factory=dict)
     mix: dict[str, int] = field(default_factory=dict)  # programs per "source_kind/domain"
     seconds: float = 0.0
+
+    def add(self, name: str, count: int) -> None:
+        self.counts[name] = self.counts.get(name, 0) + count
+
+    def tally(self, tally: Tally, counts: Mapping[tuple[str, str | None], int]) -> None:
+        """Add one batch's ``(outcome, by value) -> rows`` to the counts and reasons: the one
+        place a stage's outcomes become its summary."""
+        for (outcome, by), count in sorted(counts.items(), key=lambda item: (item[0][0], item[0][1] or "")):
+            if tally.total_as:
+                self.add(tally.total_as, count)
+            if outcome in tally.aside:
+                self.add(tally.aside[outcome], count)
+                continue
+            retried = outcome in tally.retried
+            name = tally.kept_as if outcome == tally.kept else tally.dropped_as
+            name = RETRY_NEXT_RUN if retried else name
+            self.add(name.format(outcome=outcome, by=by), count)
+            if retried or (outcome != tally.kept and tally.reasons):
+                self.reasons[outcome] = self.reasons.get(outcome, 0) + count
+        self.reasons = dict(sorted(self.reasons.items()))
 
 
 @dataclass

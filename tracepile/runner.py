@@ -1,12 +1,14 @@
 """The one runner: everything around a stage, the same for every stage and every way in.
 
-``run_stages`` is a whole run (the CLI's commands, ``spark-submit jobs/*.py`` through the
+``run_stages`` is a whole run (the CLI's commands, ``spark-submit jobs/submit.py`` through the
 CLI, the Databricks notebook): the lakehouse's lease (``lease.py``: one writing run at a
 time; a dead holder's run is recorded as abandoned), SIGTERM and Ctrl-C handling, the
 engine session (or the caller's), migrations of tables written by an earlier version, each
 stage in order, the run's row in ``meta/runs`` and its summary. ``run_stage`` is one
-stage: its report and timing, staging and its cleanup, and, through ``StageRun``,
-write-audit-publish of each batch it plans (``quality/gate.py``) or quarantine.
+stage: its report and timing, staging and its cleanup, and, through ``StageRun``, the
+engine, the counting of its outcomes (once per batch, for the summary, the gate's rates and
+the run page) and write-audit-publish of each batch it plans (``quality/gate.py``) or
+quarantine.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -27,7 +29,7 @@ from pyspark.sql import functions as F
 from tracepile import interrupts, preload
 from tracepile.config import TracepileConfig, config_to_toml
 from tracepile.console import console
-from tracepile.engine import spark_session
+from tracepile.engine import python_partitions, spark_session
 from tracepile.failures import crash_point
 from tracepile.insights.page import write_run_page
 from tracepile.lakehouse import Lakehouse
@@ -52,9 +54,10 @@ class _StageRun:
     def __init__(
         self, stage: Stage, lakehouse: Lakehouse, run_id: str, report: StageReport, lease: Lease | None
     ) -> None:
-        self._stage_name, self._lease = stage.name, lease
+        self._stage_name, self._tally, self._lease = stage.name, stage.tally, lease
+        self._config = stage.config
         self._verdicts: list[gate.Verdict] = []
-        self.config, self.lakehouse, self.run_id, self.report = stage.config, lakehouse, run_id, report
+        self.lakehouse, self.run_id, self.report = lakehouse, run_id, report
 
     @property
     def spark(self) -> SparkSession:
@@ -64,6 +67,9 @@ class _StageRun:
         staged = self.lakehouse.stage(df, name, self.run_id)
         crash_point(f"{self._stage_name}:staged:{name}")
         return staged
+
+    def python_partitions(self, wanted: int) -> int:
+        return python_partitions(self._config, wanted)
 
     def mix(self, programs: DataFrame) -> dict[str, int]:
         rows = programs.groupBy("source_kind", "domain").count().collect()
@@ -78,17 +84,40 @@ class _StageRun:
     def write(
         self, tables: Sequence[tuple[TableSpec, DataFrame]], outcomes: DataFrame | None = None
     ) -> gate.Batch:
-        return gate.stage_batch(self.lakehouse, self.run_id, self._stage_name, list(tables), outcomes)
+        batch = gate.stage_batch(self.lakehouse, self.run_id, self._stage_name, list(tables))
+        if outcomes is not None:
+            self._count(batch, outcomes)
+        return batch
+
+    def count(self, outcomes: Mapping[tuple[str, str | None], int]) -> None:
+        assert self._tally is not None, f"the {self._stage_name} stage counts outcomes but declares no tally"
+        self.report.tally(self._tally, outcomes)
+
+    def _count(self, batch: gate.Batch, outcomes: DataFrame) -> None:
+        """The one count of a batch's outcomes: into the stage's summary by its tally, and
+        onto the batch for the gate's rates (those the tally says are gated)."""
+        tally = self._tally
+        assert tally is not None, f"the {self._stage_name} stage gives outcomes but declares no tally"
+        columns = ["outcome", *([tally.by] if tally.by else [])]
+        counts = {
+            (row["outcome"], row[tally.by] if tally.by else None): row["count"]
+            for row in outcomes.groupBy(*columns).count().collect()
+        }
+        self.count(counts)
+        gated = [outcome for outcome in {o for o, _ in counts} if tally.gated(outcome)]
+        kept = F.col("outcome").isin(*gated) if gated else F.lit(False)
+        batch.outcomes = outcomes.where(kept).select("outcome")
+        batch.outcome_counts = {o: sum(n for (k, _), n in counts.items() if k == o) for o in gated}
 
     def publish(self, batch: gate.Batch) -> None:
         if self._lease is not None:
             self._lease.check()
-        self._verdicts.append(gate.publish(self.lakehouse, self.config, batch).verdict)
+        self._verdicts.append(gate.publish(self.lakehouse, self._config, batch).verdict)
         self.report.notes.update(gate.verdict_notes(self._verdicts))
 
     def audit(self, results: list[CheckResult], passed: str, failed: str) -> None:
         verdict = gate.decide(
-            self.lakehouse, self.config, self.run_id, self._stage_name, results, passed, failed
+            self.lakehouse, self._config, self.run_id, self._stage_name, results, passed, failed
         )
         self.report.notes.update(verdict.notes())
         if verdict.stopping:
@@ -106,6 +135,7 @@ def run_stage(stage: Stage, lakehouse: Lakehouse, run_id: str, lease: Lease | No
         reads=stage.source_description(),
         writes=stage.target_description(),
         notes={"resources": stage.resources().describe()},
+        counts=dict.fromkeys(stage.tally.names() if stage.tally else [], 0),
     )
     started = time.perf_counter()
     crash_point(f"{stage.name}:start")

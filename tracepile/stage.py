@@ -1,26 +1,28 @@
 """The stage contract: what a stage declares, and what the runner hands it.
 
 A stage is one step of the pipeline (ingest, dedup, trace, generate, export, ...). It
-declares its name, the tables it reads and writes (``TableSpec``s of ``tables.py``) and
-the resources one of its workers needs; ``setup()`` makes its per-worker state (a sandbox
-pool, a model) once per executor process; ``plan(run)`` builds its output DataFrames and
-hands each batch to ``run.publish``, filling ``run.report`` with its counts. Everything
-around that (staging, the quality gate, publish or quarantine, cleanup, timing, the run
-record, interrupts) is the runner's (``runner.py``), the same for every stage: the models
-are datatrove's pipeline steps and NeMo Curator's ``ProcessingStage``.
+declares its name, the tables it reads and writes (``TableSpec``s of ``tables.py``), how
+its outcomes are counted (``tally``) and the resources one of its workers needs;
+``setup()`` makes its per-worker state (a sandbox pool, a model) once per executor process
+and ``teardown(state)`` closes it; ``plan(run)`` builds its output DataFrames and hands each
+batch, with one outcome per input record, to ``run.write`` and ``run.publish``. Everything
+around that (counting outcomes, staging, the quality gate, publish or quarantine, cleanup,
+timing, the engine, the run record, interrupts) is the runner's (``runner.py``), the same
+for every stage: the models are datatrove's pipeline steps and NeMo Curator's
+``ProcessingStage``. A stage reads its settings from the config it was made with.
 """
 
 from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from tracepile.config import TracepileConfig
-from tracepile.report import BatchProgress, StageReport
+from tracepile.report import BatchProgress, StageReport, Tally
 from tracepile.tables import TableSpec
 
 if TYPE_CHECKING:
@@ -56,7 +58,6 @@ class Resources:
 class StageRun(Protocol):
     """The runner's side of one stage's run, as the stage sees it."""
 
-    config: TracepileConfig
     lakehouse: Lakehouse
     run_id: str
     report: StageReport
@@ -66,6 +67,11 @@ class StageRun(Protocol):
 
     def stage(self, df: DataFrame, name: str) -> DataFrame:
         """Materialise an intermediate once (read back by later steps); removed when the stage ends."""
+        ...
+
+    def python_partitions(self, wanted: int) -> int:
+        """How many partitions a step running Python on every row should use to get
+        ``wanted`` (the embedded engine runs at most one Python task per core)."""
         ...
 
     def mix(self, programs: DataFrame) -> dict[str, int]:
@@ -85,8 +91,14 @@ class StageRun(Protocol):
         self, tables: Sequence[tuple[TableSpec, DataFrame]], outcomes: DataFrame | None = None
     ) -> Batch:
         """Write: stage the rows of each DataFrame new to its table (``Batch.rows(spec)`` counts
-        them). ``outcomes``, one row per input record with a column ``outcome`` (kept or the
-        reason), feeds the stage's rate checks; it may also be set on the batch afterwards."""
+        them). ``outcomes`` (staged data), one row per input record with a column ``outcome``
+        (kept or the reason) and the stage's ``tally.by`` column, is counted into the stage's
+        summary by ``tally`` and feeds the stage's rate checks."""
+        ...
+
+    def count(self, outcomes: Mapping[tuple[str, str | None], int]) -> None:
+        """Count outcomes a stage tallied outside Spark (``(outcome, by value) -> rows``) into
+        its summary by its ``tally``, as ``write`` does for a batch's."""
         ...
 
     def publish(self, batch: Batch) -> None:
@@ -108,6 +120,7 @@ class Stage(ABC):
     writes: ClassVar[tuple[TableSpec, ...]] = ()
     # a word on what of ``reads`` is read, for the run summary (e.g. "status ok")
     reads_detail: ClassVar[str] = ""
+    tally: ClassVar[Tally | None] = None  # how the outcomes given to ``run.write`` are counted
 
     def __init__(self, config: TracepileConfig) -> None:
         self.config = config
@@ -118,8 +131,14 @@ class Stage(ABC):
 
     def setup(self) -> Any:
         """Per-worker state (a sandbox pool, a model engine), made once per executor process on
-        first use through ``udfs/worker_state.py`` and closed at its exit. None by default."""
+        first use through ``udfs/worker_state.py``. None by default."""
         return None
+
+    def teardown(self, state: Any) -> None:
+        """Close what ``setup()`` made: at the executor process's exit, or when a task asks
+        for the slot with other settings."""
+        if callable(getattr(state, "close", None)):
+            state.close()
 
     def worker_key(self) -> tuple[str, Hashable]:
         """(slot, settings) of the per-worker state: a process keeps one state per slot, made

@@ -1,4 +1,4 @@
-"""Per-worker state of stages: made once per executor process, kept for it, closed at its exit.
+"""Per-worker state of stages: made once per executor process, kept for it, torn down at its exit.
 
 A stage's ``setup()`` (a sandbox pool, a model engine, a process pool) runs inside the first
 task of a process that needs it; later tasks of the same process get the same object.
@@ -23,14 +23,16 @@ class WorkerSetup(Protocol):
 
     def setup(self) -> Any: ...
 
+    def teardown(self, state: Any) -> None: ...
+
 
 _lock = threading.Lock()
-_states: dict[str, tuple[Hashable, Any]] = {}  # slot -> (settings, state)
+_states: dict[str, tuple[Hashable, Any, WorkerSetup]] = {}  # slot -> (settings, state, owner)
 
 
-def _close(state: Any) -> None:
-    if callable(getattr(state, "close", None)):
-        state.close()
+def _close(held: tuple[Hashable, Any, WorkerSetup]) -> None:
+    _, state, owner = held
+    owner.teardown(state)
 
 
 def worker_state(owner: WorkerSetup) -> Any:
@@ -41,9 +43,9 @@ def worker_state(owner: WorkerSetup) -> Any:
         if held is not None and held[0] == settings:
             return held[1]
         if held is not None:
-            _close(held[1])
+            _close(held)
         state = owner.setup()
-        _states[slot] = (settings, state)
+        _states[slot] = (settings, state, owner)
         return state
 
 
@@ -58,9 +60,9 @@ def release(slot: str | None = None) -> None:
     """Close the slot's state (every slot's when None)."""
     with _lock:
         slots = list(_states) if slot is None else [slot]
-        released = [_states.pop(s)[1] for s in slots if s in _states]
-    for state in released:
-        _close(state)
+        released = [_states.pop(s) for s in slots if s in _states]
+    for held in released:
+        _close(held)
 
 
 atexit.register(release)

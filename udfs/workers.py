@@ -97,6 +97,9 @@ class _PoolSetup:
     def setup(self) -> BatchPool:
         return BatchPool(self.workers, self.function, self.options)
 
+    def teardown(self, pool: BatchPool) -> None:
+        pool.close()
+
 
 def shutdown_pool() -> None:
     release(POOL_SLOT)

@@ -34,6 +34,10 @@ class RunsPrograms(Stage):
         """The executor's sandbox: ``trace.workers`` zygote pairs (0 = one per core)."""
         return Sandbox(workers=self.config.trace.workers or os.cpu_count() or 1)
 
+    def teardown(self, sandbox: Sandbox) -> None:
+        """Stop the sandbox's zygotes and their runs."""
+        sandbox.close()
+
 
 def whole_program_verdicts(programs: DataFrame, executions: DataFrame) -> DataFrame:
     """Per program of a whole-verdict kind (a competition solution, a math program): its runs

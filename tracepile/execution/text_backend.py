@@ -25,3 +25,8 @@ class TextBackend:
     def setup(self) -> Backend:
         """The executor's backend: a vLLM engine loads its model once per process, on first use."""
         return backend_for(self.settings)
+
+    def teardown(self, backend: Backend) -> None:
+        """Let go of the backend's engine or connection, where it holds one."""
+        if callable(getattr(backend, "close", None)):
+            backend.close()
