@@ -31,8 +31,8 @@ from tracepile.jobs.questions_stage import QuestionsStage
 from tracepile.jobs.rewrite_stage import RewriteStage
 from tracepile.jobs.trace_stage import TraceStage
 from tracepile.lakehouse import Lakehouse
-from tracepile.report import StageReport, new_run_id
 from tracepile.runner import run_stage
+from tracepile.summary import StageSummary, new_run_id
 from tracepile.tables import SILVER_PROGRAMS
 
 PYEDU = Path(__file__).resolve().parents[2] / "shared" / "data" / "pyedu_toy.jsonl"
@@ -43,7 +43,7 @@ def measure_once(spark, source: str) -> dict[str, float]:  # type: ignore[no-unt
         config = load_config(overrides={"lakehouse": root}, environ={})
         lakehouse = Lakehouse(spark, root, config.table_format)
         run_id = new_run_id()
-        reports: dict[str, StageReport] = {}
+        reports: dict[str, StageSummary] = {}
         stages = (IngestStage(config, [source]), DedupStage(config), RewriteStage(config), TraceStage(config),
                   GenerateStage(config), QuestionsStage(config))  # fmt: skip
         for stage in stages:

@@ -8,7 +8,7 @@ repetition, on a fresh copy of the lakehouse, in alternating order:
 - ``publish, no gate``: stage the new rows, count them, append them (what a stage did
   before write-audit-publish);
 - ``publish through the gate``: the same, plus every check (suite, CHECK constraints,
-  ok rate), ``meta/validations`` and the HTML report.
+  ok rate), ``meta/validations`` and the gate report.
 
 Prints the medians, the gate's overhead, that overhead against the trace stage's time for
 the same rows (at the sample's rate; real programs are slower, so this flatters the
@@ -42,8 +42,8 @@ from tracepile.jobs.ingest_stage import IngestStage
 from tracepile.jobs.trace_stage import TraceStage
 from tracepile.lakehouse import Lakehouse
 from tracepile.quality import gate
-from tracepile.report import StageReport
 from tracepile.runner import run_stage
+from tracepile.summary import StageSummary
 from tracepile.tables import SILVER_EXECUTIONS
 
 
@@ -73,7 +73,7 @@ def publish_without_gate(lakehouse: Lakehouse, rows, run_id: str) -> None:
 def publish_with_gate(lakehouse: Lakehouse, config: TracepileConfig, rows, run_id: str) -> None:
     batch = gate.stage_batch(lakehouse, run_id, "trace", [(SILVER_EXECUTIONS, rows)])
     batch.outcomes = batch.staged(SILVER_EXECUTIONS).select(F.col("status").alias("outcome"))
-    gate.publish(lakehouse, config, batch, StageReport("trace", "bench", []))
+    gate.publish(lakehouse, config, batch, StageSummary("trace", "bench", []))
 
 
 def main() -> None:
@@ -143,7 +143,7 @@ def main() -> None:
         parts["ok-rate check"] = time.perf_counter() - started
         started = time.perf_counter()
         gate.record_results(copy, settings, "parts", "trace", results, "published")
-        parts["meta/validations + HTML report"] = time.perf_counter() - started
+        parts["meta/validations + gate report"] = time.perf_counter() - started
         copy.drop_staging("parts")
     shutil.rmtree(work)
 

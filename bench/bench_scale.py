@@ -145,7 +145,7 @@ def run_command(argv: list[str], cwd: Path, sample_s: float) -> tuple[float, int
 
 
 def last_report(lakehouse: Path) -> tuple[dict[str, Any], float]:
-    """The stage report of the latest run in ``meta/runs`` (read from its Parquet files), and
+    """The stage summary of the latest run in ``meta/runs`` (read from its Parquet files), and
     that run's recorded seconds (from its start, before the engine, to before the run is
     recorded, the tables counted and the run page written)."""
     rows: list[dict[str, Any]] = []

@@ -46,8 +46,8 @@ from tracepile.jobs.ingest_stage import IngestStage
 from tracepile.jobs.trace_stage import TraceStage
 from tracepile.lakehouse import Lakehouse
 from tracepile.quality.gate import GateBlocked
-from tracepile.report import StageReport, new_run_id
 from tracepile.runner import run_stage
+from tracepile.summary import StageSummary, new_run_id
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -66,9 +66,9 @@ class Source:
 
 @dataclass
 class Measure:
-    """One repeat of one source: the three stage reports, or where a gate blocked."""
+    """One repeat of one source: the three stage summaries, or where a gate blocked."""
 
-    reports: dict[str, StageReport] = field(default_factory=dict)
+    reports: dict[str, StageSummary] = field(default_factory=dict)
     blocked: str | None = None
 
 
@@ -113,7 +113,7 @@ def measure_once(spark: SparkSession, specs: list[str]) -> Measure:
             try:
                 measure.reports[stage.name] = run_stage(stage, lakehouse, run_id)
             except GateBlocked as blocked:
-                measure.reports[stage.name] = blocked.stage_reports[-1]
+                measure.reports[stage.name] = blocked.stage_summaries[-1]
                 measure.blocked = f"{stage.name}: {blocked}"
                 break
     return measure

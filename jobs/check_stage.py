@@ -1,7 +1,7 @@
 """``tracepile gate TABLE``: a table's quality gate on its published rows, on demand.
 
 The same suite, CHECK constraints and (for silver/executions) rates every batch passes.
-Results go to ``meta/validations`` and the run's HTML report; nothing is moved. A failed
+Results go to ``meta/validations`` and the run's gate report; nothing is moved. A failed
 check stops the run (``GateBlocked``, exit 3).
 """
 
@@ -32,7 +32,7 @@ class CheckStage(Stage):
             )
         results = table_checks(run.lakehouse, self.config, self.table)
         failed = sum(not r.success for r in results)
-        run.report.counts = {
+        run.summary.counts = {
             "rows": run.lakehouse.count(self.table) or 0,
             "checks": len(results),
             "failed": failed,

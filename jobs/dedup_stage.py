@@ -43,8 +43,8 @@ from tracepile.analysis.minhash import lsh_threshold
 from tracepile.analysis.normalize import KEY_VERSION
 from tracepile.config import TracepileConfig
 from tracepile.lakehouse import Lakehouse
-from tracepile.report import StageReport, Tally
 from tracepile.stage import Resources, Stage, StageRun, require_table
+from tracepile.summary import StageSummary, Tally
 from tracepile.tables import BRONZE_SOURCES, SILVER_PROGRAMS, SILVER_REJECTS, SILVER_SIGNATURES
 from tracepile.udfs.analyse_programs import (
     ANALYSED_ARROW_SCHEMA,
@@ -369,13 +369,13 @@ class DedupStage(Stage):
         return Resources(cpus=0 if self.config.engine == "local" else 1)
 
     def plan(self, run: StageRun) -> None:
-        settings, report, lakehouse = self.config.dedup, run.report, run.lakehouse
+        settings, summary, lakehouse = self.config.dedup, run.summary, run.lakehouse
         require_table(lakehouse, BRONZE_SOURCES, "ingest")
         sources = unprocessed_sources(lakehouse)
         with run.step("counting new programs"):
             new_programs = sources.count()
         options = dedup_options(self.config, analysis_workers(self.config, new_programs))
-        report.notes |= {
+        summary.notes |= {
             "LSH": f"{settings.bands} bands x {settings.rows} rows of {settings.num_perm} permutations, "
             f"{settings.shingle_size}-token shingles",
             "LSH threshold": f"~{lsh_threshold(settings.bands, settings.rows):.2f} Jaccard",
@@ -486,9 +486,9 @@ class DedupStage(Stage):
         )
         inputs_joined = exact.agg(F.sum("inputs_joined")).first()[0] or 0
         reused = existing.count() if existing is not None else 0
-        _fill_report(report, outcome, edges.count(), components, reused)
-        report.counts["signatures_rekeyed"] = rekeyed_count
-        report.counts["inputs_joined_from_duplicates"] = inputs_joined
+        _fill_summary(summary, outcome, edges.count(), components, reused)
+        summary.counts["signatures_rekeyed"] = rekeyed_count
+        summary.counts["inputs_joined_from_duplicates"] = inputs_joined
         with run.step("staging silver/signatures, silver/programs, silver/rejects"):
             # signatures first: a crash before the programs are published leaves them to be
             # redone by the next run, which ignores signatures of the programs it processes
@@ -511,14 +511,14 @@ class DedupStage(Stage):
                 outcomes,
             )
         for spec in (SILVER_PROGRAMS, SILVER_SIGNATURES, SILVER_REJECTS):
-            report.counts[f"{spec.name}_new"] = batch.rows(spec)
-        report.mix = run.mix(batch.staged(SILVER_PROGRAMS))
+            summary.counts[f"{spec.name}_new"] = batch.rows(spec)
+        summary.mix = run.mix(batch.staged(SILVER_PROGRAMS))
         with run.step("quality gate, then publishing"):
             run.publish(batch)
 
 
-def _fill_report(
-    report: StageReport,
+def _fill_summary(
+    summary: StageSummary,
     outcome: list[Row],
     candidate_edges: int,
     components: Components,
@@ -531,7 +531,7 @@ def _fill_report(
     for row in outcome:
         if row["rejected_by"] is not None:
             rejected_by[row["rejected_by"]] += row["programs"]
-    report.counts |= {
+    summary.counts |= {
         "passed_filters": sum(row["programs"] for row in outcome if row["reject_reason"] is None),
         **{f"filter_{name}_rejected": n for name, n in rejected_by.items()},
         "signatures_reused": existing_count,
@@ -540,6 +540,6 @@ def _fill_report(
         **{f"inputs_dropped_{r.removeprefix('input_')}": n for r, n in drops.items()},
     }
     if not components.converged:
-        report.notes["components"] = (
+        summary.notes["components"] = (
             f"not converged after {components.iterations} rounds (raise dedup.max_iterations)"
         )

@@ -33,8 +33,8 @@ from tracepile.failures import StepFailed, fault_point, guarded
 from tracepile.lakehouse import Lakehouse
 from tracepile.quality.suites import export_expectations
 from tracepile.quality.validate import CheckResult, run_expectations
-from tracepile.report import Tally
 from tracepile.stage import Stage, StageRun, require_table
+from tracepile.summary import Tally
 from tracepile.tables import GOLD_COE, GOLD_QUESTIONS, SILVER_EXECUTIONS, SILVER_PROGRAMS
 from tracepile.translation.verify import answer_problem
 from tracepile.udfs.literals import LITERAL_COLUMNS, add_literals
@@ -276,7 +276,7 @@ class ExportStage(Stage):
 
     def plan(self, run: StageRun) -> None:
         require_table(run.lakehouse, GOLD_COE, "generate")
-        settings, report = self.config.export, run.report
+        settings, summary = self.config.export, run.summary
         target = Path(self.out)
         if target.exists() and any(target.iterdir()):
             raise FileExistsError(f"{self.out} is not empty: export writes into a new or empty folder")
@@ -309,16 +309,16 @@ class ExportStage(Stage):
         for row in unwritten:
             outcomes[EXPORTED, row.kind] -= 1
         outcomes.update((INTERNAL_ERROR, row.kind) for row in rejected)
-        report.notes["kinds"] = ", ".join(self.kinds)
-        report.counts.update(gold_rows=gold_rows)
+        summary.notes["kinds"] = ", ".join(self.kinds)
+        summary.counts.update(gold_rows=gold_rows)
         run.count(outcomes)
-        report.counts["duplicate_texts"] = gold_rows - exported
-        report.counts.update({f"{split}_rows": by_split.get(split, 0) for split in SPLITS})
+        summary.counts["duplicate_texts"] = gold_rows - exported
+        summary.counts.update({f"{split}_rows": by_split.get(split, 0) for split in SPLITS})
         if rejected:
             target.mkdir(parents=True, exist_ok=True)
             rejects_file = target / REJECTS_FILE
             rejects_file.write_text(
                 "".join(json.dumps(r.record(), ensure_ascii=False) + "\n" for r in rejected), encoding="utf-8"
             )
-            report.notes["rejects"] = str(rejects_file.resolve())
-        report.notes["output"] = str(target.resolve())
+            summary.notes["rejects"] = str(rejects_file.resolve())
+        summary.notes["output"] = str(target.resolve())

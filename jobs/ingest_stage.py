@@ -18,9 +18,9 @@ from pyspark.sql.pandas.types import from_arrow_schema
 
 from tracepile.config import TracepileConfig
 from tracepile.execution.runs_programs import RunsPrograms
-from tracepile.report import Tally
 from tracepile.sources.files import parse_source_spec, pieces_of, source_context, source_files
 from tracepile.stage import StageRun
+from tracepile.summary import Tally
 from tracepile.tables import BRONZE_SOURCES, INGEST_REJECTS
 from tracepile.udfs.generate_inputs import fill_generated_inputs
 from tracepile.udfs.read_files import FILES_SCHEMA_DDL, PARSED_ARROW_SCHEMA, parse_files_arrow
@@ -107,7 +107,7 @@ class IngestStage(RunsPrograms):
         return f"{len(self.files)} file(s)"
 
     def plan(self, run: StageRun) -> None:
-        report, files = run.report, self.files
+        summary, files = run.summary, self.files
         tasks = source_tasks(files, self.config.ingest.piece_bytes)
         pieces = f" in {len(tasks)} pieces" if len(tasks) > len(files) else ""
         with run.step(f"parsing {len(files)} file(s){pieces}"):
@@ -131,17 +131,17 @@ class IngestStage(RunsPrograms):
         )
         # one outcome per line: a program, its reject reason, or blank (the gate's reject rates)
         outcome = F.when(F.col("outcome") == "reject", F.col("reject_reason")).otherwise(F.col("outcome"))
-        report.counts.update(files=len(files), tasks=len(tasks))
+        summary.counts.update(files=len(files), tasks=len(tasks))
         with run.step("staging new programs and rejects"):
             batch = run.write(
                 [(BRONZE_SOURCES, unique_programs), (INGEST_REJECTS, rejects)],
                 staged.select(outcome.alias("outcome")),
             )
-        parsed, written = report.counts["programs_parsed"], batch.rows(BRONZE_SOURCES)
-        report.counts["duplicates_in_batch"] = parsed - unique_programs.count()
-        report.counts["rejects_new"] = batch.rows(INGEST_REJECTS)
-        report.counts["already_present"] = parsed - report.counts["duplicates_in_batch"] - written
-        report.counts["programs_new"] = written
-        report.mix = run.mix(batch.staged(BRONZE_SOURCES))
+        parsed, written = summary.counts["programs_parsed"], batch.rows(BRONZE_SOURCES)
+        summary.counts["duplicates_in_batch"] = parsed - unique_programs.count()
+        summary.counts["rejects_new"] = batch.rows(INGEST_REJECTS)
+        summary.counts["already_present"] = parsed - summary.counts["duplicates_in_batch"] - written
+        summary.counts["programs_new"] = written
+        summary.mix = run.mix(batch.staged(BRONZE_SOURCES))
         with run.step("quality gate, then publishing bronze/sources, bronze/ingest_rejects"):
             run.publish(batch)

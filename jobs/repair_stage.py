@@ -60,7 +60,7 @@ class RepairStage(Stage):
         ]
 
     def plan(self, run: StageRun) -> None:
-        lakehouse, report = run.lakehouse, run.report
+        lakehouse, summary = run.lakehouse, run.summary
         damaged = 0
         for spec in ALL_TABLES:
             if not lakehouse.exists(spec):
@@ -75,10 +75,10 @@ class RepairStage(Stage):
             if not keys:
                 continue
             damaged += 1
-            report.counts[f"{spec.qualified_name}: duplicate keys"] = keys
-            report.counts[f"{spec.qualified_name}: extra rows"] = extra
+            summary.counts[f"{spec.qualified_name}: duplicate keys"] = keys
+            summary.counts[f"{spec.qualified_name}: extra rows"] = extra
             examples = duplicates.orderBy(*spec.key_columns).limit(EXAMPLES).collect()
-            report.notes[f"{spec.qualified_name} e.g."] = "; ".join(
+            summary.notes[f"{spec.qualified_name} e.g."] = "; ".join(
                 ", ".join(f"{c}={row[c]}" for c in spec.key_columns) + f" ({row['copies']} rows)"
                 for row in examples
             )
@@ -88,9 +88,9 @@ class RepairStage(Stage):
                         earliest_rows(lakehouse.read(spec), spec), f"repair_{spec.layer}_{spec.name}"
                     )
                     lakehouse.replace(spec, kept)
-                report.counts[f"{spec.qualified_name}: rows removed"] = extra
-        report.counts["tables with duplicate keys"] = damaged
+                summary.counts[f"{spec.qualified_name}: rows removed"] = extra
+        summary.counts["tables with duplicate keys"] = damaged
         if damaged and not self.apply:
-            report.notes["dry run"] = (
+            summary.notes["dry run"] = (
                 "nothing changed; run `tracepile repair --apply` to remove the extra rows"
             )

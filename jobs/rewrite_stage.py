@@ -20,8 +20,8 @@ from pyspark.sql import functions as F
 
 from tracepile.execution.outcomes import outcome_schema
 from tracepile.execution.runs_programs import RunsPrograms
-from tracepile.report import Tally
 from tracepile.stage import StageRun, require_table
+from tracepile.summary import Tally
 from tracepile.tables import SILVER_PROGRAMS, SILVER_REWRITE_REJECTS
 from tracepile.udfs.check_rewrites import KEPT, OUTCOME_COLUMNS, check_partition
 from tracepile.vocab import WHOLE_PROGRAM_VERDICT_KINDS, RunMode
@@ -35,8 +35,8 @@ class RewriteStage(RunsPrograms):
     tally = Tally(kept=KEPT, kept_as="kept_{by}", dropped_as="dropped_{by}", by="rewrite_kind")
 
     def plan(self, run: StageRun) -> None:
-        settings, report = self.config.rewrites, run.report
-        report.notes["rewrites"] = f"up to {settings.per_program} per program, seed {settings.seed}"
+        settings, summary = self.config.rewrites, run.summary
+        summary.notes["rewrites"] = f"up to {settings.per_program} per program, seed {settings.seed}"
         require_table(run.lakehouse, SILVER_PROGRAMS, "dedup")
         programs = run.lakehouse.read(SILVER_PROGRAMS)
         originals = programs.where(
@@ -58,12 +58,12 @@ class RewriteStage(RunsPrograms):
             outcomes = run.stage(
                 pending.mapInPandas(partial(check_partition, stage=self), schema), "rewrites"
             )
-        report.counts["programs"] = pending.count()
+        summary.counts["programs"] = pending.count()
         stamped = outcomes.withColumn("run_id", F.lit(run.run_id))
         kept = stamped.where(F.col("outcome") == KEPT).select(*SILVER_PROGRAMS.schema.names)
         dropped_rows = stamped.where(F.col("outcome") != KEPT).select(*SILVER_REWRITE_REJECTS.schema.names)
         with run.step("quality gate, then publishing the kept rewrites"):
             batch = run.write([(SILVER_PROGRAMS, kept), (SILVER_REWRITE_REJECTS, dropped_rows)], outcomes)
             run.publish(batch)
-        report.counts["rewrites_kept"] = batch.rows(SILVER_PROGRAMS)
-        report.counts["rewrites_dropped"] = batch.rows(SILVER_REWRITE_REJECTS)
+        summary.counts["rewrites_kept"] = batch.rows(SILVER_PROGRAMS)
+        summary.counts["rewrites_dropped"] = batch.rows(SILVER_REWRITE_REJECTS)

@@ -21,8 +21,8 @@ from pyspark.sql.types import StringType, StructField, StructType
 
 from tracepile.execution.runs_programs import RunsPrograms, whole_program_verdicts
 from tracepile.lakehouse import Lakehouse
-from tracepile.report import Tally
 from tracepile.stage import StageRun, require_table
+from tracepile.summary import Tally
 from tracepile.tables import SILVER_EXECUTIONS, SILVER_PROGRAMS, SILVER_REJECTS
 from tracepile.udfs.run_programs import FAILURE, trace_batches
 from tracepile.vocab import DedupReason, Status
@@ -159,7 +159,7 @@ class TraceStage(RunsPrograms):
         programs = run.lakehouse.read(SILVER_PROGRAMS)
         quota = {str(domain): cap for domain, cap in limits.domain_quota.items()}
         admitted = within_quota(programs, run.lakehouse, quota)
-        run.report.notes["limits"] = (
+        run.summary.notes["limits"] = (
             f"cpu {limits.cpu_seconds} s, wall {limits.wall_seconds} s, "
             f"memory {limits.memory_bytes >> 20} MB, trace {limits.trace_lines} lines"
         )
@@ -172,12 +172,12 @@ class TraceStage(RunsPrograms):
         batches = math.ceil(total / limits.batch_rows)
         partitions = run.python_partitions(limits.partitions) if limits.partitions else 0
         if partitions < limits.partitions:
-            run.report.notes["partitions"] = (
+            run.summary.notes["partitions"] = (
                 f"trace.partitions {limits.partitions} taken as {partitions} (one per core) "
                 "on the embedded engine"
             )
-        report = run.report
-        report.counts.update(pending=total, batches=batches, executions_new=0)
+        summary = run.summary
+        summary.counts.update(pending=total, batches=batches, executions_new=0)
         with run.progress(total, batches) as progress:
             for number in range(batches):
                 runs = pending.where(F.pmod(F.xxhash64("execution_id"), F.lit(batches)) == number)
@@ -200,14 +200,14 @@ class TraceStage(RunsPrograms):
                     batch = run.write(tables, traced.select(outcome.alias("outcome")))
                 with run.step(f"batch {number + 1} of {batches}: quality gate, then publishing"):
                     run.publish(batch)
-                report.add("executions_new", batch.rows(SILVER_EXECUTIONS))
+                summary.add("executions_new", batch.rows(SILVER_EXECUTIONS))
                 progress.batch_done(batch.rows(SILVER_EXECUTIONS))
         if quota:
-            report.notes["domain quota"] = ", ".join(f"{d} {n:,}" for d, n in quota.items())
-            report.counts["programs_waiting_for_quota"] = waiting
+            summary.notes["domain quota"] = ", ".join(f"{d} {n:,}" for d, n in quota.items())
+            summary.counts["programs_waiting_for_quota"] = waiting
         # after the executions are published, so a crash between the two leaves nothing
         # unrecorded: the next run records every failed program without a reject row
         with run.step("recording programs that failed an input (competition, math)"):
             verdicts = run.write([(SILVER_REJECTS, failed_program_rejects(run.lakehouse, run.run_id))])
             run.publish(verdicts)
-        report.counts["programs_failed_an_input"] = verdicts.rows(SILVER_REJECTS)
+        summary.counts["programs_failed_an_input"] = verdicts.rows(SILVER_REJECTS)

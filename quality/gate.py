@@ -7,7 +7,7 @@ The runner (``tracepile/runner.py``) hands each batch a stage plans to ``stage_b
 1. audit every staged table: its great-expectations suite (``suites.py``) on the rows plus
    derived columns (sizes, references to parent tables), its Delta CHECK constraints
    evaluated on the rows, and the stage's batch-level rates over its outcomes;
-2. record every check in ``meta/validations`` and render the run's HTML report;
+2. record every check in ``meta/validations`` and render the run's gate report;
 3. publish: one append (one Delta commit) per table, in the order the stage gave; or, when
    a check blocks, append the batch to ``quarantine/<layer>_<name>`` under the run id, leave
    every published table as it was, and raise ``GateBlocked`` naming the failed checks.
@@ -34,10 +34,10 @@ from pyspark.sql import functions as F
 from tracepile.config import TracepileConfig
 from tracepile.failures import crash_point
 from tracepile.lakehouse import Lakehouse, schema_problems
-from tracepile.quality.html_report import write_run_report
+from tracepile.quality.gate_report import write_gate_report
 from tracepile.quality.suites import STAGE_RATES, TableRules, rules_for
 from tracepile.quality.validate import CheckResult, run_expectations
-from tracepile.report import StageReport
+from tracepile.summary import StageSummary
 from tracepile.tables import QUARANTINE_RUN_ID, SILVER_EXECUTIONS, VALIDATIONS, TableSpec, quarantine_spec
 from tracepile.vocab import Decision, GateMode, Severity
 
@@ -49,12 +49,12 @@ log = logging.getLogger(__name__)
 
 class GateBlocked(RuntimeError):
     """A batch failed its quality gate: it is in quarantine and nothing was published.
-    ``stage_reports``: the runner adds the reports of the stages run so far, this one last."""
+    ``stage_summaries``: the runner adds the reports of the stages run so far, this one last."""
 
     def __init__(self, message: str, failures: list[CheckResult]) -> None:
         super().__init__(message)
         self.failures = failures
-        self.stage_reports: list[StageReport] = []
+        self.stage_summaries: list[StageSummary] = []
 
 
 @dataclass
@@ -208,7 +208,7 @@ def record_results(
     lakehouse: Lakehouse, config: TracepileConfig, run_id: str, stage: str, results: list[CheckResult],
     decision: str,
 ) -> None:  # fmt: skip
-    """Append the checks to ``meta/validations`` (one commit) and re-render the run's report."""
+    """Append the checks to ``meta/validations`` (one commit) and re-render the run's gate report."""
     now = datetime.now(UTC)
     # vocabulary members as their plain strings: classic Spark's JVM cannot unpickle str subclasses
     decision, mode = str(decision), str(config.gate.mode)
@@ -224,7 +224,7 @@ def record_results(
     ]  # fmt: skip
     if rows:
         lakehouse.append(VALIDATIONS, lakehouse.spark.createDataFrame(rows, VALIDATIONS.schema))
-    write_run_report(lakehouse, config, run_id)
+    write_gate_report(lakehouse, config, run_id)
 
 
 @dataclass(frozen=True)

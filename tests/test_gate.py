@@ -26,7 +26,7 @@ from tracepile.jobs.ingest_stage import IngestStage
 from tracepile.jobs.stages import pipeline
 from tracepile.lakehouse import Lakehouse
 from tracepile.quality.gate import Batch, GateBlocked, publish, stage_batch
-from tracepile.quality.html_report import report_location
+from tracepile.quality.gate_report import gate_report_location
 from tracepile.runner import run_stage
 from tracepile.tables import (
     INGEST_REJECTS,
@@ -110,13 +110,15 @@ def _assert_blocked(spark, base, tmp_path, spec, rows, *checks: str) -> GateBloc
     quarantined = read_delta(lake / "quarantine" / f"{spec.layer}_{spec.name}")
     assert quarantined.num_rows == batch_rows
     assert set(quarantined[QUARANTINE_RUN_ID].to_pylist()) == {"fault-run"}
-    # the checks are recorded as failed and named in the run's HTML report
+    # the checks are recorded as failed and named in the run's gate report
     results = read_delta(lake / "meta" / "validations").to_pylist()
     failed = {r["check_name"] for r in results if r["run_id"] == "fault-run" and not r["success"]}
     assert set(checks) <= failed
     assert {r["decision"] for r in results if r["run_id"] == "fault-run"} == {"quarantined"}
     config = load_config(overrides={"lakehouse": str(lake)}, environ={})
-    html = Path(report_location(Lakehouse(spark, str(lake)), config, "fault-run")).read_text(encoding="utf-8")
+    html = Path(gate_report_location(Lakehouse(spark, str(lake)), config, "fault-run")).read_text(
+        encoding="utf-8"
+    )
     assert "quarantined" in html
     for check in checks:
         assert check.replace(">", "&gt;").replace("<", "&lt;") in html
@@ -242,8 +244,8 @@ def test_cli_quarantines_an_all_timeout_trace_batch_then_a_fixed_rerun_publishes
     # ingest and dedup of the new half passed their gates and published
     programs = read_delta(lake / "silver" / "programs").to_pylist()
     assert len([p for p in programs if p["rewrite_of"] is None]) == len(lines)  # and their rewrites
-    page = json.loads(run["report_json"])["quality_report"]
-    assert "quality report:" in blocked.stdout
+    page = json.loads(run["report_json"])["gate_report"]
+    assert "gate report:" in blocked.stdout
     html = Path(page).read_text(encoding="utf-8")
     assert "ok rate &gt;= 20%" in html and "FAIL" in html and "quarantined" in html
 
@@ -276,7 +278,7 @@ def test_a_source_whose_fields_shifted_is_blocked_at_ingest(spark, tmp_path) -> 
     shifted.write_text("".join(json.dumps(r) + "\n" for r in renamed), encoding="utf-8")
     with pytest.raises(GateBlocked, match=r"missing_field rate <= 50%") as blocked:
         run_stage(IngestStage(config, [f"codeio:{shifted}"]), lakehouse, "shifted")
-    assert blocked.value.stage_reports[0].reasons == {"missing_field": len(records)}
+    assert blocked.value.stage_summaries[0].reasons == {"missing_field": len(records)}
     assert DeltaTable(str(sources)).version() == version and read_delta(sources).num_rows == count
     assert (
         not lakehouse.exists(INGEST_REJECTS) or read_delta(lake / "bronze" / "ingest_rejects").num_rows == 0

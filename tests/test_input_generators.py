@@ -282,6 +282,9 @@ class _Stage:
         self.started += 1
         return Sandbox(workers=2)
 
+    def teardown(self, sandbox: Sandbox) -> None:
+        sandbox.close()
+
 
 def _parsed_frame(tmp_path: Path) -> tuple[Path, pd.DataFrame]:
     """The fixture's records beside a record with I/O pairs, a blank line and a bad line, as

@@ -8,7 +8,7 @@ import signal
 import pytest
 
 from tracepile import interrupts
-from tracepile.report import step
+from tracepile.summary import step
 
 
 def test_first_ctrl_c_stops_at_the_end_of_the_current_step() -> None:

@@ -6,7 +6,7 @@ import re
 import time
 
 from tracepile.console import console
-from tracepile.report import BatchProgress
+from tracepile.summary import BatchProgress
 
 
 def test_each_published_batch_says_how_far_the_stage_is() -> None:

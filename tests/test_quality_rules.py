@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from tracepile.config import load_config
 from tracepile.quality.gate import blocking
-from tracepile.quality.html_report import render_html
+from tracepile.quality.gate_report import render_html
 from tracepile.quality.suites import STAGE_RATES, TABLE_RULES
 from tracepile.quality.validate import CheckResult
 from tracepile.tables import GATED_TABLES, QUARANTINE_RUN_ID, SILVER_EXECUTIONS, quarantine_spec

@@ -1,8 +1,8 @@
-"""The run page (``report.html`` + ``report.json``) and the corpus explorer notebook.
+"""The run page (``page.html`` + ``facts.json``) and the corpus explorer notebook.
 
 First the plots and the page on a facts dict, no Spark. Then one real run of the pipeline on
 the bundled sample (plus a file with duplicates and a bad line, so rows get dropped), shared
-by the rest: its ``report.json`` against the tables, its page in headless Chromium (console,
+by the rest: its ``facts.json`` against the tables, its page in headless Chromium (console,
 plots, screenshot), and the notebook executed on its lakehouse with nbclient.
 """
 
@@ -182,7 +182,7 @@ def test_histograms_draw_the_bucket_counts_and_empty_data_draws_nothing() -> Non
 
 def test_the_page_inlines_every_plot_escapes_data_and_fetches_nothing() -> None:
     hostile = "<img src=x onerror=alert(1)>"
-    page = render_page(_facts(reason=hostile, source="$x$ & co"), quality_report_href="../../q.html")
+    page = render_page(_facts(reason=hostile, source="$x$ & co"), gate_report_href="../../q.html")
     figures = re.findall(r'<figure class="plot" id="plot-([\w-]+)"><svg', page)
     assert sorted(figures) == sorted(
         ["throughput"] + [f"{s}-{k}" for s in ("run", "corpus") for k in PLOT_KEYS]
@@ -191,7 +191,7 @@ def test_the_page_inlines_every_plot_escapes_data_and_fetches_nothing() -> None:
     assert "$x$ &amp; co" in page  # a '$' is text, not TeX
     # nothing to fetch: no tag that loads a file, no stylesheet import (url(#id) is in the page)
     assert not re.search(r"<(?:link|img|iframe|script)\b[^>]*\b(?:src|href)=|@import|url\((?!#)", page)
-    assert '<a href="../../q.html">quality report</a>' in page
+    assert '<a href="../../q.html">gate report</a>' in page
     assert "Approximate: 4 of 4 responses have no recorded token count" in page
 
 
@@ -210,7 +210,7 @@ def test_a_scope_without_rows_says_so_and_the_page_opens_on_the_corpus() -> None
         assert f'<p class="empty" id="plot-run-{key}">Nothing to show' in page
     assert '<section class="scope" id="scope-run" data-scope="run" hidden>' in page
     assert '<section class="scope" id="scope-corpus" data-scope="corpus">' in page
-    assert "quality report" not in page
+    assert "gate report" not in page
 
 
 # --- one real run of the pipeline, shared ----------------------------------------------------
@@ -222,7 +222,7 @@ class SampleRun:
     config: TracepileConfig
     run: dict[str, Any]  # the run's report, as meta/runs keeps it
     page: Path
-    facts: dict[str, Any]  # report.json
+    facts: dict[str, Any]  # facts.json
 
 
 @pytest.fixture(scope="module")
@@ -300,7 +300,7 @@ def test_report_json_counts_are_the_tables(sample_run: SampleRun, spark: SparkSe
             expected |= {("ingest", INGEST_REJECTS.qualified_name, r): n for r, n in ingest_rejects.items()}
         else:
             assert outcomes[("ingest", "new programs")] == ingest["counts"]["programs_new"]
-            expected |= {("ingest", "stage report", r): n for r, n in ingest["reasons"].items()}
+            expected |= {("ingest", "stage summary", r): n for r, n in ingest["reasons"].items()}
         rejects = {(r["stage"], r["table"], r["reason"]): r["rows"] for r in facts["rejects"]}
         assert rejects == expected
         assert {"dedup", "ingest"} <= {stage for stage, _, _ in rejects}  # the run did drop rows
@@ -470,7 +470,7 @@ def test_the_corpus_explorer_notebook_runs_on_the_sample(
 @pytest.mark.spark
 @pytest.mark.slow
 def test_tracepile_report_prints_the_latest_runs_page(sample_run: SampleRun) -> None:
-    done = run_tracepile("report", "--lakehouse", str(sample_run.lake))
+    done = run_tracepile("page", "--lakehouse", str(sample_run.lake))
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == str(sample_run.page)
     missing = run_tracepile("report", "nope", "--lakehouse", str(sample_run.lake))

@@ -19,6 +19,7 @@ from tracepile.config import load_config
 from tracepile.jobs.stages import pipeline
 from tracepile.runner import run_stages
 from tracepile.stage import Stage, StageRun, require_table
+from tracepile.summary import Tally
 from tracepile.tables import SILVER_PROGRAMS, TableSpec
 
 pytestmark = pytest.mark.spark
@@ -42,12 +43,15 @@ class DomainCountStage(Stage):
     name = "domain_counts"
     reads = (SILVER_PROGRAMS,)
     writes = (DOMAIN_COUNTS,)
+    tally = Tally(kept="counted", kept_as="programs_counted")
 
     def plan(self, run: StageRun) -> None:
         require_table(run.lakehouse, SILVER_PROGRAMS, "dedup")
-        counts = run.lakehouse.read(SILVER_PROGRAMS).groupBy("domain").agg(F.count("*").alias("programs"))
-        batch = run.write([(DOMAIN_COUNTS, counts)])
-        run.report.counts["domains_new"] = batch.rows(DOMAIN_COUNTS)
+        programs = run.lakehouse.read(SILVER_PROGRAMS)
+        counts = programs.where("domain <> ''").groupBy("domain").agg(F.count("*").alias("programs"))
+        outcome = F.when(F.col("domain") == "", "no_domain").otherwise("counted")
+        batch = run.write([(DOMAIN_COUNTS, counts)], programs.select(outcome.alias("outcome")))
+        run.summary.counts["domains_new"] = batch.rows(DOMAIN_COUNTS)
         run.publish(batch)
 
 
@@ -71,6 +75,9 @@ def test_a_new_stage_runs_through_the_runner_gate_and_run_record(spark, tmp_path
     counts = {r["domain"]: r["programs"] for r in read_delta(lake / "gold" / "domain_counts").to_pylist()}
     assert counts == {d: programs.count(d) for d in set(programs)}
     assert report.stages[-1].counts["domains_new"] == len(counts)
+    # the outcomes the stage gave, counted by the runner: every program counted, none without a domain
+    assert report.stages[-1].counts["programs_counted"] == len(programs)
+    assert report.stages[-1].counts["rejected"] == 0 and report.stages[-1].reasons == {}
     # its batch went through the gate: the checks its declaration implies, recorded and passed
     checks = [
         r for r in read_delta(lake / "meta" / "validations").to_pylist() if r["stage"] == "domain_counts"

@@ -1,10 +1,10 @@
 """How a stage's outcomes become its summary: the one count the runner makes per batch."""
 
-from tracepile.report import RETRY_NEXT_RUN, StageReport, Tally
+from tracepile.summary import RETRY_NEXT_RUN, StageSummary, Tally
 
 
-def _report() -> StageReport:
-    return StageReport(stage="s", reads="r", writes=[])
+def _report() -> StageSummary:
+    return StageSummary(stage="s", reads="r", writes=[])
 
 
 def test_kept_dropped_and_retried_outcomes_become_counts_and_reasons() -> None:

@@ -5,7 +5,7 @@ CLI, the Databricks notebook): the lakehouse's lease (``lease.py``: one writing 
 time; a dead holder's run is recorded as abandoned), SIGTERM and Ctrl-C handling, the
 engine session (or the caller's), migrations of tables written by an earlier version, each
 stage in order, the run's row in ``meta/runs`` and its summary. ``run_stage`` is one
-stage: its report and timing, staging and its cleanup, and, through ``StageRun``, the
+stage: its summary and timing, staging and its cleanup, and, through ``StageRun``, the
 engine, the counting of its outcomes (once per batch, for the summary, the gate's rates and
 the run page) and write-audit-publish of each batch it plans (``quality/gate.py``) or
 quarantine.
@@ -36,11 +36,11 @@ from tracepile.lakehouse import Lakehouse
 from tracepile.lease import Holder, Lease, lease_dir
 from tracepile.migrations import migrate
 from tracepile.quality import gate
-from tracepile.quality.html_report import report_location
+from tracepile.quality.gate_report import gate_report_location
 from tracepile.quality.validate import CheckResult
-from tracepile.report import BatchProgress, RunReport, StageReport, new_run_id, step
 from tracepile.stage import Stage
 from tracepile.storage import filesystem_for
+from tracepile.summary import BatchProgress, RunSummary, StageSummary, new_run_id, step
 from tracepile.tables import ALL_TABLES, RUNS, TableSpec
 from tracepile.vocab import RunStatus
 
@@ -52,12 +52,12 @@ class _StageRun:
     """``stage.StageRun`` for one stage of one run."""
 
     def __init__(
-        self, stage: Stage, lakehouse: Lakehouse, run_id: str, report: StageReport, lease: Lease | None
+        self, stage: Stage, lakehouse: Lakehouse, run_id: str, summary: StageSummary, lease: Lease | None
     ) -> None:
         self._stage_name, self._tally, self._lease = stage.name, stage.tally, lease
         self._config = stage.config
         self._verdicts: list[gate.Verdict] = []
-        self.lakehouse, self.run_id, self.report = lakehouse, run_id, report
+        self.lakehouse, self.run_id, self.summary = lakehouse, run_id, summary
 
     @property
     def spark(self) -> SparkSession:
@@ -91,7 +91,7 @@ class _StageRun:
 
     def count(self, outcomes: Mapping[tuple[str, str | None], int]) -> None:
         assert self._tally is not None, f"the {self._stage_name} stage counts outcomes but declares no tally"
-        self.report.tally(self._tally, outcomes)
+        self.summary.tally(self._tally, outcomes)
 
     def _count(self, batch: gate.Batch, outcomes: DataFrame) -> None:
         """The one count of a batch's outcomes: into the stage's summary by its tally, and
@@ -113,24 +113,24 @@ class _StageRun:
         if self._lease is not None:
             self._lease.check()
         self._verdicts.append(gate.publish(self.lakehouse, self._config, batch).verdict)
-        self.report.notes.update(gate.verdict_notes(self._verdicts))
+        self.summary.notes.update(gate.verdict_notes(self._verdicts))
 
     def audit(self, results: list[CheckResult], passed: str, failed: str) -> None:
         verdict = gate.decide(
             self.lakehouse, self._config, self.run_id, self._stage_name, results, passed, failed
         )
-        self.report.notes.update(verdict.notes())
+        self.summary.notes.update(verdict.notes())
         if verdict.stopping:
             raise gate.GateBlocked(
                 gate.failure_list(f"the {self._stage_name} checks failed", verdict.stopping), verdict.stopping
             )
 
 
-def run_stage(stage: Stage, lakehouse: Lakehouse, run_id: str, lease: Lease | None = None) -> StageReport:
+def run_stage(stage: Stage, lakehouse: Lakehouse, run_id: str, lease: Lease | None = None) -> StageSummary:
     """One stage: plan, then write-audit-publish each batch (each checking ``lease`` first);
     staging removed however it ends. A blocked batch raises ``GateBlocked`` carrying this
-    stage's report."""
-    report = StageReport(
+    stage's summary."""
+    summary = StageSummary(
         stage=stage.name,
         reads=stage.source_description(),
         writes=stage.target_description(),
@@ -140,19 +140,19 @@ def run_stage(stage: Stage, lakehouse: Lakehouse, run_id: str, lease: Lease | No
     started = time.perf_counter()
     crash_point(f"{stage.name}:start")
     try:
-        stage.plan(_StageRun(stage, lakehouse, run_id, report, lease))
+        stage.plan(_StageRun(stage, lakehouse, run_id, summary, lease))
     except gate.GateBlocked as blocked:
-        blocked.stage_reports.append(report)
+        blocked.stage_summaries.append(summary)
         raise
     finally:
         lakehouse.drop_staging(run_id)
-        report.seconds = time.perf_counter() - started
-    return report
+        summary.seconds = time.perf_counter() - started
+    return summary
 
 
 def run_stages(
     command: str, stages: Sequence[Stage], config: TracepileConfig, spark: SparkSession | None = None
-) -> RunReport:
+) -> RunSummary:
     """A whole run: the stages in order on ``spark`` (else a session for ``config.engine``,
     stopped at the end), recorded in ``meta/runs`` however it ends. The status says how it
     went (succeeded, blocked, failed); Ctrl-C and SIGTERM are recorded, then re-raised, and
@@ -161,32 +161,32 @@ def run_stages(
     if spark is None and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: stop engines, drop staging
         interrupts.install()
-    report = RunReport(
+    summary = RunSummary(
         run_id=new_run_id(),
         command=command,
         engine=config.engine,
         lakehouse=config.lakehouse,
         started_at=datetime.now(UTC),
     )
-    console.print(f"[bold]tracepile {command}[/]: run {report.run_id} on engine {config.engine}")
+    console.print(f"[bold]tracepile {command}[/]: run {summary.run_id} on engine {config.engine}")
     preload.start()  # the gate's and the page's libraries, while the engine starts
-    with _leased(config, report) as (lease, dead):
+    with _leased(config, summary) as (lease, dead):
         session = nullcontext(spark) if spark is not None else spark_session(config)
         with session as active:
             lakehouse = Lakehouse(active, config.lakehouse, config.table_format)
-            report.lakehouse = lakehouse.location
-            with _recorded(report, lakehouse, config):
+            summary.lakehouse = lakehouse.location
+            with _recorded(summary, lakehouse, config):
                 for holder, why in dead:
                     _record_abandoned(lakehouse, holder, why)
-                report.migrations = [m.describe() for m in migrate(lakehouse, report.run_id)]
+                summary.migrations = [m.describe() for m in migrate(lakehouse, summary.run_id)]
                 for stage in stages:
-                    report.stages.append(run_stage(stage, lakehouse, report.run_id, lease))
-    return report
+                    summary.stages.append(run_stage(stage, lakehouse, summary.run_id, lease))
+    return summary
 
 
 @contextmanager
 def _leased(
-    config: TracepileConfig, report: RunReport
+    config: TracepileConfig, summary: RunSummary
 ) -> Iterator[tuple[Lease | None, list[tuple[Holder, str]]]]:
     """The lakehouse's lease for the whole run (waiting for another run as configured), with
     the dead holders it replaced; none where the lakehouse has no place for one."""
@@ -198,7 +198,7 @@ def _leased(
         )
         yield None, []
         return
-    lease = Lease(directory, report.run_id, report.command, config.lease)
+    lease = Lease(directory, summary.run_id, summary.command, config.lease)
     dead: list[tuple[Holder, str]] = []
     lease.acquire(
         lambda message: console.print(f"[yellow]{message}[/]", highlight=False),
@@ -216,7 +216,7 @@ def _record_abandoned(lakehouse: Lakehouse, holder: Holder, why: str) -> None:
     lakehouse.drop_staging(holder.run_id)
     if lakehouse.exists(RUNS) and lakehouse.read(RUNS).where(F.col("run_id") == holder.run_id).count():
         return
-    abandoned = RunReport(
+    abandoned = RunSummary(
         run_id=holder.run_id,
         command=holder.command,
         engine="unknown",
@@ -230,56 +230,56 @@ def _record_abandoned(lakehouse: Lakehouse, holder: Holder, why: str) -> None:
 
 
 @contextmanager
-def _recorded(report: RunReport, lakehouse: Lakehouse, config: TracepileConfig) -> Iterator[None]:
+def _recorded(summary: RunSummary, lakehouse: Lakehouse, config: TracepileConfig) -> Iterator[None]:
     """Sets the run's status from how the body ends, then records the run in ``meta/runs``."""
     interrupted: BaseException | None = None
     try:
         yield
-        report.status = RunStatus.SUCCEEDED
+        summary.status = RunStatus.SUCCEEDED
     except gate.GateBlocked as blocked:
-        report.stages.extend(blocked.stage_reports)
-        blocked.stage_reports = list(report.stages)  # the caller's view: every stage so far
-        report.status, report.error = RunStatus.BLOCKED, str(blocked)
+        summary.stages.extend(blocked.stage_summaries)
+        blocked.stage_summaries = list(summary.stages)  # the caller's view: every stage so far
+        summary.status, summary.error = RunStatus.BLOCKED, str(blocked)
     except (KeyboardInterrupt, SystemExit) as exc:
-        report.status, report.error, interrupted = RunStatus.INTERRUPTED, type(exc).__name__, exc
+        summary.status, summary.error, interrupted = RunStatus.INTERRUPTED, type(exc).__name__, exc
     except Exception as exc:  # recorded in meta/runs and shown; the exit code says failed
         console.print_exception(max_frames=8)
-        report.status, report.error = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"
-    report.finished_at = datetime.now(UTC)
+        summary.status, summary.error = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"
+    summary.finished_at = datetime.now(UTC)
     try:
-        report.tables = {spec.qualified_name: lakehouse.count(spec) for spec in ALL_TABLES if spec != RUNS}
-        report.quality_report = _existing_report(lakehouse, config, report.run_id)
-        _append_run(lakehouse, report, config_to_toml(config))
+        summary.tables = {spec.qualified_name: lakehouse.count(spec) for spec in ALL_TABLES if spec != RUNS}
+        summary.gate_report = _existing_gate_report(lakehouse, config, summary.run_id)
+        _append_run(lakehouse, summary, config_to_toml(config))
     except Exception as exc:
         if interrupted is None:
             raise
         console.print(f"[yellow]the interrupted run could not be recorded: {exc}[/]")
     if interrupted is None:
         try:
-            report.run_page = write_run_page(lakehouse, config, json.loads(report.to_json()))
+            summary.run_page = write_run_page(lakehouse, config, json.loads(summary.to_json()))
         except Exception as exc:  # the page shows the run; it must never fail it
             console.print(f"[yellow]the run page could not be written: {exc}[/]")
     if interrupted is not None:
         raise interrupted
 
 
-def _append_run(lakehouse: Lakehouse, report: RunReport, config_toml: str) -> None:
+def _append_run(lakehouse: Lakehouse, summary: RunSummary, config_toml: str) -> None:
     row = (
-        report.run_id,
-        report.command,
-        str(report.status),  # the plain string: classic Spark's JVM cannot unpickle str subclasses
-        report.started_at,
-        report.finished_at,
-        report.engine,
+        summary.run_id,
+        summary.command,
+        str(summary.status),  # the plain string: classic Spark's JVM cannot unpickle str subclasses
+        summary.started_at,
+        summary.finished_at,
+        summary.engine,
         config_toml,
-        report.to_json(),
+        summary.to_json(),
     )
     lakehouse.append(RUNS, lakehouse.spark.createDataFrame([row], RUNS.schema))
 
 
-def _existing_report(lakehouse: Lakehouse, config: TracepileConfig, run_id: str) -> str | None:
-    """The run's HTML quality report, if a gate of this run wrote one."""
-    location = report_location(lakehouse, config, run_id)
+def _existing_gate_report(lakehouse: Lakehouse, config: TracepileConfig, run_id: str) -> str | None:
+    """The run's gate report, if a gate of this run wrote one."""
+    location = gate_report_location(lakehouse, config, run_id)
     if location is None:
         return None
     fs, path, _ = filesystem_for(location)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from tracepile.config import TracepileConfig
-from tracepile.report import BatchProgress, StageReport, Tally
+from tracepile.summary import BatchProgress, StageSummary, Tally
 from tracepile.tables import TableSpec
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ class StageRun(Protocol):
 
     lakehouse: Lakehouse
     run_id: str
-    report: StageReport
+    summary: StageSummary
 
     @property
     def spark(self) -> SparkSession: ...
@@ -157,4 +157,4 @@ class Stage(ABC):
 
     @abstractmethod
     def plan(self, run: StageRun) -> None:
-        """Build the output DataFrames, publish them through ``run``, fill ``run.report``."""
+        """Build the output DataFrames, publish them through ``run``, fill ``run.summary``."""

@@ -1,1 +1,1 @@
-"""Insight into runs: the per-run page (``report.html`` + ``report.json``) and its plots."""
+"""Insight into runs: the per-run page (``page.html`` + ``facts.json``) and its plots."""

@@ -1,10 +1,10 @@
-"""What a run's page shows, read from the lakehouse with Spark: one JSON-able dict (``report.json``).
+"""What a run's page shows, read from the lakehouse with Spark: one JSON-able dict (``facts.json``).
 
 Every figure is aggregated in Spark (group counts, histogram buckets, a few statistics); only
 those small results are collected. Two scopes, each labelled on the page:
 
 - ``run``: the rows this run wrote (their ``run_id`` column is the run's). The bronze tables
-  keep no run id, so ingest's figures in this scope come from the run's own stage report.
+  keep no run id, so ingest's figures in this scope come from the run's own stage summary.
 - ``corpus``: every row of the tables as they are when the facts are read.
 
 Tables a run never reached (a run stopped at ingest) are simply absent from the figures.
@@ -38,7 +38,7 @@ from tracepile.tables import (
 )
 from tracepile.vocab import Status
 
-FACTS_FORMAT = 1  # bump when a key of report.json changes meaning
+FACTS_FORMAT = 1  # bump when a key of facts.json changes meaning
 SCOPES = {"run": "this run: the rows it wrote", "corpus": "corpus: every row of every run"}
 
 # The pipeline's stages, in order, with what each one's outcomes count.
@@ -153,11 +153,11 @@ def _rejected(stage: str, table: str, by_reason: dict[str, int], unit: str = "")
 
 
 def _ingest_from_report(run: dict[str, Any]) -> list[dict[str, Any]]:
-    """Ingest's outcomes in the run scope: bronze rows carry no run id, the stage report does."""
+    """Ingest's outcomes in the run scope: bronze rows carry no run id, the stage summary does."""
     stage = next((s for s in run.get("stages", []) if s["stage"] == "ingest"), None)
     if stage is None:
         return []
-    source = "stage report"
+    source = "stage summary"
     kept = [_outcome("ingest", source, "new programs", True, stage["counts"].get("programs_new", 0))]
     return kept + _rejected("ingest", source, stage["reasons"])
 
@@ -305,7 +305,7 @@ def largest_mix_rows(rows: dict[tuple[str, str, str], dict[str, Any]]) -> list[d
 
 
 def _stages(run: dict[str, Any], outcomes: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The run's stages as its report has them, plus rows written and rows per second."""
+    """The run's stages as its summary has them, plus rows written and rows per second."""
     written: dict[str, int] = {}
     for outcome in outcomes:
         written[outcome["stage"]] = written.get(outcome["stage"], 0) + outcome["rows"]
@@ -328,9 +328,9 @@ def _timestamp(value: str | None) -> datetime | None:
 
 
 def run_facts(lakehouse: Lakehouse, run: dict[str, Any]) -> dict[str, Any]:
-    """Everything the run's page shows, as plain JSON-able data (the page's ``report.json``).
+    """Everything the run's page shows, as plain JSON-able data (the page's ``facts.json``).
 
-    ``run`` is the run's report as a dict (``json.loads(RunReport.to_json())``, or a
+    ``run`` is the run summary as a dict (``json.loads(RunSummary.to_json())``, or a
     ``meta/runs.report_json``)."""
     run_id = run["run_id"]
     started, finished = _timestamp(run.get("started_at")), _timestamp(run.get("finished_at"))
@@ -382,7 +382,7 @@ def run_facts(lakehouse: Lakehouse, run: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_run(lakehouse: Lakehouse, run_id: str | None = None) -> dict[str, Any] | None:
-    """A run's report from ``meta/runs`` (the latest run when ``run_id`` is None), or None."""
+    """A run's summary from ``meta/runs`` (the latest run when ``run_id`` is None), or None."""
     if not lakehouse.exists(RUNS):
         return None
     runs = lakehouse.read(RUNS)

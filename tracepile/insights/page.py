@@ -1,8 +1,8 @@
 """The run page: one self-contained HTML file per run (plots inlined as SVG, no external
-resources) and the facts behind it as ``report.json``, side by side.
+resources) and the facts behind it as ``facts.json``, side by side.
 
-Both go to ``<reports>/runs/<run_id>/`` where ``<reports>`` is the quality report's folder
-(``gate.report_dir``, default ``<lakehouse>/reports``); the page links to the run's quality
+Both go to ``<reports>/runs/<run_id>/`` where ``<reports>`` is the gate report's folder
+(``gate.report_dir``, default ``<lakehouse>/reports``); the page links to the run's gate
 report ``<reports>/<run_id>.html`` when that exists.
 """
 
@@ -19,11 +19,11 @@ from tracepile import preload
 from tracepile.config import TracepileConfig
 from tracepile.insights.facts import load_run, run_facts
 from tracepile.lakehouse import Lakehouse
-from tracepile.quality.html_report import report_location
+from tracepile.quality.gate_report import gate_report_location
 from tracepile.storage import filesystem_for
 
-PAGE_NAME = "report.html"
-FACTS_NAME = "report.json"
+PAGE_NAME = "page.html"
+FACTS_NAME = "facts.json"
 
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("tracepile.insights", "templates"),
@@ -39,7 +39,7 @@ Table = dict[str, list[Any]]  # {"columns": [...], "rows": [[...], ...]}
 
 def run_page_location(lakehouse: Lakehouse, config: TracepileConfig, run_id: str) -> str | None:
     """Where the run's page goes; None for a catalog lakehouse without ``gate.report_dir``."""
-    quality = report_location(lakehouse, config, run_id)  # the one place the reports folder is decided
+    quality = gate_report_location(lakehouse, config, run_id)  # the one place the reports folder is decided
     return f"{quality.rsplit('/', 1)[0]}/runs/{run_id}/{PAGE_NAME}" if quality else None
 
 
@@ -159,9 +159,9 @@ def _scope_view(scope: dict[str, Any], chars_per_token: float, salt: str) -> lis
     return view
 
 
-def render_page(facts: dict[str, Any], quality_report_href: str | None = None) -> str:
+def render_page(facts: dict[str, Any], gate_report_href: str | None = None) -> str:
     """The run's page from its facts (``run_facts``): self-contained HTML, every plot inline.
-    ``quality_report_href``: a link to the run's quality report, when there is one."""
+    ``gate_report_href``: a link to the run's gate report, when there is one."""
     from tracepile.insights import plots  # as in _scope_view
 
     chars_per_token = facts["chars_per_token"]
@@ -179,7 +179,7 @@ def render_page(facts: dict[str, Any], quality_report_href: str | None = None) -
         throughput=Markup(plots.to_svg(figure, "throughput")) if figure is not None else None,
         scopes=scopes,
         default_scope=default_scope,
-        quality_report_href=quality_report_href,
+        gate_report_href=gate_report_href,
         facts_href=FACTS_NAME,
     )
 
@@ -193,9 +193,9 @@ def _write(location: str, text: str) -> None:
 
 def _write_page(lakehouse: Lakehouse, config: TracepileConfig, run: dict[str, Any], location: str) -> None:
     facts = run_facts(lakehouse, run)
-    quality = report_location(lakehouse, config, run["run_id"])
+    quality = gate_report_location(lakehouse, config, run["run_id"])
     has_quality = quality is not None and _is_file(quality)
-    facts["run"]["quality_report"] = quality if has_quality else None
+    facts["run"]["gate_report"] = quality if has_quality else None
     # relative, so the reports folder can be moved or served as a whole
     href = f"../../{run['run_id']}.html" if has_quality else None
     _write(location.rsplit("/", 1)[0] + f"/{FACTS_NAME}", json.dumps(facts, indent=1, sort_keys=True))
@@ -203,9 +203,9 @@ def _write_page(lakehouse: Lakehouse, config: TracepileConfig, run: dict[str, An
 
 
 def write_run_page(lakehouse: Lakehouse, config: TracepileConfig, run: dict[str, Any]) -> str | None:
-    """(Re)write the run's ``report.html`` and ``report.json`` from the lakehouse as it is now;
+    """(Re)write the run's ``page.html`` and ``facts.json`` from the lakehouse as it is now;
     returns the page's location (None where there is nowhere to write: a catalog lakehouse
-    without ``gate.report_dir``). ``run`` is ``json.loads(RunReport.to_json())``."""
+    without ``gate.report_dir``). ``run`` is ``json.loads(RunSummary.to_json())``."""
     location = run_page_location(lakehouse, config, run["run_id"])
     if location is not None:
         _write_page(lakehouse, config, run, location)

@@ -1,4 +1,4 @@
-"""The per-run quality report: one self-contained HTML page from ``meta/validations``.
+"""The per-run gate report: one self-contained HTML page from ``meta/validations``.
 
 Written to ``<gate.report_dir>/<run_id>.html`` (default ``<lakehouse>/reports``) after each
 gate of the run, so a run stopped at its second stage still shows its first.
@@ -28,7 +28,7 @@ _TEMPLATES = jinja2.Environment(
 )
 
 
-def report_location(lakehouse: Lakehouse, config: TracepileConfig, run_id: str) -> str | None:
+def gate_report_location(lakehouse: Lakehouse, config: TracepileConfig, run_id: str) -> str | None:
     """Where the run's page goes; None for a catalog lakehouse without ``gate.report_dir``."""
     base = config.gate.report_dir or (f"{lakehouse.root.rstrip('/')}/reports" if lakehouse.root else None)
     return f"{base.rstrip('/')}/{run_id}.html" if base else None
@@ -53,7 +53,7 @@ def render_html(run_id: str, rows: Sequence[dict[str, Any]]) -> str:
     stages: dict[str, list[dict[str, Any]]] = {}
     for row in sorted(rows, key=lambda r: r["checked_at"]):
         stages.setdefault(row["stage"], []).append(row)
-    return _TEMPLATES.get_template("run_report.html.j2").render(
+    return _TEMPLATES.get_template("gate_report.html.j2").render(
         run_id=run_id,
         total=len(rows),
         failed=sum(not r["success"] for r in rows),
@@ -73,9 +73,9 @@ def render_html(run_id: str, rows: Sequence[dict[str, Any]]) -> str:
     )
 
 
-def write_run_report(lakehouse: Lakehouse, config: TracepileConfig, run_id: str) -> str | None:
+def write_gate_report(lakehouse: Lakehouse, config: TracepileConfig, run_id: str) -> str | None:
     """(Re)write the run's page from its rows in ``meta/validations``; returns where it went."""
-    location = report_location(lakehouse, config, run_id)
+    location = gate_report_location(lakehouse, config, run_id)
     if location is None or not lakehouse.exists(VALIDATIONS):
         return None
     rows = [r.asDict() for r in lakehouse.read(VALIDATIONS).where(F.col("run_id") == run_id).collect()]

@@ -58,7 +58,7 @@ class Tally:
 
 
 @dataclass
-class StageReport:
+class StageSummary:
     stage: str
     reads: str
     writes: list[str]
@@ -90,7 +90,7 @@ class StageReport:
 
 
 @dataclass
-class RunReport:
+class RunSummary:
     run_id: str
     command: str
     engine: str
@@ -99,9 +99,9 @@ class RunReport:
     finished_at: datetime | None = None
     status: str = RunStatus.RUNNING
     error: str | None = None
-    stages: list[StageReport] = field(default_factory=list)
+    stages: list[StageSummary] = field(default_factory=list)
     tables: dict[str, int | None] = field(default_factory=dict)
-    quality_report: str | None = None
+    gate_report: str | None = None
     run_page: str | None = None  # the run's HTML page with plots (``insights/page.py``), once written
     migrations: list[str] = field(default_factory=list)  # columns added to tables of an earlier version
 
@@ -149,8 +149,8 @@ class RunReport:
             for name, rows in self.tables.items():
                 tables.add_row(name, "-" if rows is None else f"{rows:,}")
             out.print(tables)
-        if self.quality_report:
-            out.print(f"quality report: {self.quality_report}")
+        if self.gate_report:
+            out.print(f"gate report: {self.gate_report}")
         if self.run_page:
             out.print(f"run page: {self.run_page}")
 
