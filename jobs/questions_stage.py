@@ -4,7 +4,8 @@ Each execution of a called function gets variable-tracing questions of several k
 by a seeded hash so a rerun asks the same ones (``[questions]``), each with its answer taken
 from the trace; the configured backend answers, and only answers verified against the trace
 reach gold (``udfs/ask_questions.py``). Resumable: an execution with questions (or rejected
-answers) from this backend and model is skipped.
+answers) from this backend and model is skipped. ``questions.max_executions`` bounds a run
+to that many pending executions, the first by ``execution_id``; the rest wait for a later run.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from tracepile.config import TracepileConfig
 from tracepile.execution.outcomes import outcome_schema
 from tracepile.execution.runs_programs import RunsPrograms, settled_executions
 from tracepile.execution.text_backend import TextBackend
-from tracepile.report import Tally
 from tracepile.stage import StageRun
+from tracepile.summary import Tally
 from tracepile.tables import GOLD_QUESTION_REJECTS, GOLD_QUESTIONS, SILVER_EXECUTIONS, SILVER_PROGRAMS
 from tracepile.translation.backends import backend_for
 from tracepile.udfs.ask_questions import OUTCOME_COLUMNS, UNSTABLE, VERIFIED, ask_partition
@@ -41,10 +42,10 @@ class QuestionsStage(RunsPrograms):
         self.answerer = TextBackend(config.generate)  # one backend per executor serves both stages
 
     def plan(self, run: StageRun) -> None:
-        report, settings = run.report, self.config.questions
+        summary, settings = run.summary, self.config.questions
         backend = backend_for(self.config.generate)
-        report.notes["questions"] = f"{settings.per_kind} per kind per execution, seed {settings.seed}"
-        report.notes["backend"] = str(backend.name) + (f", model {backend.model}" if backend.model else "")
+        summary.notes["questions"] = f"{settings.per_kind} per kind per execution, seed {settings.seed}"
+        summary.notes["backend"] = str(backend.name) + (f", model {backend.model}" if backend.model else "")
         with run.step("finding executions without questions"):
             rows = settled_executions(run.lakehouse).where(F.col("run_mode") == RunMode.CALL.value)
             for spec in (GOLD_QUESTIONS, GOLD_QUESTION_REJECTS):
@@ -54,7 +55,15 @@ class QuestionsStage(RunsPrograms):
                     )
                     rows = rows.join(done.select("execution_id").distinct(), "execution_id", "left_anti")
             pending = run.stage(rows, "questions_pending")
-            report.counts["executions"] = pending.count()
+            total = summary.counts["executions"] = pending.count()
+        if (bound := settings.max_executions) is not None and total > bound:
+            with run.step(f"taking the first {bound} of {total} (questions.max_executions)"):
+                pending = run.stage(pending.orderBy("execution_id").limit(bound), "questions_bounded")
+            summary.counts.update(executions=bound, left_pending=total - bound)
+            summary.notes["bounded"] = (
+                f"{bound} of {total} pending executions this run (questions.max_executions); "
+                f"the other {total - bound} stay pending for the next run"
+            )
         schema = outcome_schema(OUTCOME_COLUMNS, GOLD_QUESTIONS, GOLD_QUESTION_REJECTS)
         with run.step("asking, answering and verifying"):
             outcomes = run.stage(
@@ -65,7 +74,7 @@ class QuestionsStage(RunsPrograms):
         unstable = (
             outcomes.where(F.col("outcome") == UNSTABLE).agg(F.sum(F.col("detail").cast("long"))).first()
         )
-        report.counts["left_out_hash_seed_dependent"] = int((unstable[0] if unstable else None) or 0)
+        summary.counts["left_out_hash_seed_dependent"] = int((unstable[0] if unstable else None) or 0)
         questions = outcomes.where(F.col("outcome") != UNSTABLE)
         asked = questions.where(F.col("outcome") != BACKEND_ERROR.value)
         asked = asked.withColumn("run_id", F.lit(run.run_id))

@@ -8,6 +8,7 @@ from tracepile.config import TracepileConfig
 from tracepile.jobs.dedup_stage import DedupStage
 from tracepile.jobs.generate_stage import GenerateStage
 from tracepile.jobs.ingest_stage import IngestStage
+from tracepile.jobs.input_prediction_stage import InputPredictionStage
 from tracepile.jobs.questions_stage import QuestionsStage
 from tracepile.jobs.rewrite_stage import RewriteStage
 from tracepile.jobs.trace_stage import TraceStage
@@ -16,7 +17,7 @@ from tracepile.stage import Stage
 
 def pipeline(config: TracepileConfig, sources: Sequence[str]) -> list[Stage]:
     """``tracepile run``: every stage, each reading the tables the ones before it wrote; the
-    augmentation stages unless the config turns them off."""
+    augmentation stages unless the config turns them off, input prediction where it turns it on."""
     return [
         IngestStage(config, sources),
         DedupStage(config),
@@ -24,4 +25,5 @@ def pipeline(config: TracepileConfig, sources: Sequence[str]) -> list[Stage]:
         TraceStage(config),
         GenerateStage(config),
         *([QuestionsStage(config)] if config.questions.enabled else []),
+        *([InputPredictionStage(config)] if config.inputs.enabled else []),
     ]

@@ -25,6 +25,8 @@ from tracepile.config import TracepileConfig
 from tracepile.tables import (
     BRONZE_SOURCES,
     GOLD_COE,
+    GOLD_INPUT_PREDICTION_REJECTS,
+    GOLD_INPUT_PREDICTIONS,
     GOLD_QUESTION_REJECTS,
     GOLD_QUESTIONS,
     GOLD_REJECTS,
@@ -38,6 +40,7 @@ from tracepile.tables import (
 )
 from tracepile.vocab import (
     GENERATE_REJECT_REASONS,
+    INPUT_PREDICTION_REJECT_REASONS,
     SCRIPT_ENTRY,
     Backend,
     DedupReason,
@@ -314,6 +317,31 @@ def _question_rejects(config: TracepileConfig) -> list[Expectation]:
     return [*_question_key(GOLD_QUESTION_REJECTS), _known_reason(GENERATE_REJECT_REASONS)]
 
 
+def _prediction_key(spec: TableSpec) -> list[Expectation]:
+    return [
+        *_not_null_and_keys(spec),
+        *_ids("prediction_id", "execution_id", "program_id", "prompt_hash"),
+        expect("backend is a known backend", "ExpectColumnValuesToBeInSet", column="backend",
+               value_set=list(Backend)),
+        *_references([_COE_REFERENCE]),
+    ]  # fmt: skip
+
+
+def _input_predictions(config: TracepileConfig) -> list[Expectation]:
+    return [
+        *_prediction_key(GOLD_INPUT_PREDICTIONS),
+        _known_domain(),
+        expect("response has a final answer line", "ExpectColumnValuesToMatchRegex", column="response",
+               regex=r"(?im)^\W*final answer:"),
+        expect("(execution_id, backend, model) is unique", "ExpectCompoundColumnsToBeUnique",
+               column_list=["execution_id", "backend", "model"]),
+    ]  # fmt: skip
+
+
+def _input_prediction_rejects(config: TracepileConfig) -> list[Expectation]:
+    return [*_prediction_key(GOLD_INPUT_PREDICTION_REJECTS), _known_reason(INPUT_PREDICTION_REJECT_REASONS)]
+
+
 def export_expectations() -> list[Expectation]:
     """The rows about to be written as training files (``jobs/export_stage.py``)."""
     columns = (
@@ -366,6 +394,8 @@ TABLE_RULES: dict[str, TableRules] = {
         TableRules(GOLD_REJECTS, _coe_rejects, references=(_COE_REFERENCE,)),
         TableRules(GOLD_QUESTIONS, _questions, references=(_COE_REFERENCE,)),
         TableRules(GOLD_QUESTION_REJECTS, _question_rejects, references=(_COE_REFERENCE,)),
+        TableRules(GOLD_INPUT_PREDICTIONS, _input_predictions, references=(_COE_REFERENCE,)),
+        TableRules(GOLD_INPUT_PREDICTION_REJECTS, _input_prediction_rejects, references=(_COE_REFERENCE,)),
     )
 }
 

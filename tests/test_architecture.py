@@ -40,10 +40,11 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "tracepile.quality.",
             "tracepile.lakehouse",
             "tracepile.engine",
-            "tracepile.report",
+            "tracepile.summary",
             "tracepile.interrupts",
             "tracepile.console",
             "tracepile.lease",
+            "tracepile.local_model",
             "tracepile.preload",
             "tracepile.insights.",
         ),
@@ -171,3 +172,23 @@ def test_no_stage_imports_another_stage() -> None:
         if target != module
     )
     assert crossing == [], "\n".join(crossing)
+
+
+def test_stages_reach_the_engine_only_through_the_runner() -> None:
+    """A stage asks its run for the session and partitions (``run.spark``,
+    ``run.python_partitions``); only the runner (and the entry points) start engines."""
+    stages = {m for m in GRAPH if m.startswith(("tracepile.jobs.", "tracepile.execution."))}
+    assert {m for m in stages if "tracepile.engine" in GRAPH[m]} == set()
+
+
+def test_no_module_of_the_pipeline_is_over_600_lines() -> None:
+    """Rooms split by what they do: no module of the stages, the partition code or the pure
+    logic is a catch-all."""
+    folders = ("tracepile.jobs.", "tracepile.udfs.", "tracepile.translation.", "tracepile.sources.")
+    big = {
+        module: n
+        for module, path in MODULES.items()
+        if module.startswith((*folders, "tracepile.analysis."))
+        and (n := len(path.read_text(encoding="utf-8").splitlines())) > 600
+    }
+    assert big == {}

@@ -127,6 +127,6 @@ def test_export_keeps_a_program_its_rewrites_and_questions_on_one_side(spark, la
                 kinds[meta["kind"]] += 1
                 origin = programs[meta["program_id"]]["rewrite_of"] or meta["program_id"]
                 sides.setdefault(origin, set()).add(split)
-    assert set(kinds) == {"coe", "question"}
+    assert set(kinds) == {"coe", "question", "input"}
     assert all(len(found) == 1 for found in sides.values())
     assert {side for found in sides.values() for side in found} == {"train", "validation"}

@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BUNDLE_FILE = ROOT / "databricks.yml"
 JOB = "tracepile"
 TARGETS = ("dev", "prod")
-GPU_COMMANDS = frozenset({"generate", "questions"})
+GPU_COMMANDS = frozenset({"generate", "questions", "inputs"})
 # The last task: it reads what every stage wrote, and is not part of `tracepile run`.
 AFTER_PIPELINE = "export"
 # Unity Catalog's dedicated (single-user) access mode, new and legacy names: catalog tables

@@ -68,6 +68,7 @@ def test_a_new_stage_runs_through_the_runner_gate_and_run_record(spark, tmp_path
         "trace",
         "generate",
         "questions",
+        "inputs",
         "domain_counts",
     ]
 

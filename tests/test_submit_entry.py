@@ -27,7 +27,7 @@ def _submit(*args: str) -> subprocess.CompletedProcess[str]:
 def test_every_stage_command_is_a_job_command() -> None:
     commands = {command.name for command in app.registered_commands}
     assert set(JOB_COMMANDS) <= commands
-    assert {"run", "ingest", "dedup", "rewrite", "trace", "generate", "questions", "export"} <= set(
+    assert {"run", "ingest", "dedup", "rewrite", "trace", "generate", "questions", "inputs", "export"} <= set(
         JOB_COMMANDS
     )
 

@@ -20,6 +20,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tracepile.config import ConfigError, SandboxLimits, TracepileConfig, config_to_toml, load_config
@@ -31,6 +32,7 @@ from tracepile.jobs.dedup_stage import DedupStage
 from tracepile.jobs.export_stage import FORMATS, ExportStage
 from tracepile.jobs.generate_stage import GenerateStage
 from tracepile.jobs.ingest_stage import IngestStage
+from tracepile.jobs.input_prediction_stage import InputPredictionStage
 from tracepile.jobs.questions_stage import QuestionsStage
 from tracepile.jobs.repair_stage import RepairStage
 from tracepile.jobs.rewrite_stage import RewriteStage
@@ -38,6 +40,7 @@ from tracepile.jobs.stages import pipeline
 from tracepile.jobs.trace_stage import TraceStage
 from tracepile.lakehouse import Lakehouse
 from tracepile.lease import LeaseHeld, current_holder
+from tracepile.local_model import LocalModelError, local_model_server, with_local_model
 from tracepile.runner import run_stages
 from tracepile.sources.files import SourceError
 from tracepile.stage import Stage
@@ -151,16 +154,16 @@ def _execute(command: str, config: TracepileConfig, stages: Callable[[], Sequenc
     except SourceError as exc:
         _fail(str(exc), 2)
     try:
-        report = run_stages(command, chosen, config)
+        summary = run_stages(command, chosen, config)
     except EngineError as exc:
         _fail(str(exc), 2)
     except LeaseHeld as exc:
         _fail(str(exc), EXIT_IN_USE)
     except KeyboardInterrupt:
         _fail("interrupted; the engine was stopped and staging data removed", 130)
-    report.render(Console())
-    if report.status != RunStatus.SUCCEEDED:
-        raise typer.Exit(EXIT_BLOCKED if report.status == RunStatus.BLOCKED else 1)
+    summary.render(Console())
+    if summary.status != RunStatus.SUCCEEDED:
+        raise typer.Exit(EXIT_BLOCKED if summary.status == RunStatus.BLOCKED else 1)
 
 
 _CONFIG_OPTIONS = (
@@ -184,10 +187,12 @@ def _register_command(
     target: typer.Typer = app,
     arguments: tuple[tuple[str, Any], ...] = (),
     defaults: dict[str, Any] | None = None,
+    former_name: str | None = None,
 ) -> None:
     """A command taking the configuration options (and --source/--sample when it reads
     sources, and ``arguments`` passed on by name, optional where ``defaults`` has them): the
-    option list is declared once, as the command's signature."""
+    option list is declared once, as the command's signature. ``former_name``: a name it
+    had, kept working but not listed."""
 
     def command(**options: Any) -> None:
         config = _resolve_config(*(options[name] for name, _ in _CONFIG_OPTIONS))
@@ -207,12 +212,14 @@ def _register_command(
     ]
     parameters += [inspect.Parameter(n, keyword, default=None, annotation=a) for n, a in _CONFIG_OPTIONS]
     if with_sources:
-        parameters[:0] = [
+        parameters[len(arguments) : len(arguments)] = [
             inspect.Parameter(n, keyword, default=d, annotation=a) for n, a, d in _SOURCE_OPTIONS
         ]
     command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     command.__doc__ = summary
     target.command(name)(command)
+    if former_name:
+        target.command(former_name, hidden=True)(command)
 
 
 def _stages_command(
@@ -226,10 +233,85 @@ def _stages_command(
     _register_command(name, summary, handler, **kwargs)
 
 
-_stages_command(
+LOCAL_MODEL_OPTIONS: tuple[tuple[str, Any], ...] = (
+    (
+        "local_model",
+        Annotated[
+            bool,
+            typer.Option(
+                "--local-model",
+                help="write the texts with the local model (the llm extra, docs/model.md): "
+                "a llama-cpp server on 127.0.0.1 for the run, the openai backend against it, at most "
+                "local_model.max_executions executions per run (the rest stay pending)",
+            ),
+        ],
+    ),
+    (
+        "model_url",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--model-url",
+                help="as --local-model, with an already running OpenAI-compatible server "
+                "(http://HOST:PORT/v1; local_model.url): nothing is started",
+            ),
+        ],
+    ),
+)
+
+
+def _model_log_dir(config: TracepileConfig) -> Path | None:
+    """``<lakehouse>/_local_model`` for a lakehouse on a local path; else a temporary folder."""
+    if "://" in config.lakehouse or config.lakehouse.startswith("catalog:"):
+        return None
+    return Path(config.lakehouse) / "_local_model"
+
+
+def _model_stages_command(
+    name: str, summary: str, stages: Callable[[TracepileConfig, list[str]], Sequence[Stage]], **kwargs: Any
+) -> None:
+    """A stages command that also takes --local-model / --model-url: the run goes inside the
+    local model's server (``tracepile/local_model.py``), with [generate] pointed at it."""
+
+    def handler(
+        config: TracepileConfig, sources: list[str] | None, local_model: bool, model_url: str | None
+    ) -> None:
+        if model_url:
+            config = config.model_copy(
+                update={"local_model": config.local_model.model_copy(update={"url": model_url})}
+            )
+        if not (local_model or model_url):
+            _execute(name, config, lambda: stages(config, sources or []))
+            return
+        try:
+            with local_model_server(config.local_model, _model_log_dir(config)) as server:
+                served = with_local_model(config, server)
+                console.print(
+                    f"local model {server.model} at {server.base_url}"
+                    + (f" (log {server.log})" if server.log else "")
+                    + f"; at most {config.local_model.max_executions} executions this run",
+                    highlight=False,
+                )
+                _execute(name, served, lambda: stages(served, sources or []))
+        except LocalModelError as exc:
+            _fail(escape(str(exc)), 2)  # the message names '.[llm]', which is not markup
+
+    _register_command(
+        name,
+        summary,
+        handler,
+        arguments=LOCAL_MODEL_OPTIONS,
+        defaults={"local_model": False, "model_url": None},
+        **kwargs,
+    )
+
+
+_model_stages_command(
     "run",
-    "Run every stage in order (ingest -> dedup -> rewrite -> trace -> generate -> questions; "
-    "--set rewrites.enabled=false or questions.enabled=false leaves those out) and print a summary.",
+    "Run every stage in order (ingest -> dedup -> rewrite -> trace -> generate -> questions -> "
+    "inputs; --set rewrites.enabled=false, questions.enabled=false or inputs.enabled=false leaves "
+    "those out) and print a summary.\n\n"
+    "--local-model: the texts and answers from a real model on this machine (docs/model.md).",
     pipeline,
     with_sources=True,
 )
@@ -283,14 +365,16 @@ _stages_command(
     """,
     lambda config, _: [TraceStage(config)],
 )
-_stages_command(
+_model_stages_command(
     "generate",
     """Write a Chain-of-Execution text for every ok execution into gold/coe, verified against it.
 
     Backend: --set generate.backend=template (default, CPU) | vllm | openai, with
-    generate.model and the [generate] section. Texts whose final answer or stated values
-    disagree with the execution go to gold/coe_rejects. Resumable: done generations
-    (same execution, backend, model and prompt) are skipped.
+    generate.model and the [generate] section; --local-model: the openai backend against a
+    local model server started for the run (docs/model.md). Texts whose final answer or
+    stated values disagree with the execution go to gold/coe_rejects. Resumable: done
+    generations (same execution, backend, model and prompt) are skipped; generate.max_rows
+    bounds a run, the rest stay pending.
     """,
     lambda config, _: [GenerateStage(config)],
 )
@@ -305,6 +389,19 @@ _stages_command(
     """,
     lambda config, _: [QuestionsStage(config)],
 )
+_model_stages_command(
+    "inputs",
+    """Predict inputs: for ok executions of called functions, an input that gives the recorded output.
+
+    The prompt shows the code and one return value; the [generate] backend answers (the
+    template from the recorded run; --local-model: a local model server, docs/model.md) and
+    the input it states is run in the sandbox under both hash seeds: kept in
+    gold/input_predictions only where the call returns that output (any such input), the rest
+    in gold/input_prediction_rejects. Options: the [inputs] section (max_executions, seed).
+    Resumable.
+    """,
+    lambda config, _: [InputPredictionStage(config)],
+)
 
 
 def _export(config: TracepileConfig, _: None, export_format: str, out: str, kinds: str) -> None:
@@ -318,7 +415,8 @@ def _export(config: TracepileConfig, _: None, export_format: str, out: str, kind
 
 _register_command(
     "export",
-    """Write gold/coe and gold/questions as training files: deduplicated on text, shuffled and split.
+    """Write gold/coe, gold/questions and gold/input_predictions as training files: deduplicated on
+    text, shuffled and split.
 
     Formats: llamafactory (messages JSONL + dataset_info.json), sharegpt, alpaca, pretrain
     (text JSONL), parquet. Every row carries meta (kind, program_id, execution_id, input,
@@ -339,7 +437,7 @@ _register_command(
             "kinds",
             Annotated[
                 str,
-                typer.Option("--kinds", help="what to export, comma-separated: coe, question (default both)"),
+                typer.Option("--kinds", help="what to export, comma-separated: coe, question, input (all)"),
             ],
         ),
     ),
@@ -360,7 +458,7 @@ _register_command(
     """Run a table's quality checks on its published rows, on demand.
 
     The same suite, CHECK constraints and (for silver/executions) ok rate as the gate every
-    batch passes. Results go to meta/validations and an HTML report; nothing is moved.
+    batch passes. Results go to meta/validations and the run's gate report; nothing is moved.
     Exit code 3 when a check fails (with --gate warn only CHECK constraints count).
     """,
     _gate,
@@ -422,7 +520,7 @@ def _status(config: TracepileConfig, _: None) -> None:
         _fail(str(exc), 2)
 
 
-def _report(config: TracepileConfig, _: None, run_id: str | None, open_page: bool) -> None:
+def _page(config: TracepileConfig, _: None, run_id: str | None, open_page: bool) -> None:
     try:
         with spark_session(config) as spark:
             location = ensure_run_page(
@@ -440,15 +538,15 @@ def _report(config: TracepileConfig, _: None, run_id: str | None, open_page: boo
 
 
 _register_command(
-    "report",
+    "page",
     """Print where a run's page is (the latest run's without RUN_ID), or open it with --open.
 
     The page: status mix per stage, reject reasons, trace-length and token-length
     histograms, domain/source mix and throughput per stage, for the run and for the whole
-    corpus, with its facts beside it as report.json. Every run writes its own; a missing one
+    corpus, with its facts beside it as facts.json. Every run writes its own; a missing one
     is made again from meta/runs.
     """,
-    _report,
+    _page,
     arguments=(
         (
             "run_id",
@@ -457,6 +555,7 @@ _register_command(
         ("open_page", Annotated[bool, typer.Option("--open", help="open the page in a browser")]),
     ),
     defaults={"run_id": None, "open_page": False},
+    former_name="report",
 )
 
 
@@ -572,6 +671,7 @@ JOB_COMMANDS = (
     "trace",
     "generate",
     "questions",
+    "inputs",
     "export",
     "gate",
     "repair",

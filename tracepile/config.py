@@ -224,6 +224,12 @@ class GenerateConfig(_Section):
     batch_rows: int = Field(
         10_000, gt=0, description="executions per published batch: a crash loses at most one batch"
     )
+    max_rows: int | None = Field(
+        None,
+        gt=0,
+        description="most pending executions written per run, taken in coe_id order so the next run "
+        "goes on where this one stopped; None = all (the rest stay pending)",
+    )
 
     @model_validator(mode="after")
     def _model_given(self) -> GenerateConfig:
@@ -247,6 +253,89 @@ class QuestionsConfig(_Section):
     enabled: bool = Field(True, description="tracepile run asks questions (tracepile questions always does)")
     per_kind: int = Field(1, ge=0, description="questions of each kind per execution, at most")
     seed: int = Field(0, ge=0, description="seeds which candidate questions are chosen")
+    max_executions: int | None = Field(
+        None,
+        gt=0,
+        description="most pending executions asked about per run, in execution_id order so the next "
+        "run goes on where this one stopped; None = all (the rest stay pending)",
+    )
+
+
+class LocalModelConfig(_Section):
+    """The local model (``--local-model``, the ``llm`` extra): SmolLM2-135M-Instruct served by
+    llama-cpp-python on 127.0.0.1, used through the openai backend (``tracepile/local_model.py``)."""
+
+    max_executions: int = Field(
+        24,
+        gt=0,
+        description="executions the model writes Chain-of-Execution texts for per run "
+        "(sets generate.max_rows); the rest stay pending for later runs",
+    )
+    question_executions: int = Field(
+        4,
+        ge=0,
+        description="executions the model answers questions about per run, each up to one question "
+        "per kind (sets questions.max_executions; 0 leaves the questions stage out)",
+    )
+    input_executions: int = Field(
+        4,
+        ge=0,
+        description="executions the model predicts an input for per run (sets inputs.max_executions; "
+        "0 leaves the inputs stage out)",
+    )
+    min_verified_rate: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="gate.min_verified_rate for runs with the local model: a 135M model is mostly "
+        "wrong, which the verifier sorts out, so its batches are not blocked for it",
+    )
+    threads: int = Field(
+        1,
+        gt=0,
+        description="CPU threads the server computes with (more only where cores are idle: on busy "
+        "cores a second thread slowed replies down)",
+    )
+    context_tokens: int = Field(4096, gt=0, description="the server's context window (prompt + reply)")
+    max_tokens: int = Field(
+        1024, gt=0, description="tokens per reply (generate.max_tokens is lowered to this)"
+    )
+    concurrency: int = Field(
+        2, gt=0, description="requests in flight (the server answers one at a time; the next waits ready)"
+    )
+    startup_seconds: float = Field(
+        120.0, gt=0, description="how long to wait for the server to answer before giving up"
+    )
+    url: str | None = Field(
+        None,
+        description="an already running OpenAI-compatible server (http://HOST:PORT/v1): "
+        "nothing is started, its first listed model is used",
+    )
+
+    @model_validator(mode="after")
+    def _reply_fits(self) -> LocalModelConfig:
+        if self.max_tokens >= self.context_tokens:
+            raise ValueError(
+                f"max_tokens ({self.max_tokens}) leaves no room for a prompt in "
+                f"context_tokens ({self.context_tokens})"
+            )
+        return self
+
+
+class InputsConfig(_Section):
+    """Input prediction: the code and a recorded output of a called function, an input that
+    gives it, kept only where running that input in the sandbox returns the output."""
+
+    enabled: bool = Field(
+        True, description="tracepile run predicts inputs after questions (tracepile inputs always does)"
+    )
+    seed: int = Field(0, ge=0, description="seeds which executions are taken first when a run is bounded")
+    max_executions: int | None = Field(
+        None,
+        gt=0,
+        description="most pending executions predicted per run, in a seeded order so the next run goes "
+        "on where this one stopped; None = all (the rest stay pending)",
+    )
 
 
 class ExportConfig(_Section):
@@ -280,6 +369,12 @@ class GateConfig(_Section):
         "and so are functions of a pyfiles tree that cannot be programs, and dataset records that hold "
         "no runnable Python program)",
     )
+    input_executions: int = Field(
+        4,
+        ge=0,
+        description="executions the model predicts an input for per run (sets inputs.max_executions; "
+        "0 leaves the inputs stage out)",
+    )
     min_verified_rate: float = Field(
         0.5, ge=0, le=1, description="a generate batch with a smaller share of verified texts is blocked"
     )
@@ -287,7 +382,7 @@ class GateConfig(_Section):
         20, ge=0, description="rate checks on a smaller batch are recorded as warnings, never block"
     )
     report_dir: str | None = Field(
-        None, description="where the per-run HTML reports go; default <lakehouse>/reports"
+        None, description="where the per-run gate reports (and run pages) go; default <lakehouse>/reports"
     )
     examples: int = Field(5, ge=0, le=100, description="failing values (and their ids) kept per check")
 
@@ -333,6 +428,8 @@ class TracepileConfig(_Section):
     generate: GenerateConfig = Field(default_factory=GenerateConfig)
     rewrites: RewritesConfig = Field(default_factory=RewritesConfig)
     questions: QuestionsConfig = Field(default_factory=QuestionsConfig)
+    inputs: InputsConfig = Field(default_factory=InputsConfig)
+    local_model: LocalModelConfig = Field(default_factory=LocalModelConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
     gate: GateConfig = Field(default_factory=GateConfig)
     lease: LeaseConfig = Field(default_factory=LeaseConfig)

@@ -324,6 +324,57 @@ GOLD_QUESTION_REJECTS = TableSpec(
     ),
 )
 
+_PREDICTION_KEY = [
+    _text("prediction_id", False),
+    _text("execution_id", False),
+    _text("program_id", False),
+    _text("backend", False),
+    _text("model", False),
+    _text("prompt_hash", False),
+]
+
+GOLD_INPUT_PREDICTIONS = TableSpec(
+    layer="gold",
+    name="input_predictions",
+    key="prediction_id",
+    description="verified input predictions: code and an output, an input the sandbox confirms gives it",
+    constraints=(("response_not_empty", "response <> ''"),),
+    schema=StructType(
+        [
+            *_PREDICTION_KEY,
+            _text("prompt", False),
+            _text("response", False),
+            _text("input_json", False),  # the predicted input (keyword arguments), typed JSON
+            _text("output_json", False),  # the output shown in the prompt: the recorded return value
+            _text("recorded_input_json", False),  # the execution's own input (one answer of many)
+            _text("source", False),
+            _text("domain", False),
+            StructField("prompt_tokens", LongType()),  # of the messages the backend is sent
+            StructField("completion_tokens", LongType()),
+            _text("run_id", False),
+        ]
+    ),
+)
+
+GOLD_INPUT_PREDICTION_REJECTS = TableSpec(
+    layer="gold",
+    name="input_prediction_rejects",
+    key="prediction_id",
+    description="input predictions that did not give the output when run, or had no input, with the reason",
+    constraints=(("reason_not_empty", "reason <> ''"),),
+    schema=StructType(
+        [
+            *_PREDICTION_KEY,
+            _text("reason", False),
+            _text("detail", False),
+            _text("response"),
+            _text("input_json"),  # the predicted input where one was read
+            _text("output_json"),  # the output shown in the prompt
+            _text("run_id", False),
+        ]
+    ),
+)
+
 RUNS = TableSpec(
     layer="meta",
     name="runs",
@@ -402,6 +453,8 @@ GATED_TABLES: tuple[TableSpec, ...] = (
     GOLD_REJECTS,
     GOLD_QUESTIONS,
     GOLD_QUESTION_REJECTS,
+    GOLD_INPUT_PREDICTIONS,
+    GOLD_INPUT_PREDICTION_REJECTS,
 )
 
 QUARANTINE_RUN_ID = "quarantine_run_id"

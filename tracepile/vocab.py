@@ -197,6 +197,36 @@ GENERATE_REJECT_REASONS = tuple(
 )
 
 
+class InputPredictionOutcome(StrEnum):
+    """What became of one input prediction (``gold/input_predictions``, or the reason in
+    ``gold/input_prediction_rejects``): the predicted input is run in the sandbox and kept
+    only where the call returns the shown output. ``backend_error`` is neither: the execution
+    stays pending for the next run. The cleaning reasons are ``GenerateOutcome``'s words."""
+
+    VERIFIED = "verified"
+    BACKEND_ERROR = "backend_error"
+    ANSWER_IN_PROMPT = "answer_in_prompt"  # the shown code or problem gives this input and output
+    PROMPT_TOO_LONG = "prompt_too_long"  # over generate.max_prompt_tokens, as in generate
+    TOKEN_LIMIT = "token_limit"
+    UNFINISHED_THINKING = "unfinished_thinking"
+    EMPTY_RESPONSE = "empty_response"
+    UNRENDERABLE = "unrenderable"  # the template cannot tell this execution
+    NO_INPUT = "no_input"  # no line 'Final answer: f(...)' in the answer
+    INPUT_NOT_PARSED = "input_not_parsed"  # the stated input is not a call of literals (code, prose)
+    ARGUMENTS_DO_NOT_FIT = "arguments_do_not_fit"  # not the function's parameters (unknown, missing)
+    RUN_FAILED = "run_failed"  # the call on the predicted input raised, timed out, ran out of memory
+    WRONG_OUTPUT = "wrong_output"  # it ran and returned something else
+    NONDETERMINISTIC = "nondeterministic"  # the output under one hash seed, another under the other
+    INTERNAL_ERROR = INTERNAL_ERROR
+
+
+INPUT_PREDICTION_REJECT_REASONS = tuple(
+    o
+    for o in InputPredictionOutcome
+    if o not in (InputPredictionOutcome.VERIFIED, InputPredictionOutcome.BACKEND_ERROR)
+)
+
+
 class QuestionKind(StrEnum):
     """What a variable-tracing question asks about the entry function's outermost call
     (``gold/questions.kind``)."""
@@ -242,6 +272,7 @@ class ExportKind(StrEnum):
 
     COE = "coe"  # predict the output, with the Chain-of-Execution text
     QUESTION = "question"  # a variable-tracing question and its reasoned answer
+    INPUT = "input"  # predict an input that gives the shown output, verified by running it
 
 
 class Severity(StrEnum):
