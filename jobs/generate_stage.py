@@ -24,6 +24,7 @@ from pyspark.sql.types import StringType, StructField, StructType
 
 from tracepile.config import GenerateConfig
 from tracepile.execution.outcomes import outcome_schema
+from tracepile.execution.pending import take_bounded
 from tracepile.execution.runs_programs import settled_executions
 from tracepile.execution.text_backend import TextBackend
 from tracepile.lakehouse import Lakehouse
@@ -102,15 +103,7 @@ class GenerateStage(Stage):
         with run.step("keying prompts, skipping done generations"):
             pending = run.stage(pending_generations(run.lakehouse, settings), "generate_pending")
             total = pending.count()
-        if settings.max_rows is not None and total > settings.max_rows:
-            with run.step(f"taking the first {settings.max_rows} of {total} (generate.max_rows)"):
-                pending = run.stage(pending.orderBy("coe_id").limit(settings.max_rows), "generate_bounded")
-            summary.counts["left_pending"] = total - settings.max_rows
-            summary.notes["bounded"] = (
-                f"{settings.max_rows} of {total} pending executions this run (generate.max_rows); "
-                f"the other {total - settings.max_rows} stay pending for the next run"
-            )
-            total = settings.max_rows
+        pending, total = take_bounded(run, pending, total, settings.max_rows, ["coe_id"], "generate.max_rows")
         batches = max(1, math.ceil(total / settings.batch_rows))
         summary.counts.update(pending=total, batches=batches if total else 0)
         with run.progress(total, batches if total else 0) as progress:

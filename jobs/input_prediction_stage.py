@@ -19,7 +19,8 @@ from pyspark.sql import functions as F
 
 from tracepile.config import TracepileConfig
 from tracepile.execution.outcomes import outcome_schema
-from tracepile.execution.runs_programs import RunsPrograms, settled_executions
+from tracepile.execution.pending import take_bounded, unanswered_executions
+from tracepile.execution.runs_programs import RunsPrograms
 from tracepile.execution.text_backend import TextBackend
 from tracepile.stage import StageRun
 from tracepile.summary import Tally
@@ -31,7 +32,7 @@ from tracepile.tables import (
 )
 from tracepile.translation.backends import backend_for
 from tracepile.udfs.predict_inputs import OUTCOME_COLUMNS, VERIFIED, predict_partition
-from tracepile.vocab import InputPredictionOutcome, RunMode
+from tracepile.vocab import InputPredictionOutcome
 
 BACKEND_ERROR = InputPredictionOutcome.BACKEND_ERROR
 
@@ -53,24 +54,18 @@ class InputPredictionStage(RunsPrograms):
         backend = backend_for(self.config.generate)
         summary.notes["backend"] = str(backend.name) + (f", model {backend.model}" if backend.model else "")
         with run.step("finding executions without a prediction"):
-            rows = settled_executions(run.lakehouse).where(F.col("run_mode") == RunMode.CALL.value)
-            for spec in (GOLD_INPUT_PREDICTIONS, GOLD_INPUT_PREDICTION_REJECTS):
-                if run.lakehouse.exists(spec):
-                    done = run.lakehouse.read(spec).where(
-                        (F.col("backend") == str(backend.name)) & (F.col("model") == backend.model)
-                    )
-                    rows = rows.join(done.select("execution_id").distinct(), "execution_id", "left_anti")
+            rows = unanswered_executions(run.lakehouse, self.writes, backend)
             pending = run.stage(rows, "inputs_pending")
-            total = summary.counts["executions"] = pending.count()
-        if (bound := settings.max_executions) is not None and total > bound:
-            with run.step(f"taking {bound} of {total} (inputs.max_executions)"):
-                order = F.xxhash64(F.lit(settings.seed), "execution_id")
-                pending = run.stage(pending.orderBy(order, "execution_id").limit(bound), "inputs_bounded")
-            summary.counts.update(executions=bound, left_pending=total - bound)
-            summary.notes["bounded"] = (
-                f"{bound} of {total} pending executions this run (inputs.max_executions, seed "
-                f"{settings.seed}); the other {total - bound} stay pending for the next run"
-            )
+            total = pending.count()
+        order = [F.xxhash64(F.lit(settings.seed), "execution_id"), "execution_id"]
+        pending, summary.counts["executions"] = take_bounded(
+            run,
+            pending,
+            total,
+            settings.max_executions,
+            order,
+            f"inputs.max_executions, seed {settings.seed}",
+        )
         schema = outcome_schema(OUTCOME_COLUMNS, GOLD_INPUT_PREDICTIONS, GOLD_INPUT_PREDICTION_REJECTS)
         with run.step("predicting inputs and running them"):
             outcomes = run.stage(

@@ -16,14 +16,15 @@ from pyspark.sql import functions as F
 
 from tracepile.config import TracepileConfig
 from tracepile.execution.outcomes import outcome_schema
-from tracepile.execution.runs_programs import RunsPrograms, settled_executions
+from tracepile.execution.pending import take_bounded, unanswered_executions
+from tracepile.execution.runs_programs import RunsPrograms
 from tracepile.execution.text_backend import TextBackend
 from tracepile.stage import StageRun
 from tracepile.summary import Tally
 from tracepile.tables import GOLD_QUESTION_REJECTS, GOLD_QUESTIONS, SILVER_EXECUTIONS, SILVER_PROGRAMS
 from tracepile.translation.backends import backend_for
 from tracepile.udfs.ask_questions import OUTCOME_COLUMNS, UNSTABLE, VERIFIED, ask_partition
-from tracepile.vocab import GenerateOutcome, RunMode
+from tracepile.vocab import GenerateOutcome
 
 BACKEND_ERROR = GenerateOutcome.BACKEND_ERROR
 
@@ -47,23 +48,12 @@ class QuestionsStage(RunsPrograms):
         summary.notes["questions"] = f"{settings.per_kind} per kind per execution, seed {settings.seed}"
         summary.notes["backend"] = str(backend.name) + (f", model {backend.model}" if backend.model else "")
         with run.step("finding executions without questions"):
-            rows = settled_executions(run.lakehouse).where(F.col("run_mode") == RunMode.CALL.value)
-            for spec in (GOLD_QUESTIONS, GOLD_QUESTION_REJECTS):
-                if run.lakehouse.exists(spec):
-                    done = run.lakehouse.read(spec).where(
-                        (F.col("backend") == str(backend.name)) & (F.col("model") == backend.model)
-                    )
-                    rows = rows.join(done.select("execution_id").distinct(), "execution_id", "left_anti")
+            rows = unanswered_executions(run.lakehouse, self.writes, backend)
             pending = run.stage(rows, "questions_pending")
-            total = summary.counts["executions"] = pending.count()
-        if (bound := settings.max_executions) is not None and total > bound:
-            with run.step(f"taking the first {bound} of {total} (questions.max_executions)"):
-                pending = run.stage(pending.orderBy("execution_id").limit(bound), "questions_bounded")
-            summary.counts.update(executions=bound, left_pending=total - bound)
-            summary.notes["bounded"] = (
-                f"{bound} of {total} pending executions this run (questions.max_executions); "
-                f"the other {total - bound} stay pending for the next run"
-            )
+            total = pending.count()
+        pending, summary.counts["executions"] = take_bounded(
+            run, pending, total, settings.max_executions, ["execution_id"], "questions.max_executions"
+        )
         schema = outcome_schema(OUTCOME_COLUMNS, GOLD_QUESTIONS, GOLD_QUESTION_REJECTS)
         with run.step("asking, answering and verifying"):
             outcomes = run.stage(

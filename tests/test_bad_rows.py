@@ -153,7 +153,7 @@ def test_a_backend_raising_on_one_row_rejects_that_row_and_the_batch_goes_on(
     """The template's exception is the row's (internal_error, in gold/coe_rejects); a model
     engine's may be the engine's, so the row stays pending (backend_error)."""
     raising = _RaisesOnOneRow(backend, rows[3]["input_json"])
-    options = GenerateOptions(GenerateConfig(), 10_000, retry_with_feedback=False)
+    options = GenerateOptions(GenerateConfig(), 10_000, retry_with_feedback=False, min_checked_claims=1)
     outcomes = generate_rows(rows, raising, options)
     assert [o["outcome"] for o in outcomes] == ["verified"] * 3 + [outcome] + ["verified"] * 2
     assert "ValueError: max() arg is an empty sequence" in outcomes[3]["detail"]
@@ -165,7 +165,9 @@ def test_a_row_whose_execution_cannot_be_read_is_rejected_before_generation(
 ) -> None:
     broken = {**rows[1], "steps_json": "not json"}
     outcomes = generate_rows(
-        [rows[0], broken], TemplateBackend(), GenerateOptions(GenerateConfig(), 10_000, False)
+        [rows[0], broken],
+        TemplateBackend(),
+        GenerateOptions(GenerateConfig(), 10_000, False, min_checked_claims=1),
     )
     assert [o["outcome"] for o in outcomes] == ["verified", INTERNAL_ERROR]
     assert outcomes[1]["detail"].startswith("JSONDecodeError")
@@ -180,7 +182,9 @@ def test_a_row_whose_shown_problem_gives_its_answer_is_rejected_not_generated(
     shown = {**rows[4], "problem": f"Sum below n?\n\n>>> main_solution(4)\n{answer}\n"}
     other = {**rows[2], "problem": shown["problem"]}
     outcomes = generate_rows(
-        [shown, other], TemplateBackend(), GenerateOptions(GenerateConfig(), 10_000, False)
+        [shown, other],
+        TemplateBackend(),
+        GenerateOptions(GenerateConfig(), 10_000, False, min_checked_claims=1),
     )
     assert [o["outcome"] for o in outcomes] == ["answer_in_prompt", "verified"]
 

@@ -156,9 +156,12 @@ def test_openai_backend_rejects_wrong_texts_and_retries_what_the_server_failed(
     state = {"down": True}
     model = _model(lambda inputs: len(inputs) % 4 == 0)
     srv = server(lambda body: 400 if state["down"] else model(body))
+    # the stand-in states only a final answer: its texts are kept without a checked step here
+    # (tests/test_model_responses.py holds a model to generate.min_checked_claims)
     lake, config, lakehouse = _setup(
         spark, traced, tmp_path, "generate.backend='openai'", "generate.model='stand-in'",
         f"generate.base_url='http://127.0.0.1:{srv.server_port}/v1'", "generate.max_retries=0",
+        "generate.min_checked_claims=0",
     )  # fmt: skip
     returns = _ok_returns(lake)
     down = run_stage(GenerateStage(config), lakehouse, "gen-down")
@@ -182,7 +185,7 @@ def test_a_generate_batch_of_mostly_wrong_texts_is_blocked(spark, traced, tmp_pa
     srv = server(_model(lambda inputs: True))
     lake, config, lakehouse = _setup(
         spark, traced, tmp_path, "generate.backend='openai'", "generate.model='stand-in'",
-        f"generate.base_url='http://127.0.0.1:{srv.server_port}/v1'",
+        f"generate.base_url='http://127.0.0.1:{srv.server_port}/v1'", "generate.min_checked_claims=0",
     )  # fmt: skip
     with pytest.raises(GateBlocked, match="verified rate >= 50%"):
         run_stage(GenerateStage(config), lakehouse, "gen-wrong")

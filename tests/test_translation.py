@@ -95,7 +95,10 @@ def _planted(text: str, execution: Execution) -> str:
     [
         (lambda t, e: t.rsplit("Final answer:", 1)[0] + "Final answer: 999999", "wrong_final_answer"),
         (lambda t, e: t.rsplit("Final answer:", 1)[0] + "Final answer: [1, 2]", "wrong_final_answer"),
-        (lambda t, e: t.rsplit("Final answer:", 1)[0] + "So we are done.", "no_final_answer"),
+        # no final-answer line, and the closing sentence that states the result in prose cut too
+        (lambda t, e: t.rsplit("\n", 2)[0] + "\nSo we are done.", "no_final_answer"),
+        # no final-answer line; the closing sentence states a wrong result in prose
+        (lambda t, e: re.sub(r"`140`\.\nFinal answer: 140$", "`141`.", t), "wrong_final_answer"),
         (_planted, "wrong_intermediate_value"),
     ],
 )
@@ -105,6 +108,13 @@ def test_planted_wrong_texts_are_rejected(sandbox, plant, reason) -> None:
     assert verify(text, execution).ok
     verdict = verify(plant(text, execution), execution)
     assert not verdict.ok and verdict.reason == reason, verdict
+
+
+def test_a_text_stating_its_result_only_in_prose_is_checked_by_it(sandbox) -> None:
+    execution = _execution(sandbox, LOOP, "main_solution", '{"n": 8}')
+    text = render_coe(execution)
+    assert text.endswith("the output is `140`.\nFinal answer: 140")  # the template's closing sentence
+    assert verify(text.rsplit("\n", 1)[0], execution).ok  # read from "the output is `140`."
 
 
 def test_code_in_backticks_is_not_a_claim_but_a_wrong_value_for_a_traced_name_is(sandbox) -> None:
@@ -204,7 +214,9 @@ def test_vllm_backend_batches_the_partition_with_shared_instructions_first_engin
                           lambda s: ("sampling", s.max_tokens))  # fmt: skip
     rows = [_row(execution, execution_id=f"{i:032x}") for i in range(5)]
     outcomes = generate_rows(
-        rows, backend, GenerateOptions(backend.settings, 10_000, retry_with_feedback=False)
+        rows,
+        backend,
+        GenerateOptions(backend.settings, 10_000, retry_with_feedback=False, min_checked_claims=1),
     )
     assert [o["outcome"] for o in outcomes] == ["verified"] * 5
     assert outcomes[0]["response"] == right and outcomes[0]["completion_tokens"] == 3
@@ -223,9 +235,17 @@ def test_a_wrong_text_is_regenerated_once_with_the_error_as_feedback_engine_repl
     )
     backend = VllmBackend(GenerateConfig(backend="vllm", model="m"), lambda s: engine, lambda s: None)
     row = _row(execution)
-    once = generate_rows([row], backend, GenerateOptions(backend.settings, 10_000, retry_with_feedback=False))
+    once = generate_rows(
+        [row],
+        backend,
+        GenerateOptions(backend.settings, 10_000, retry_with_feedback=False, min_checked_claims=1),
+    )
     assert once[0]["outcome"] == "wrong_final_answer"
-    again = generate_rows([row], backend, GenerateOptions(backend.settings, 10_000, retry_with_feedback=True))
+    again = generate_rows(
+        [row],
+        backend,
+        GenerateOptions(backend.settings, 10_000, retry_with_feedback=True, min_checked_claims=1),
+    )
     assert again[0]["outcome"] == "verified" and again[0]["detail"].startswith("regenerated once")
     assert "the program returned 5" in engine.calls[-1][0][0]
 
@@ -236,6 +256,8 @@ def test_prompts_over_the_token_limit_are_dropped_before_generation() -> None:
     assert backend.prompt_tokens(messages) > 1000
     row = _row(Execution("f", "{}", "1", []), code="x = 1\n" * 2000)
     (outcome,) = generate_rows(
-        [row], backend, GenerateOptions(GenerateConfig(), 1000, retry_with_feedback=False)
+        [row],
+        backend,
+        GenerateOptions(GenerateConfig(), 1000, retry_with_feedback=False, min_checked_claims=1),
     )
     assert outcome["outcome"] == "prompt_too_long" and outcome["response"] is None

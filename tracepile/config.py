@@ -221,6 +221,12 @@ class GenerateConfig(_Section):
     retry_with_feedback: bool = Field(
         False, description="model backends: regenerate a failed text once, with the error as feedback"
     )
+    min_checked_claims: int = Field(
+        1,
+        ge=0,
+        description="model backends: a text with a right answer is kept only if at least this many of "
+        "its steps were checked against the run (unchecked_reasoning otherwise); 0 keeps bare answers",
+    )
     batch_rows: int = Field(
         10_000, gt=0, description="executions per published batch: a crash loses at most one batch"
     )

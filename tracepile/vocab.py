@@ -189,6 +189,8 @@ class GenerateOutcome(StrEnum):
     JSON_IN_CODE = "json_in_code"  # `f(flag=true)`: JSON's true/false/null inside Python code
     UNRENDERABLE = "unrenderable"  # the template backend cannot tell this execution
     ANSWER_IN_PROMPT = "answer_in_prompt"  # the shown code or problem holds this input's output
+    # a model's right answer with fewer steps checked against the run than generate.min_checked_claims
+    UNCHECKED_REASONING = "unchecked_reasoning"
     INTERNAL_ERROR = INTERNAL_ERROR  # generating, cleaning or verifying the row raised
 
 

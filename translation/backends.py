@@ -8,7 +8,12 @@
   start its workers with spawn (``VLLM_WORKER_MULTIPROC_METHOD``), set before import.
 - ``openai``: any OpenAI-compatible ``/chat/completions`` endpoint (``vllm serve``, ...)
   through the ``openai`` SDK, which retries with backoff and honours ``Retry-After``;
-  ``max_concurrency`` requests in flight.
+  ``max_concurrency`` requests in flight. Prompt tokens are counted as the model counts them:
+  by a local model directory's tokenizer, else by the server's own tokenizer where it has
+  one (llama.cpp's ``/extras/tokenize``, next to ``/v1``), the messages framed as ChatML
+  (exact for ChatML models such as SmolLM2, the content's real tokens plus a few for the
+  framing otherwise); where the server has no such endpoint, the estimate (characters /
+  3.5), with a note in the log and in ``token_counter``.
 
 Model output is cleaned here (``finish``): ``<think>...</think>`` is stripped; a
 generation that never finished thinking, or stopped at the token limit, is dropped
@@ -17,8 +22,12 @@ with its reason, and so is an execution the template cannot tell (``unrenderable
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import re
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,6 +42,8 @@ from tracepile.vocab import GenerateOutcome
 
 if TYPE_CHECKING:
     import openai
+
+log = logging.getLogger(__name__)
 
 BACKEND_ERROR = GenerateOutcome.BACKEND_ERROR  # not the text's fault: the stage leaves such rows pending
 TEMPLATE_VERSION = "template-v3"  # enters the prompt hash: change it when the renderer changes
@@ -169,10 +180,17 @@ class OpenAIBackend:
     name = version = BackendName.OPENAI
     NO_KEY = "EMPTY"  # the SDK refuses no key; a local ``vllm serve`` ignores it
 
+    TOKENIZE_TIMEOUT = 30.0  # seconds for one /extras/tokenize request
+
     def __init__(self, settings: GenerateConfig, tokenizer: Any | None = None) -> None:
         if not settings.model:
             raise ValueError("the openai backend needs generate.model (the served model's name)")
         self.settings, self.model, self.tokenizer = settings, settings.model, tokenizer
+        self.tokenize_url = tokenize_url(settings.base_url)
+        # how prompt tokens are counted: set by the first count; a missing endpoint is the only
+        # answer kept (a server that is down is asked again next time)
+        self.token_counter = "tokenizer" if tokenizer is not None else "not counted yet"
+        self._server_tokenizes: bool | None = None if tokenizer is None else False
 
     @cached_property
     def client(self) -> openai.OpenAI:
@@ -189,7 +207,44 @@ class OpenAIBackend:
         )
 
     def prompt_tokens(self, messages: list[dict[str, str]]) -> int:
+        if self.tokenizer is None and self._server_tokenizes is not False:
+            counted = self._server_count(chatml(messages))
+            if counted is not None:
+                return counted
         return count_tokens(self.tokenizer, messages)
+
+    def _server_count(self, text: str) -> int | None:
+        """The server's token count of ``text``; None (and a note) where it cannot say."""
+        request = urllib.request.Request(
+            self.tokenize_url,
+            json.dumps({"input": text}).encode("utf-8"),
+            {"Content-Type": "application/json", "Authorization": f"Bearer {self._key}"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.TOKENIZE_TIMEOUT) as reply:
+                tokens = json.load(reply)["tokens"]
+            if not isinstance(tokens, list):
+                raise TypeError(f"tokens is a {type(tokens).__name__}")
+        except urllib.error.HTTPError as exc:
+            if exc.code in (404, 405, 501):  # no such endpoint: this server never counts
+                self._server_tokenizes = False
+            self._estimating(f"{self.tokenize_url} answered HTTP {exc.code}")
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as exc:  # down, or not a token list
+            self._estimating(f"{self.tokenize_url}: {type(exc).__name__}: {exc}")
+            return None
+        self._server_tokenizes, self.token_counter = True, f"server tokenizer ({self.tokenize_url})"
+        return len(tokens)
+
+    def _estimating(self, why: str) -> None:
+        note = f"estimate (characters / 3.5): {why}"
+        if note != self.token_counter:
+            log.warning("prompt tokens counted by %s", note)
+        self.token_counter = note
+
+    @property
+    def _key(self) -> str:
+        return os.environ.get(self.settings.api_key_env) or self.NO_KEY
 
     def generate(self, requests: Sequence[Request]) -> list[Generation]:
         if not requests:
@@ -226,6 +281,19 @@ class OpenAIBackend:
         except (AttributeError, IndexError, TypeError, ValueError) as exc:  # a reply that is not a completion
             problem = f"unexpected reply: {exc!r}"
         return Generation(None, "error", error=problem)
+
+
+def tokenize_url(base_url: str) -> str:
+    """llama.cpp's tokenize endpoint for an OpenAI-compatible ``base_url``: beside ``/v1``."""
+    root = base_url.rstrip("/")
+    root = root.removesuffix("/v1")
+    return f"{root}/extras/tokenize"
+
+
+def chatml(messages: list[dict[str, str]]) -> str:
+    """The messages as the ChatML prompt a server makes of them, the reply's opening included."""
+    turns = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+    return f"{turns}<|im_start|>assistant\n"
 
 
 def _attempts(exc: openai.APIError) -> str:

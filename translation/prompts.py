@@ -13,9 +13,13 @@ inputs as the keyword arguments of a call. ``answer_in_prompt`` tells whether th
 problem text shown for an input already holds that input's expected output (a doctest or
 an example), which the generate stage must not ask.
 
-Token lengths are real counts when a tokenizer is available (a local model path);
-otherwise ``estimate_tokens`` (characters / 3.5, rounded up: close for English and code
-under BPE tokenizers, on the long side so limits hold).
+Token lengths are real counts when a tokenizer is available (a local model path, or the
+serving model's own through its server: ``backends.OpenAIBackend``); otherwise
+``estimate_tokens`` (characters / 3.5, rounded up). The estimate is close at the median but
+not on the safe side: on 285 translation prompts (ok runs of the bundled sample and of the
+first 300 PyEdu programs) it was 0.97 of SmolLM2's own count at the median and 0.58 at worst,
+and 6 prompts under 3,000 by the estimate were over it in the model's tokens: a model's own
+count is what holds a limit.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 A text enters gold only if:
 
-- it has a final answer line (``Final answer: <value>``) whose value equals the execution's
-  return value (JSON-equal, floats within 1e-6: ``tracepile/analysis/values.py``);
+- it has a final answer line (``Final answer: <value>``), or for a called function a result
+  stated in prose (``final_answers.py``), whose value equals the execution's return value
+  (JSON-equal, floats within 1e-6: ``tracepile/analysis/values.py``);
 - every state it claims for a traced variable, written as inline code ``name = value``,
   is a value that variable really held at some step of the trace;
 - every computation it writes out (``name = 3 * (4 + 1) = 15``, or ``3 * 2 = 6`` for a
@@ -28,28 +29,34 @@ inside code); the return value is typed JSON. Claims about names the trace never
 (code, like ``best = [0] * n``) and values that are not literals are not claims and are
 skipped; claims about values snoop truncated (``[1, 2, ...]``) cannot be checked and are
 counted, not rejected.
+
+A rejected text's verdict carries its first contradiction (``Contradiction``: the claim, what
+the run held, the line), which the revision round hands back to the model; ``audit`` goes on
+past it and counts every claim, for the figures of what the verifier reads in real prose.
 """
 
 from __future__ import annotations
 
 import ast
 import contextlib
-import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tracepile.analysis.answers import result_matches
 from tracepile.analysis.pyast import holding_ast_lock
 from tracepile.analysis.values import decode, values_equal
-from tracepile.translation.template import ARROW, FINAL_ANSWER
+from tracepile.translation.final_answers import answer_problem, final_answer, prose_answers
+from tracepile.translation.template import ARROW
 from tracepile.translation.trace_model import (
     TRUNCATED,
     UNPARSED,
     Execution,
     Program,
+    call_text,
     computations,
     condition_outcomes,
+    evaluate,
     evaluates_to,
     frame_calls,
     is_literal,
@@ -62,16 +69,21 @@ from tracepile.translation.trace_model import (
     traced_lines,
     truth,
 )
-from tracepile.vocab import SCRIPT_MODES, GenerateOutcome, RunMode
+from tracepile.vocab import SCRIPT_MODES, GenerateOutcome
+
+__all__ = ["Contradiction", "Verdict", "answer_problem", "audit", "final_answer", "prose_answers", "verify"]
 
 TAUTOLOGY, FALSE_REPETITION = GenerateOutcome.TAUTOLOGY, GenerateOutcome.FALSE_REPETITION
 FALSE_RETURN, JSON_IN_CODE = GenerateOutcome.FALSE_RETURN, GenerateOutcome.JSON_IN_CODE
 
-_FINAL = re.compile(rf"^\W*{re.escape(FINAL_ANSWER)}\**\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
 _CLAIM = re.compile(r"`\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*([^`=][^`]*?)\s*`")
 _SPAN = re.compile(r"`([^`\n]+)`")
 _TRUTH = re.compile(r"`([^`\n]+)`\s+is\s+(true|false)\b")
 _LINE = re.compile(r"\bline (\d+)\b", re.IGNORECASE)
+# a line of prose that is only a claim, as a model may write one without inline code: "a = 18",
+# "- total = 3 + 4 = 7" (lines in code blocks are code, not claims)
+_BARE_CLAIM = re.compile(r"^\s*(?:[-*•]\s+)?([A-Za-z_][A-Za-z0-9_]*\s*=\s*[^=`\s][^`]*?)\s*[.,;]?\s*$")
+_FENCE = re.compile(r"^\s*```")
 _HISTORY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*): (.+)$")
 _JSON_WORDS = {"true": "Python writes True", "false": "Python writes False", "null": "Python writes None"}
 # "line 7 returns", "line 7 gives back ...", "the return on line 7" (inline code blanked out)
@@ -89,12 +101,24 @@ _SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
 
 
 @dataclass(frozen=True)
+class Contradiction:
+    """The first thing a rejected text gets wrong, as the revision round hands it back: what the
+    text claims, what the run held there (a value as Python writes it, or what the run did),
+    and the program line it is about, where one is known."""
+
+    claim: str
+    held: str
+    line: int | None = None
+
+
+@dataclass(frozen=True)
 class Verdict:
     ok: bool
     reason: str | None  # no_final_answer | wrong_final_answer | wrong_intermediate_value
     detail: str
     claims_checked: int
     claims_unverifiable: int
+    contradiction: Contradiction | None = None  # the first one found, for a rejected text
 
 
 def traced_values(execution: Execution) -> dict[str, list[Any]]:
@@ -107,49 +131,36 @@ def traced_values(execution: Execution) -> dict[str, list[Any]]:
     return values
 
 
-def final_answer(text: str) -> str | None:
-    """The value of the last final-answer line, as written."""
-    found = _FINAL.findall(text)
-    return found[-1] if found else None
-
-
-def _states_printed(stated: str, return_json: str, run_mode: str) -> bool:
-    """Whether a stated final answer is what a script printed: as written, or as the JSON
-    string a multi-line output is stated as; compared as the run mode compares outputs."""
-    candidates = [stated]
-    with contextlib.suppress(ValueError):
-        if isinstance(decoded := json.loads(stated), str):
-            candidates.append(decoded)
-    return any(result_matches(run_mode, return_json, json.dumps(c)) for c in candidates)
-
-
-@holding_ast_lock
-def answer_problem(text: str, return_json: str, run_mode: str = RunMode.CALL) -> tuple[str, str] | None:
-    """(reason, detail) when the text's final answer is missing or is not ``return_json``."""
-    stated = final_answer(text)
-    if stated is None:
-        return GenerateOutcome.NO_FINAL_ANSWER, "no line starting 'Final answer:'"
-    if run_mode in SCRIPT_MODES:
-        right = _states_printed(stated, return_json, run_mode)
-    else:
-        answer = literal(stated)
-        right = answer is not UNPARSED and values_equal(answer, decode(return_json))
-    if not right:
-        return (
-            GenerateOutcome.WRONG_FINAL_ANSWER,
-            f"states {stated[:200]!r}, the program {'printed' if run_mode in SCRIPT_MODES else 'returned'} "
-            f"{return_json[:200]}",
-        )
-    return None
-
-
 WRONG_COMPUTATION, WRONG_BRANCH = GenerateOutcome.WRONG_COMPUTATION, GenerateOutcome.WRONG_BRANCH
 
 
 class _Rejected(Exception):
-    def __init__(self, detail: str, reason: str = GenerateOutcome.WRONG_INTERMEDIATE_VALUE) -> None:
+    def __init__(
+        self,
+        detail: str,
+        reason: str = GenerateOutcome.WRONG_INTERMEDIATE_VALUE,
+        contradiction: Contradiction | None = None,
+    ) -> None:
         super().__init__(detail)
-        self.detail, self.reason = detail, reason
+        self.detail, self.reason, self.contradiction = detail, reason, contradiction
+
+
+def _shown(values: list[Any], most: int = 8) -> str:
+    """Values as Python writes them, in order, repeats dropped: ``0, 1, 5``."""
+    kept: list[str] = []
+    for value in values:
+        written = "(not readable)" if value is UNPARSED else repr(value)
+        if not kept or kept[-1] != written:
+            kept.append(written)
+    return ", ".join(kept[:most]) + (", ..." if len(kept) > most else "")
+
+
+def _value_of(expression: str) -> str:
+    """What a closed expression evaluates to, as Python writes it; '?' where it cannot."""
+    try:
+        return repr(evaluate(ast.parse(expression, mode="eval")))
+    except Exception:
+        return "?"
 
 
 @dataclass
@@ -201,8 +212,16 @@ def _line_before(text_line: str, position: int) -> int | None:
 
 
 class _Checker:
-    def __init__(self, execution: Execution) -> None:
+    """Checks a text's claims one by one. It stops at the first contradiction; with ``collect``
+    it goes on and keeps them all (``audit``), counting each claim once."""
+
+    def __init__(self, execution: Execution, collect: bool = False) -> None:
         self.execution = execution
+        self.collect, self.found, self.contradictions = collect, 0, list[_Rejected]()
+        self.set_on: dict[str, int] = {}  # the line each variable first took a value on
+        for step in execution.steps:
+            for name in step.get("changed", {}):
+                self.set_on.setdefault(name, step["line"])
         self.program = Program(execution.code)
         self.held = traced_values(execution)
         self.truncated = {
@@ -232,7 +251,12 @@ class _Checker:
             if name in self.truncated:  # it may be the value snoop shortened
                 self.tally.unverifiable += 1
                 return
-            raise _Rejected(f"states `{name} = {shown[:120]}`; the trace has {name} in {self.held[name][:8]}")
+            raise _Rejected(
+                f"states `{name} = {shown[:120]}`; the trace has {name} in {self.held[name][:8]}",
+                contradiction=Contradiction(
+                    f"`{name} = {shown[:120]}`", f"{name} = {_shown(known)}", self.set_on.get(name)
+                ),
+            )
         self.tally.checked += 1
 
     def code(self, span: str) -> None:
@@ -253,16 +277,21 @@ class _Checker:
                 raise _Rejected(
                     f"`{span[:120]}` writes JSON's {node.id} in Python code ({_JSON_WORDS[node.id]})",
                     JSON_IN_CODE,
+                    Contradiction(f"`{span[:120]}`", f"Python code ({_JSON_WORDS[node.id]})"),
                 )
 
     def computation(self, target: str | None, expression: str, shown: str, line: int | None) -> None:
         if is_literal(expression):
             raise _Rejected(
-                f"`{expression} = {shown[:120]}` restates a value: it computes nothing", TAUTOLOGY
+                f"`{expression} = {shown[:120]}` restates a value: it computes nothing",
+                TAUTOLOGY,
+                Contradiction(f"`{expression} = {shown[:120]}`", "no computation there", line),
             )
         if trace_value(shown) is UNPARSED and (word := shown.strip()) in _JSON_WORDS:
             raise _Rejected(
-                f"`{expression} = {word}` writes JSON's {word} ({_JSON_WORDS[word]})", JSON_IN_CODE
+                f"`{expression} = {word}` writes JSON's {word} ({_JSON_WORDS[word]})",
+                JSON_IN_CODE,
+                Contradiction(f"`{expression} = {word}`", f"Python values ({_JSON_WORDS[word]})", line),
             )
         value = literal(shown)
         right = evaluates_to(expression, value)
@@ -271,7 +300,13 @@ class _Checker:
             return
         self.tally.checked += 1
         if not right:
-            raise _Rejected(f"computation `{expression} = {shown[:120]}` does not hold", WRONG_COMPUTATION)
+            raise _Rejected(
+                f"computation `{expression} = {shown[:120]}` does not hold",
+                WRONG_COMPUTATION,
+                Contradiction(
+                    f"`{expression} = {shown[:120]}`", f"{expression} = {_value_of(expression)}", line
+                ),
+            )
         if target is not None:
             self.state(target, shown)
         made = [c for c in self.computed if c[0] == line and c[1] == target and c[2] is not None]
@@ -282,6 +317,11 @@ class _Checker:
             raise _Rejected(
                 f"line {line} never computed `{expression} = {shown[:120]}` with the values it held",
                 WRONG_COMPUTATION,
+                Contradiction(
+                    f"`{expression} = {shown[:120]}`",
+                    "; ".join(sorted({f"{sub} = {result}" for _, _, sub, result in made}))[:300],
+                    line,
+                ),
             )
 
     def _call(self, expression: str, value: Any) -> None:
@@ -303,7 +343,12 @@ class _Checker:
             )
             if same and _equals(returned, value):
                 return
-        raise _Rejected(f"no traced call `{expression}` returned {value!r}", WRONG_COMPUTATION)
+        calls = [f"{call_text(name, arguments)} = {returned}" for name, arguments, returned in traced]
+        raise _Rejected(
+            f"no traced call `{expression}` returned {value!r}",
+            WRONG_COMPUTATION,
+            Contradiction(f"`{expression} = {value!r}`", "; ".join(calls[:6])[:300]),
+        )
 
     def history(self, name: str, shown: str) -> None:
         """The values stated, in order, are values the variable held, in order."""
@@ -318,7 +363,12 @@ class _Checker:
             while position < len(held) and not values_equal(held[position], value):
                 position += 1
             if position == len(held):
-                raise _Rejected(f"`{name}` does not run through {shown[:160]} in the trace")
+                raise _Rejected(
+                    f"`{name}` does not run through {shown[:160]} in the trace",
+                    contradiction=Contradiction(
+                        f"`{name}: {shown[:160]}`", f"{name} = {_shown(held)}", self.set_on.get(name)
+                    ),
+                )
             position += 1
         self.tally.checked += 1
 
@@ -330,6 +380,11 @@ class _Checker:
                 raise _Rejected(
                     f"`{expression}` is {str(value).lower()}, the text says {str(stated).lower()}",
                     WRONG_BRANCH,
+                    Contradiction(
+                        f"`{expression}` is {str(stated).lower()}",
+                        str(value),
+                        line,
+                    ),
                 )
         here = [i for i, (step, _, _) in enumerate(self.outcomes) if step.line == line]
         if line is None or not here:
@@ -346,9 +401,17 @@ class _Checker:
                 self.last_outcome = index
                 self.tally.checked += 1
                 return
+        later = [
+            taken for i, (_, _, taken) in enumerate(self.outcomes) if i > self.last_outcome and i in here
+        ]
         raise _Rejected(
             f"the condition on line {line} is not {str(stated).lower()} at this point of the run",
             WRONG_BRANCH,
+            Contradiction(
+                f"`{expression}` is {str(stated).lower()}",
+                f"the condition {str(later[0]).lower() if later else 'not tested again'} at that point",
+                line,
+            ),
         )
 
     def returns(self, line: int) -> None:
@@ -361,7 +424,9 @@ class _Checker:
         self.tally.checked += 1
         if not returned_lines(self.execution.steps) & set(range(node.lineno, (node.end_lineno or line) + 1)):
             raise _Rejected(
-                f"says line {line} returns; it never returned in the run (it raised)", FALSE_RETURN
+                f"says line {line} returns; it never returned in the run (it raised)",
+                FALSE_RETURN,
+                Contradiction(f"that line {line} returns", "an exception there, no return", line),
             )
 
     def repeating(self, lines: set[int], steps: int | None) -> None:
@@ -370,42 +435,100 @@ class _Checker:
         if not keeps_repeating(self.lines, lines, steps):
             stretch = f" for {steps} steps" if steps is not None else ""
             why = f"says lines {sorted(lines)} keep repeating{stretch}; no stretch runs them in every round"
-            raise _Rejected(why, FALSE_REPETITION)
+            raise _Rejected(
+                why,
+                FALSE_REPETITION,
+                Contradiction(
+                    f"that lines {sorted(lines)} keep repeating", "no such repeating stretch", min(lines)
+                ),
+            )
 
     def prose(self, text_line: str) -> None:
         """The claims a line of text makes outside its inline code: returns and repetitions."""
         blanked = _SPAN.sub(lambda m: " " * len(m.group(0)), text_line)
         for claim in _RETURN_CLAIM.finditer(blanked):
-            self.returns(int(claim.group(1) or claim.group(2)))
+            self.each(self.returns, int(claim.group(1) or claim.group(2)))
         for claim in _REPEATING.finditer(blanked):
             sentence = blanked[_sentence_start(blanked, claim.start()) : _sentence_end(blanked, claim.end())]
             stated = _STEPS.search(sentence)
-            self.repeating(
-                {int(n) for n in re.findall(r"\d+", claim.group(1))}, int(stated[1]) if stated else None
+            self.each(
+                self.repeating,
+                {int(n) for n in re.findall(r"\d+", claim.group(1))},
+                int(stated[1]) if stated else None,
             )
+
+    def each(self, check: Callable[..., None], *arguments: Any) -> None:
+        """One claim checked: a contradiction stops the check, or, collecting, is kept (the
+        claim counted as checked once, whatever the check counted before it failed). Code is
+        looked at for JSON words too, but is no claim found."""
+        self.found += check != self.code
+        before = self.tally.checked
+        try:
+            check(*arguments)
+        except _Rejected as rejected:
+            if not self.collect:
+                raise
+            self.contradictions.append(rejected)
+            self.tally.checked = before + 1
+
+    def bare(self, text: str) -> None:
+        """Claims written as whole lines of prose, outside inline code and code blocks."""
+        in_code = False
+        for text_line in text.splitlines():
+            if _FENCE.match(text_line):
+                in_code = not in_code
+                continue
+            if in_code or (found := _BARE_CLAIM.match(text_line)) is None:
+                continue
+            content = found.group(1)
+            if (parts := _computation(content)) and not parts[1].strip().isidentifier():
+                self.each(self.computation, *parts, None)
+            elif (name := content.partition("=")[0].strip()) in self.held:
+                self.each(self.state, name, content.partition("=")[2].strip())
 
     def check(self, text: str) -> None:
         for span in _SPAN.finditer(text):
-            self.code(span.group(1).strip())
+            self.each(self.code, span.group(1).strip())
         for name, shown in _CLAIM.findall(text):
-            self.state(name, shown)
+            if name in self.held:
+                self.each(self.state, name, shown)
+        self.bare(text)
         for text_line in text.splitlines():
             self.prose(text_line)
             for span in _SPAN.finditer(text_line):
                 content = span.group(1).strip()
                 if history := _HISTORY.match(content):
-                    self.history(*history.groups())
+                    self.each(self.history, *history.groups())
                 elif (parts := _computation(content)) and not parts[1].strip().isidentifier():
-                    self.computation(*parts, _line_before(text_line, span.start()))
+                    self.each(self.computation, *parts, _line_before(text_line, span.start()))
             for claim in _TRUTH.finditer(text_line):
                 line = _line_before(text_line, claim.start())
-                self.condition(claim.group(1), claim.group(2) == "true", line)
+                self.each(self.condition, claim.group(1), claim.group(2) == "true", line)
+
+
+def _final_contradiction(text: str, execution: Execution) -> Contradiction:
+    """The final answer's contradiction: what the text states, what the program gave, and the
+    line its last return was made on."""
+    stated = final_answer(text)
+    if stated is None and not execution.script:
+        stated = next(
+            (s for s in prose_answers(text) if not values_equal(literal(s), decode(execution.return_json))),
+            None,
+        )
+    returns = [step["line"] for step in execution.steps if step.get("event") == "return"]
+    gave = "printed" if execution.run_mode in SCRIPT_MODES else "returned"
+    value = execution.return_json
+    if not execution.script:
+        with contextlib.suppress(ValueError):
+            value = repr(decode(value))
+    claim = f"the final answer {stated[:200]!r}" if stated is not None else "no final answer line"
+    return Contradiction(claim, f"{gave} {value[:200]}", returns[-1] if returns else None)
 
 
 @holding_ast_lock
 def verify(text: str, execution: Execution) -> Verdict:
     if problem := answer_problem(text, execution.return_json, execution.run_mode):
-        return Verdict(False, *problem, 0, 0)
+        return Verdict(False, *problem, 0, 0, _final_contradiction(text, execution))
     checker = _Checker(execution)
     try:
         checker.check(text)
@@ -417,5 +540,16 @@ def verify(text: str, execution: Execution) -> Verdict:
             rejected.detail,
             tally.checked,
             tally.unverifiable,
+            rejected.contradiction,
         )
     return Verdict(True, None, "", checker.tally.checked, checker.tally.unverifiable)
+
+
+@holding_ast_lock
+def audit(text: str, execution: Execution) -> tuple[int, int, int]:
+    """(claims found, checked, false) over the whole text, not only up to the first
+    contradiction as ``verify`` stops: the figures of how much of a model's prose the
+    verifier reads and what it finds. The final answer is not counted here."""
+    checker = _Checker(execution, collect=True)
+    checker.check(text)
+    return checker.found, checker.tally.checked, len(checker.contradictions)

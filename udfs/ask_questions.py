@@ -25,6 +25,7 @@ from tracepile.config import TracepileConfig
 from tracepile.failures import StepFailed, fault_point, guarded, isolating
 from tracepile.tables import GOLD_QUESTIONS
 from tracepile.translation.backends import BACKEND_ERROR, Backend, Request, finish
+from tracepile.translation.final_answers import ANSWER_LINE_ADDED, with_answer_line
 from tracepile.translation.prompts import shows_its_answer
 from tracepile.translation.question_answers import render_answer, verify_answer
 from tracepile.translation.questions import Question, question_prompt, questions_for
@@ -184,6 +185,9 @@ def _model_answers(
 
 def _judged(result: dict[str, Any], text: str, question: Question, steps: list[Any]) -> dict[str, Any]:
     ok, why, said = verify_answer(text, question, steps)
+    if ok:  # an answer stated in prose gets the final-answer line, as a CoE text does
+        text, added = with_answer_line(text, question.answer_json)
+        said = ANSWER_LINE_ADDED if added else said
     return {**result, "response": text, "outcome": VERIFIED if ok else why, "detail": said}
 
 

@@ -69,15 +69,8 @@ def _prepared(row: dict[str, Any], backend: Backend) -> tuple[dict[str, Any], li
     messages = input_messages(prompt, row["trace_text"] or "")
     hashed = prompt_hash(messages, f"{PROMPT_VERSION}/{backend.version}")
     result = {
-        **dict.fromkeys(OUTCOME_COLUMNS),
-        "prediction_id": prediction_id(row["execution_id"], str(backend.name), backend.model, hashed),
-        "execution_id": row["execution_id"],
-        "program_id": row["program_id"],
-        "backend": str(backend.name),
-        "model": backend.model,
-        "prompt_hash": hashed,
+        **_keyed(row, backend, hashed),
         "prompt": prompt,
-        "output_json": row["return_json"],
         "recorded_input_json": row["input_json"],
         "source": row["source"],
         "domain": row["domain"],
@@ -87,9 +80,8 @@ def _prepared(row: dict[str, Any], backend: Backend) -> tuple[dict[str, Any], li
     return result, messages
 
 
-def _unprepared(row: dict[str, Any], backend: Backend, failure: StepFailed) -> dict[str, Any]:
-    """The outcome of a row whose prompt could not be made: keyed by its failure instead."""
-    hashed = prompt_hash([{"role": Outcome.INTERNAL_ERROR, "content": failure.detail}], PROMPT_VERSION)
+def _keyed(row: dict[str, Any], backend: Backend, hashed: str) -> dict[str, Any]:
+    """An outcome row with its key (execution, backend, model, prompt hash) and the output."""
     return {
         **dict.fromkeys(OUTCOME_COLUMNS),
         "prediction_id": prediction_id(row["execution_id"], str(backend.name), backend.model, hashed),
@@ -99,9 +91,13 @@ def _unprepared(row: dict[str, Any], backend: Backend, failure: StepFailed) -> d
         "model": backend.model,
         "prompt_hash": hashed,
         "output_json": row.get("return_json"),
-        "outcome": Outcome.INTERNAL_ERROR,
-        "detail": failure.detail,
     }
+
+
+def _unprepared(row: dict[str, Any], backend: Backend, failure: StepFailed) -> dict[str, Any]:
+    """The outcome of a row whose prompt could not be made: keyed by its failure instead."""
+    hashed = prompt_hash([{"role": Outcome.INTERNAL_ERROR, "content": failure.detail}], PROMPT_VERSION)
+    return {**_keyed(row, backend, hashed), "outcome": Outcome.INTERNAL_ERROR, "detail": failure.detail}
 
 
 def _template_text(row: dict[str, Any]) -> Generation:

@@ -3,15 +3,17 @@
 ``prompt_keys`` is cheap (formatting and hashing): it names each generation by its prompt
 before any model runs, so the stage can skip what is done. ``generate_partition`` hands a
 whole partition to the backend at once (one vLLM ``generate`` call batches it all),
-cleans and verifies every text, optionally regenerates once with the error as feedback,
-and yields one outcome row per execution: ``verified`` or the reason it was dropped
-(``internal_error`` where one of its steps raised: the other rows go on).
+cleans and verifies every text, optionally regenerates once with the first contradiction
+as feedback (``feedback_messages``), and yields one outcome row per execution: ``verified``
+or the reason it was dropped (``internal_error`` where one of its steps raised: the other
+rows go on). A verified text that stated its (checked) result only in prose gets the
+final-answer line the training prompt asks for.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import pandas as pd
@@ -20,6 +22,7 @@ from tracepile.config import GenerateConfig, TracepileConfig
 from tracepile.failures import StepFailed, fault_point, guarded, isolating
 from tracepile.tables import GOLD_COE
 from tracepile.translation.backends import Backend, Generation, Request, finish
+from tracepile.translation.final_answers import ANSWER_LINE_ADDED, with_answer_line
 from tracepile.translation.prompts import (
     ProgramRun,
     prompt_hash,
@@ -28,7 +31,7 @@ from tracepile.translation.prompts import (
     translation_messages,
 )
 from tracepile.translation.template import Execution
-from tracepile.translation.verify import verify
+from tracepile.translation.verify import Verdict, verify
 from tracepile.udfs.frames import outcome_frame, records
 from tracepile.udfs.worker_state import WorkerSetup, worker_state
 from tracepile.vocab import INTERNAL_ERROR, GenerateOutcome, RunMode
@@ -45,10 +48,13 @@ class GenerateOptions:
     settings: GenerateConfig
     max_prompt_tokens: int
     retry_with_feedback: bool
+    min_checked_claims: int  # for a model's text; the template's are told from the run itself
 
     @classmethod
     def from_config(cls, settings: GenerateConfig) -> GenerateOptions:
-        return cls(settings, settings.max_prompt_tokens, settings.retry_with_feedback)
+        return cls(
+            settings, settings.max_prompt_tokens, settings.retry_with_feedback, settings.min_checked_claims
+        )
 
 
 class GeneratingStage(WorkerSetup, Protocol):
@@ -86,11 +92,18 @@ def prompt_keys(batches: Iterator[pd.DataFrame], version: str) -> Iterator[pd.Da
         yield frame.assign(prompt_hash=hashes)
 
 
-def _feedback(messages: list[dict[str, str]], text: str, detail: str) -> list[dict[str, str]]:
+def feedback_messages(messages: list[dict[str, str]], text: str, verdict: Verdict) -> list[dict[str, str]]:
+    """The conversation sent back once for a rejected text: the text, then the first
+    contradiction the verifier found (the claim, what the run held, the line) and the request
+    to write it again."""
+    problem = verdict.detail
+    if (found := verdict.contradiction) is not None:
+        where = f" on line {found.line}" if found.line is not None else ""
+        problem += f". Where it went wrong: {found.claim}; the real run had {found.held}{where}"
     return [
         *messages,
         {"role": "assistant", "content": text},
-        {"role": "user", "content": f"That solution is wrong: {detail}. Write the whole solution again, "
+        {"role": "user", "content": f"That solution is wrong: {problem}. Write the whole solution again, "
                                     "with the exact values, ending with the final answer line."},
     ]  # fmt: skip
 
@@ -104,9 +117,12 @@ def _prepared(row: dict[str, Any], backend: Backend) -> tuple[Request, dict[str,
     return request, {"prompt": training_prompt(run), "prompt_tokens": backend.prompt_tokens(request.messages)}
 
 
-def _settled(result: dict[str, Any], generation: Generation, request: Request, retry: bool) -> Request | None:
-    """Fill ``result`` from its generation, cleaned and verified; the request to send again
-    with the verifier's feedback where ``retry`` allows it and the text failed."""
+def _settled(
+    result: dict[str, Any], generation: Generation, request: Request, retry: bool, min_checked_claims: int
+) -> Request | None:
+    """Fill ``result`` from its generation, cleaned and verified (with at least
+    ``min_checked_claims`` steps checked against the run); the request to send again with the
+    verifier's feedback where ``retry`` allows it and the text failed."""
     result["completion_tokens"] = generation.completion_tokens
     text, reason, detail = finish(generation)
     result["response"] = text if text is not None else generation.text
@@ -115,14 +131,25 @@ def _settled(result: dict[str, Any], generation: Generation, request: Request, r
         return None
     verdict = verify(text, request.execution)
     result["claims_checked"] = verdict.claims_checked
+    if verdict.ok and verdict.claims_checked < min_checked_claims:
+        # a right answer with no step checked is no verified chain of execution
+        verdict = replace(
+            verdict,
+            ok=False,
+            reason=GenerateOutcome.UNCHECKED_REASONING,
+            detail=f"{verdict.claims_checked} step(s) checked against the run (min {min_checked_claims}): "
+            "state what each step computes as name = value",
+        )
     if verdict.ok:
         regenerated = result["outcome"] is not None  # a first attempt's reason is still there
-        result.update(outcome=VERIFIED, detail=f"regenerated once: {result['detail']}" if regenerated else "")
+        result["response"], added = with_answer_line(text, request.execution.return_json)
+        notes = [f"regenerated once: {result['detail']}"] * regenerated + [ANSWER_LINE_ADDED] * added
+        result.update(outcome=VERIFIED, detail="; ".join(notes))
         return None
     result.update(outcome=verdict.reason, detail=verdict.detail)
     if not retry:
         return None
-    return Request(_feedback(request.messages, text, verdict.detail), request.execution)
+    return Request(feedback_messages(request.messages, text, verdict), request.execution)
 
 
 def generate_rows(
@@ -165,6 +192,7 @@ def generate_rows(
         if backend.name == BackendName.TEMPLATE
         else GenerateOutcome.BACKEND_ERROR
     )
+    min_checked = options.min_checked_claims if backend.name != BackendName.TEMPLATE else 0
     for attempt in range(attempts):
         generations = isolating(backend.generate, [requests[i] for i in todo])
         retry = []
@@ -172,7 +200,9 @@ def generate_rows(
             if isinstance(generation, StepFailed):
                 results[index].update(outcome=raised, detail=generation.detail)
                 continue
-            again = guarded(_settled, results[index], generation, requests[index], attempt + 1 < attempts)
+            again = guarded(
+                _settled, results[index], generation, requests[index], attempt + 1 < attempts, min_checked
+            )
             if isinstance(again, StepFailed):
                 results[index].update(outcome=GenerateOutcome.INTERNAL_ERROR, detail=again.detail)
             elif again is not None:
