@@ -15,6 +15,7 @@ first in ``coe_id`` order: the rest stay pending and a later run goes on with th
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Hashable
 from functools import partial
 
@@ -26,7 +27,7 @@ from tracepile.config import GenerateConfig
 from tracepile.execution.outcomes import outcome_schema
 from tracepile.execution.pending import take_bounded
 from tracepile.execution.runs_programs import settled_executions
-from tracepile.execution.text_backend import TextBackend
+from tracepile.execution.text_backend import TextBackend, model_calls_note
 from tracepile.lakehouse import Lakehouse
 from tracepile.stage import Resources, Stage, StageRun
 from tracepile.summary import Tally
@@ -106,6 +107,9 @@ class GenerateStage(Stage):
         pending, total = take_bounded(run, pending, total, settings.max_rows, ["coe_id"], "generate.max_rows")
         batches = max(1, math.ceil(total / settings.batch_rows))
         summary.counts.update(pending=total, batches=batches if total else 0)
+        latencies: list[float] = []  # of a served model's requests (openai backend)
+        tokens: list[int] = []
+        started = time.perf_counter()
         with run.progress(total, batches if total else 0) as progress:
             for number in range(batches if total else 0):
                 rows = pending.where(F.pmod(F.xxhash64("coe_id"), F.lit(batches)) == number)
@@ -117,7 +121,14 @@ class GenerateStage(Stage):
                 )
                 with run.step(f"batch {number + 1} of {batches}, {settings.backend} backend"):
                     outcomes = run.stage(outcomes, f"generate_outcomes_{number}")
+                    calls = outcomes.where(F.col("latency_s").isNotNull())
+                    for call in calls.select("latency_s", "completion_tokens").collect():
+                        latencies.append(call["latency_s"])
+                        tokens.append(call["completion_tokens"] or 0)
                     verified, rejected = _split(outcomes, run.run_id)
                     batch = run.write([(GOLD_COE, verified), (GOLD_REJECTS, rejected)], outcomes)
                     run.publish(batch)
                 progress.batch_done(sum((batch.outcome_counts or {}).values()))
+        if latencies:
+            wall = time.perf_counter() - started
+            summary.notes["model calls"] = model_calls_note(latencies, tokens, wall, settings.max_concurrency)

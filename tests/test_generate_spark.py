@@ -178,6 +178,7 @@ def test_openai_backend_rejects_wrong_texts_and_retries_what_the_server_failed(
     assert {r["reason"] for r in rejects} == {"wrong_final_answer"}
     assert all("[404]" in r["response"] and "<think>" not in r["response"] for r in rejects)
     assert all(r["backend"] == "openai" and r["model"] == "stand-in" for r in gold)
+    assert up.notes["model calls"].startswith(f"{len(returns):,} requests; latency p50 ")
     assert run_stage(GenerateStage(config), lakehouse, "gen-again").counts["pending"] == 0
 
 

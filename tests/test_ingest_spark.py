@@ -97,7 +97,7 @@ def test_databricks_notebook_runs_with_a_given_session(spark, tmp_path) -> None:
         "lakehouse_location": str(tmp_path / "lake"),
     }
     exec(compile(notebook.read_text(), str(notebook), "exec"), scope)
-    ingest, dedup, rewrite, trace, generate, questions = scope["stages"]
+    ingest, dedup, rewrite, trace, generate, questions, inputs = scope["stages"]
     assert ingest.counts["programs_new"] == ingest.counts["lines"] > 30
     assert read_delta(str(tmp_path / "lake" / "bronze" / "sources")).num_rows > 30
     kept = read_delta(str(tmp_path / "lake" / "silver" / "programs")).num_rows
@@ -105,7 +105,9 @@ def test_databricks_notebook_runs_with_a_given_session(spark, tmp_path) -> None:
         dedup.counts["programs_read"] == ingest.counts["programs_new"]
         and kept == dedup.counts["programs_new"] + rewrite.counts["rewrites_kept"] > 30
     )
-    assert questions.counts["executions"] == generate.counts["verified"]
+    assert questions.counts["executions"] == generate.counts["verified"] == inputs.counts["executions"]
+    predicted = read_delta(str(tmp_path / "lake" / "gold" / "input_predictions")).num_rows
+    assert inputs.counts["verified"] == predicted > 0
     executions = read_delta(str(tmp_path / "lake" / "silver" / "executions")).num_rows
     assert trace.counts["runs"] == trace.counts["executions_new"] == executions > kept
     coe = read_delta(str(tmp_path / "lake" / "gold" / "coe")).num_rows

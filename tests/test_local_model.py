@@ -230,6 +230,9 @@ def test_rows_the_killed_server_did_not_answer_stay_pending_and_the_next_run_fin
     # the first run's four rows are the four smallest coe_ids pending: the next run took the
     # unanswered ones first, then new ones up to the bound
     assert again.counts["retry_next_run"] == 0 and len(finished) == len(settled) + 4
+    # the server's side on the summary (and so the run page): each request timed
+    assert again.notes["model calls"].startswith("4 requests; latency p50 ")
+    assert again.notes["model calls"].endswith("requests in flight on average (up to 1)")
     assert {r["coe_id"] for r in settled} < set(finished[:4])
 
 

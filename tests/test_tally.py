@@ -1,5 +1,6 @@
 """How a stage's outcomes become its summary: the one count the runner makes per batch."""
 
+from tracepile.execution.text_backend import model_calls_note
 from tracepile.summary import RETRY_NEXT_RUN, StageSummary, Tally
 
 
@@ -49,3 +50,14 @@ def test_aside_outcomes_are_counted_but_neither_reasons_nor_gated() -> None:
     # the counts every run shows, zero or not: those whose names do not depend on a value
     assert tally.names() == ["lines", "programs_parsed", "rejected", "blank_lines"]
     assert Tally(kept="k", kept_as="{by}_rows", by="kind").names() == ["rejected"]
+
+
+def test_a_served_models_calls_are_told_by_latency_percentiles_tokens_per_second_and_concurrency() -> None:
+    latencies = [float(s) for s in range(1, 101)]  # 1 s .. 100 s
+    note = model_calls_note(latencies, [10] * 100, wall_seconds=2525.0, concurrency=4)
+    assert note.startswith("100 requests; latency p50 50.5 s, p90 90.1 s, p99 99.0 s; ")
+    # per request 10 tokens over its seconds, the median of those; 1,000 tokens over 2,525 s;
+    # 5,050 s of requests over 2,525 s of wall time: two in flight on average
+    assert "0.2 tokens/s per request (median), 0.4 tokens/s in all; 2.0 requests in flight" in note
+    assert note.endswith("(up to 4)")
+    assert model_calls_note([2.0], [8], 2.0, 1).startswith("1 requests; latency p50 2.0 s, p90 2.0 s")

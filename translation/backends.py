@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import re
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
@@ -63,6 +64,7 @@ class Generation:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     error: str | None = None
+    seconds: float | None = None  # how long a served model took to answer this request
 
 
 class Backend(Protocol):
@@ -257,6 +259,7 @@ class OpenAIBackend:
         import openai
 
         s = self.settings
+        started = time.perf_counter()
         try:
             reply = client.chat.completions.create(
                 model=self.model,
@@ -272,6 +275,7 @@ class OpenAIBackend:
                 "length" if choice.finish_reason == "length" else "stop",
                 usage.prompt_tokens if usage else None,
                 usage.completion_tokens if usage else None,
+                seconds=time.perf_counter() - started,
             )
         except openai.APIStatusError as exc:
             problem = f"HTTP {exc.status_code}: {exc.response.text[:200]}{_attempts(exc)}"

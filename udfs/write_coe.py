@@ -40,7 +40,12 @@ from tracepile.vocab import Backend as BackendName
 VERIFIED = GenerateOutcome.VERIFIED
 # one outcome row per generation: gold/coe's columns (but run_id, added by the stage), the
 # outcome (verified or the reason) and its detail; the stage splits them into the two tables
-OUTCOME_COLUMNS = (*(name for name in GOLD_COE.schema.names if name != "run_id"), "outcome", "detail")
+OUTCOME_COLUMNS = (
+    *(name for name in GOLD_COE.schema.names if name != "run_id"),
+    "outcome",
+    "detail",
+    "latency_s",
+)
 
 
 @dataclass(frozen=True)
@@ -123,7 +128,7 @@ def _settled(
     """Fill ``result`` from its generation, cleaned and verified (with at least
     ``min_checked_claims`` steps checked against the run); the request to send again with the
     verifier's feedback where ``retry`` allows it and the text failed."""
-    result["completion_tokens"] = generation.completion_tokens
+    result["completion_tokens"], result["latency_s"] = generation.completion_tokens, generation.seconds
     text, reason, detail = finish(generation)
     result["response"] = text if text is not None else generation.text
     if text is None:
