@@ -359,3 +359,30 @@ def test_the_real_servers_tokens_are_the_ones_it_bills(gcd: Execution) -> None:
         assert generation.prompt_tokens == counted  # the count the server bills for the prompt
         assert counted != count_tokens(None, messages)
         assert re.search(r"\w", generation.text or "")
+
+
+@pytest.mark.llm
+def test_the_real_model_is_verified_rejected_and_revised_once_with_its_contradiction(gcd, tmp_path) -> None:
+    """Generate against the real server with revision: every row settled (verified or with a
+    reason), a wrong value never kept, and each text that failed its first try sent back
+    exactly once (the server's log counts the requests)."""
+    from tracepile.local_model import local_model_server
+
+    with local_model_server(LocalModelConfig(), tmp_path) as running:
+        settings = GenerateConfig(
+            backend="openai", model=running.model, base_url=running.base_url, max_tokens=256, seed=0
+        )
+        rows = [{**_gcd_row(gcd), "execution_id": f"{i:032x}", "problem": f"gcd? ({i})"} for i in range(3)]
+        options = GenerateOptions(settings, 3000, retry_with_feedback=True, min_checked_claims=1)
+        outcomes = generate_rows(rows, OpenAIBackend(settings), options)
+        log = running.log.read_text(errors="replace")
+    requests = log.count('"POST /v1/chat/completions HTTP/1.1" 200')
+    failed_first = [
+        o for o in outcomes if o["outcome"] != "verified" or o["detail"].startswith("regenerated once")
+    ]
+    # every row was answered and judged: no backend or internal error, no prompt left unsent
+    assert not {o["outcome"] for o in outcomes} & {"backend_error", "internal_error", "prompt_too_long"}
+    assert requests == len(rows) + len(failed_first)
+    for outcome in outcomes:
+        if outcome["outcome"] == "verified":  # kept only if it states the run's values
+            assert verify(outcome["response"], gcd).ok and outcome["claims_checked"] >= 1
