@@ -121,10 +121,11 @@ class GenerateStage(Stage):
                 )
                 with run.step(f"batch {number + 1} of {batches}, {settings.backend} backend"):
                     outcomes = run.stage(outcomes, f"generate_outcomes_{number}")
-                    calls = outcomes.where(F.col("latency_s").isNotNull())
-                    for call in calls.select("latency_s", "completion_tokens").collect():
-                        latencies.append(call["latency_s"])
-                        tokens.append(call["completion_tokens"] or 0)
+                    if settings.backend == BackendName.OPENAI:  # the one backend that times its requests
+                        calls = outcomes.where(F.col("latency_s").isNotNull())
+                        for call in calls.select("latency_s", "completion_tokens").collect():
+                            latencies.append(call["latency_s"])
+                            tokens.append(call["completion_tokens"] or 0)
                     verified, rejected = _split(outcomes, run.run_id)
                     batch = run.write([(GOLD_COE, verified), (GOLD_REJECTS, rejected)], outcomes)
                     run.publish(batch)
