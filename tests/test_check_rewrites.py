@@ -93,3 +93,47 @@ def test_neighbour_inputs_move_one_argument_at_a_time_and_repeat_nothing() -> No
     assert all(i["expected_output_json"] is None for i in extra)
     six = [{"input_json": canonical_json({"n": n}), "expected_output_json": None} for n in range(6)]
     assert check_rewrites.neighbour_inputs(six, 6) == []  # enough inputs already
+
+
+# ends for n >= 1; from n = 0 it counts down for ever (a neighbour of the input n = 1)
+COUNTDOWN = (
+    "def main_solution(n):\n    steps = 0\n    while n != 1:\n        n -= 1\n        steps += 1\n"
+    "    return steps\n"
+)
+COUNTDOWN_RENAMED = COUNTDOWN.replace("steps", "moves")
+
+
+class _Recording:
+    """The real sandbox, with each run's input, CPU limit and status written down."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox, self.runs = sandbox, []
+        self.hash_seeds, self.workers = sandbox.hash_seeds, sandbox.workers
+
+    def run(self, code, entry, input_json, limits, **kwargs):
+        result = self.sandbox.run(code, entry, input_json, limits, **kwargs)
+        self.runs.append((code, json.loads(input_json)["n"], limits.cpu_seconds, result.status))
+        return result
+
+
+def test_only_inputs_the_original_finishes_are_compared_and_neighbours_run_on_a_short_limit(
+    sandbox, monkeypatch
+) -> None:
+    monkeypatch.setattr(
+        check_rewrites,
+        "rewrites",
+        lambda *_: [Rewrite(RewriteKind.RENAME, COUNTDOWN_RENAMED, "main_solution")],
+    )
+    config = TracepileConfig.model_validate(
+        {"trace": {"cpu_seconds": 3.0}, "rewrites": {"neighbour_cpu_seconds": 0.2}}
+    )
+    recording = _Recording(sandbox)
+    program = {**_program([1, 3]), "code": COUNTDOWN}
+    (row,) = check_rewrites.check_program(program, recording, config)
+    assert row["outcome"] == "kept" and [json.loads(i["input_json"])["n"] for i in row["inputs"]] == [1, 3]
+    originals = [(n, limit, status) for code, n, limit, status in recording.runs if code == COUNTDOWN]
+    # its own inputs under the trace limit; neighbours (2, 0, 4) under the short one, where
+    # n = 0 runs out of CPU and is left out of the comparison
+    assert originals == [(1, 3.0, "ok"), (3, 3.0, "ok"), (2, 0.2, "ok"), (0, 0.2, "timeout"), (4, 0.2, "ok")]
+    rewritten = [(n, limit) for code, n, limit, _ in recording.runs if code == COUNTDOWN_RENAMED]
+    assert rewritten == [(1, 3.0), (3, 3.0), (2, 0.2), (4, 0.2)]

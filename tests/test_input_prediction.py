@@ -99,10 +99,26 @@ def test_the_prompt_shows_code_and_output_but_not_the_recorded_input(sandbox: Sa
     assert prompt.startswith("Euclid's gcd") and "Final answer: main_solution(" in prompt
 
 
-def test_the_template_answers_from_the_recorded_run_and_is_verified_by_running_it(sandbox: Sandbox) -> None:
+class _Counting:
+    """The real sandbox, counting its runs."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox, self.runs = sandbox, 0
+        self.hash_seeds, self.workers = sandbox.hash_seeds, sandbox.workers
+
+    def run(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.runs += 1
+        return self.sandbox.run(*args, **kwargs)
+
+
+def test_the_template_answers_from_the_recorded_run_which_verifies_it(sandbox: Sandbox) -> None:
     row = _row(sandbox, GCD, {"a": 48, "b": 18})
-    outcome = _one([row], TemplateBackend(), sandbox)
-    assert outcome["outcome"] == Outcome.VERIFIED, outcome["detail"]
+    counting = _Counting(sandbox)
+    outcome = _one([row], TemplateBackend(), counting)
+    # the recorded input itself: the settled execution ran it under both hash seeds
+    assert outcome["outcome"] == Outcome.VERIFIED and counting.runs == 0, outcome["detail"]
+    other = _one([row], _answering("Final answer: main_solution(a=30, b=24)"), counting)
+    assert other["outcome"] == Outcome.VERIFIED and counting.runs == 2  # another input: run under both
     assert decode(outcome["input_json"]) == {"a": 48, "b": 18} and outcome["output_json"] == "6"
     text = outcome["response"]
     assert text.splitlines()[-1] == "Final answer: main_solution(a=48, b=18)"
@@ -223,7 +239,7 @@ def test_an_output_that_depends_on_the_hash_seed_is_not_verified(sandbox: Sandbo
     ]
     assert under[0].return_json != under[1].return_json  # the two seeds order this set differently
     row = {
-        **_row(sandbox, "def main_solution(words):\n    return words[0]\n", {"words": words}),
+        **_row(sandbox, "def main_solution(words):\n    return words[0]\n", {"words": words[:1]}),
         "code": code, "return_json": under[0].return_json,
     }  # fmt: skip
     outcome = _one([row], _answering(f"Final answer: main_solution(words={words!r})"), sandbox)

@@ -251,6 +251,12 @@ class RewritesConfig(_Section):
     enabled: bool = Field(True, description="tracepile run makes rewrites (tracepile rewrite always does)")
     per_program: int = Field(2, ge=0, description="rewrites tried per program, distinct kinds first")
     seed: int = Field(0, ge=0, description="seeds which transforms and names are chosen")
+    neighbour_cpu_seconds: float = Field(
+        0.5,
+        gt=0,
+        description="CPU time per run on a neighbouring input (the extra check inputs of a program "
+        "with few): one the original does not finish in this time is not checked on",
+    )
 
 
 class QuestionsConfig(_Section):

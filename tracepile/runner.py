@@ -14,6 +14,7 @@ quarantine.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sys
 import threading
@@ -76,7 +77,9 @@ class _StageRun:
         return {f"{r['source_kind']}/{r['domain']}": r["count"] for r in sorted(rows, key=lambda r: r[:2])}
 
     def step(self, message: str) -> AbstractContextManager[None]:
-        return step(f"{self._stage_name}: {message}")
+        # a step repeated per batch is summed under one name
+        label = re.sub(r"^batch \d+ of \d+[:,] ", "", message)
+        return step(f"{self._stage_name}: {message}", self.summary.steps, label)
 
     def progress(self, rows: int, batches: int) -> BatchProgress:
         return BatchProgress(self._stage_name, rows, batches)

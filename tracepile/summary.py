@@ -67,6 +67,7 @@ class StageSummary:
     notes: dict[str, str] = field(default_factory=dict)
     mix: dict[str, int] = field(default_factory=dict)  # programs per "source_kind/domain"
     seconds: float = 0.0
+    steps: dict[str, float] = field(default_factory=dict)  # seconds per step, summed over batches
 
     def add(self, name: str, count: int) -> None:
         self.counts[name] = self.counts.get(name, 0) + count
@@ -156,12 +157,17 @@ class RunSummary:
 
 
 @contextmanager
-def step(message: str) -> Iterator[None]:
-    """A spinner while a long step runs, then one line with its time (plain text when piped)."""
+def step(message: str, times: dict[str, float] | None = None, label: str | None = None) -> Iterator[None]:
+    """A spinner while a long step runs, then one line with its time (plain text when piped);
+    the seconds are added to ``times[label]`` where given (a step repeated per batch sums)."""
     started = time.perf_counter()
     with console.status(f"{message} ..."):
         yield
-    console.print(f"[green]done[/] {message} ({time.perf_counter() - started:.1f} s)")
+    seconds = time.perf_counter() - started
+    if times is not None:
+        key = label or message
+        times[key] = times.get(key, 0.0) + seconds
+    console.print(f"[green]done[/] {message} ({seconds:.1f} s)")
     raise_if_requested()
 
 

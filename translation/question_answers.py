@@ -26,7 +26,7 @@ from tracepile.translation.statement_trace import (
 )
 from tracepile.translation.template import DETAIL_STEPS, FINAL_ANSWER, TAIL_STEPS, VALUES_LISTED
 from tracepile.translation.trace_model import Execution, as_text, lines_in_every_round, rounds_in
-from tracepile.translation.verify import verify
+from tracepile.translation.verify import RunFacts, verify
 from tracepile.vocab import QuestionKind
 
 
@@ -130,11 +130,17 @@ def _up_to(call: TracedCall, question: Question) -> tuple[list[StatementRun], st
 
 @holding_ast_lock
 def render_answer(
-    question: Question, code: str, entry_point: str, input_json: str, steps: list[dict[str, Any]]
+    question: Question,
+    code: str,
+    entry_point: str,
+    input_json: str,
+    steps: list[dict[str, Any]],
+    call: TracedCall | None = None,
 ) -> str:
     """A model-free answer: the call's executions up to the moment asked, values stated as
-    ``name = value``, a concluding sentence and ``Final answer: <Python literal>``."""
-    call = traced_call(code, entry_point, steps)
+    ``name = value``, a concluding sentence and ``Final answer: <Python literal>`` (``call``:
+    ``traced_call`` of the same run, made once for all the questions about it)."""
+    call = call or traced_call(code, entry_point, steps)
     if call is None:
         raise ValueError(f"the trace is not one call of {entry_point} in this code")
     runs, closing = _up_to(call, question)
@@ -144,9 +150,22 @@ def render_answer(
     return "\n".join([opening, *_walk(runs, counted), closing, final])
 
 
+def _answered(steps: list[dict[str, Any]], answer_json: str) -> Execution:
+    return Execution("", "{}", answer_json, steps)
+
+
 @holding_ast_lock
-def verify_answer(text: str, question: Question, steps: list[dict[str, Any]]) -> tuple[bool, str | None, str]:
+def answer_facts(steps: list[dict[str, Any]]) -> RunFacts:
+    """What ``verify_answer`` reads of a run, once for all the questions about it."""
+    return RunFacts(_answered(steps, "null"))
+
+
+@holding_ast_lock
+def verify_answer(
+    text: str, question: Question, steps: list[dict[str, Any]], facts: RunFacts | None = None
+) -> tuple[bool, str | None, str]:
     """(ok, reason, detail) for an answer text, as ``verify.py`` checks a CoE: the final answer
-    must equal ``answer_json`` and every ``name = value`` stated a value the variable held."""
-    verdict = verify(text, Execution("", "{}", question.answer_json, steps))
+    must equal ``answer_json`` and every ``name = value`` stated a value the variable held
+    (``facts``: ``answer_facts(steps)``, made once per run)."""
+    verdict = verify(text, _answered(steps, question.answer_json), facts)
     return verdict.ok, verdict.reason, verdict.detail

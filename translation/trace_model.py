@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import functools
 import itertools
 import json
 import operator
@@ -467,8 +468,10 @@ class Program:
 _BLOCKS = ("cases", "handlers", "finalbody", "orelse", "body")  # where nested statements live
 
 
+@functools.lru_cache(maxsize=4096)
 def _single_line(source: str) -> ast.stmt | None:
-    """A statement parsed from one line; a block header (``if x:``) gets a body to parse."""
+    """A statement parsed from one line; a block header (``if x:``) gets a body to parse.
+    Cached: a loop's lines recur in every step and every text checked; the node is only read."""
     header = source.endswith(":")
     text = "if" + source[4:] if source.startswith("elif ") else source
     try:

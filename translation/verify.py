@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -211,13 +212,26 @@ def _line_before(text_line: str, position: int) -> int | None:
     return int(found[-1]) if found else None
 
 
-class _Checker:
-    """Checks a text's claims one by one. It stops at the first contradiction; with ``collect``
-    it goes on and keeps them all (``audit``), counting each claim once."""
+@functools.lru_cache(maxsize=16384)
+def _json_words_in(span: str) -> tuple[str, ...]:
+    """The JSON words (``true``, ``false``, ``null``) a span of inline code uses as Python
+    names; none where it does not parse or is only one name (prose). Cached: spans recur."""
+    try:
+        tree = ast.parse(span, mode="exec")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return ()
+    match tree.body:
+        case [ast.Expr(value=ast.Name())]:
+            return ()
+    return tuple(node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and node.id in _JSON_WORDS)
 
-    def __init__(self, execution: Execution, collect: bool = False) -> None:
-        self.execution = execution
-        self.collect, self.found, self.contradictions = collect, 0, list[_Rejected]()
+
+class RunFacts:
+    """What the verifier reads of a run, whatever text it checks: made once per execution
+    and shared by every text about it (several questions ask about one run). It depends on the
+    code and steps, not on the return value."""
+
+    def __init__(self, execution: Execution) -> None:
         self.set_on: dict[str, int] = {}  # the line each variable first took a value on
         for step in execution.steps:
             for name in step.get("changed", {}):
@@ -234,6 +248,28 @@ class _Checker:
         self.outcomes = condition_outcomes(execution)
         self.calls = frame_calls(execution.steps)
         self.lines = [step.line for step in traced_lines(execution)]
+
+
+class _Checker:
+    """Checks a text's claims one by one. It stops at the first contradiction; with ``collect``
+    it goes on and keeps them all (``audit``), counting each claim once."""
+
+    def __init__(self, execution: Execution, collect: bool = False, facts: RunFacts | None = None) -> None:
+        self.execution = execution
+        self.collect, self.found, self.contradictions = collect, 0, list[_Rejected]()
+        facts = facts or RunFacts(execution)
+        self.set_on, self.program, self.held, self.truncated = (
+            facts.set_on,
+            facts.program,
+            facts.held,
+            facts.truncated,
+        )
+        self.computed, self.outcomes, self.calls, self.lines = (
+            facts.computed,
+            facts.outcomes,
+            facts.calls,
+            facts.lines,
+        )
         self.tally = _Tally()
         self.last_outcome = -1  # the text's conditions must follow the run's outcomes in order
 
@@ -262,22 +298,12 @@ class _Checker:
     def code(self, span: str) -> None:
         """Inline code is Python: JSON's ``true``, ``false`` and ``null`` are no values there
         (unless the program has such a name). A span that is only the word is prose."""
-        try:
-            tree = ast.parse(span, mode="exec")
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return
-        if (
-            len(tree.body) == 1
-            and isinstance(tree.body[0], ast.Expr)
-            and isinstance(tree.body[0].value, ast.Name)
-        ):
-            return
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Name) and node.id in _JSON_WORDS and node.id not in self.program.names:
+        for word in _json_words_in(span):
+            if word not in self.program.names:
                 raise _Rejected(
-                    f"`{span[:120]}` writes JSON's {node.id} in Python code ({_JSON_WORDS[node.id]})",
+                    f"`{span[:120]}` writes JSON's {word} in Python code ({_JSON_WORDS[word]})",
                     JSON_IN_CODE,
-                    Contradiction(f"`{span[:120]}`", f"Python code ({_JSON_WORDS[node.id]})"),
+                    Contradiction(f"`{span[:120]}`", f"Python code ({_JSON_WORDS[word]})"),
                 )
 
     def computation(self, target: str | None, expression: str, shown: str, line: int | None) -> None:
@@ -526,10 +552,12 @@ def _final_contradiction(text: str, execution: Execution) -> Contradiction:
 
 
 @holding_ast_lock
-def verify(text: str, execution: Execution) -> Verdict:
+def verify(text: str, execution: Execution, facts: RunFacts | None = None) -> Verdict:
+    """The verdict on ``text`` about ``execution``; ``facts`` (``RunFacts`` of the same run)
+    saves reading the run again for each text about it."""
     if problem := answer_problem(text, execution.return_json, execution.run_mode):
         return Verdict(False, *problem, 0, 0, _final_contradiction(text, execution))
-    checker = _Checker(execution)
+    checker = _Checker(execution, facts=facts)
     try:
         checker.check(text)
     except _Rejected as rejected:

@@ -27,9 +27,11 @@ from tracepile.tables import GOLD_QUESTIONS
 from tracepile.translation.backends import BACKEND_ERROR, Backend, Request, finish
 from tracepile.translation.final_answers import ANSWER_LINE_ADDED, with_answer_line
 from tracepile.translation.prompts import shows_its_answer
-from tracepile.translation.question_answers import render_answer, verify_answer
+from tracepile.translation.question_answers import answer_facts, render_answer, verify_answer
 from tracepile.translation.questions import Question, question_prompt, questions_for
+from tracepile.translation.statement_trace import TracedCall, traced_call
 from tracepile.translation.template import Execution
+from tracepile.translation.verify import RunFacts
 from tracepile.udfs.frames import outcome_frame, records
 from tracepile.udfs.sandbox import Sandbox
 from tracepile.udfs.worker_state import WorkerSetup, worker_state
@@ -156,8 +158,15 @@ def _unasked(row: dict[str, Any], backend: Backend, failure: StepFailed) -> list
     return rows
 
 
-def _template_answer(question: Question, row: dict[str, Any], steps: list[dict[str, Any]]) -> Generated:
-    return render_answer(question, row["code"], row["entry_point"], row["input_json"], steps), None, ""
+def _template_answer(
+    question: Question, row: dict[str, Any], steps: list[dict[str, Any]], calls: dict[str, TracedCall | None]
+) -> Generated:
+    """The template's answer; ``calls`` keeps each execution's traced call for its other questions."""
+    execution_id = row["execution_id"]
+    if execution_id not in calls:
+        calls[execution_id] = traced_call(row["code"], row["entry_point"], steps)
+    call = calls[execution_id]
+    return render_answer(question, row["code"], row["entry_point"], row["input_json"], steps, call), None, ""
 
 
 def _request(row: dict[str, Any], result: dict[str, Any]) -> Request:
@@ -183,8 +192,10 @@ def _model_answers(
     return answers
 
 
-def _judged(result: dict[str, Any], text: str, question: Question, steps: list[Any]) -> dict[str, Any]:
-    ok, why, said = verify_answer(text, question, steps)
+def _judged(
+    result: dict[str, Any], text: str, question: Question, steps: list[Any], facts: RunFacts
+) -> dict[str, Any]:
+    ok, why, said = verify_answer(text, question, steps, facts)
     if ok:  # an answer stated in prose gets the final-answer line, as a CoE text does
         text, added = with_answer_line(text, question.answer_json)
         said = ANSWER_LINE_ADDED if added else said
@@ -204,12 +215,20 @@ def answer(rows: list[dict[str, Any]], asked: list[list[Question]], backend: Bac
                 outcomes.append(_failed(_key(row, backend, question), result))
             else:
                 pending.append((row, result, question))
-    # each execution's steps parsed once, for every question about it
+    # each execution's steps parsed, and read for the verifier, once for every question about it
     steps = {row["execution_id"]: json.loads(row["steps_json"]) for row, _, _ in pending}
+    facts: dict[str, RunFacts] = {}
+
+    def judged(result: dict[str, Any], text: str, question: Question, execution_id: str) -> dict[str, Any]:
+        if execution_id not in facts:
+            facts[execution_id] = answer_facts(steps[execution_id])
+        return _judged(result, text, question, steps[execution_id], facts[execution_id])
+
     answers: list[Generated | StepFailed]
     if backend.name == BackendName.TEMPLATE:
+        calls: dict[str, TracedCall | None] = {}
         answers = [
-            guarded(_template_answer, question, row, steps[row["execution_id"]])
+            guarded(_template_answer, question, row, steps[row["execution_id"]], calls)
             for row, _, question in pending
         ]
     else:
@@ -220,8 +239,8 @@ def answer(rows: list[dict[str, Any]], asked: list[list[Question]], backend: Bac
         elif given[0] is None:
             outcomes.append({**result, "outcome": given[1], "detail": given[2]})
         else:
-            judged = guarded(_judged, result, given[0], question, steps[row["execution_id"]])
-            outcomes.append(_failed(result, judged) if isinstance(judged, StepFailed) else judged)
+            done = guarded(judged, result, given[0], question, row["execution_id"])
+            outcomes.append(_failed(result, done) if isinstance(done, StepFailed) else done)
     return outcomes
 
 

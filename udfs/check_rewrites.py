@@ -7,6 +7,12 @@ as the original's run: a rewrite is kept only if every input gives the original'
 result (return value and output); otherwise it is dropped with the first differing input.
 One outcome row per rewrite: ``kept`` (a silver/programs row) or the reason (a
 silver/rewrite_rejects row).
+
+Only what the comparison needs is run: the original once per check input, the rewrite on
+the inputs where the original's run ended on its own (an input where the original hit its
+CPU or memory limit says nothing about the rewrite, and would cost the rewrite the same),
+each rewrite until its first difference. Neighbouring inputs are extra evidence, so they
+run under ``rewrites.neighbour_cpu_seconds`` (a neighbour such as ``n = 0`` may never end).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import ast
 import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import pandas as pd
@@ -23,13 +30,13 @@ from tracepile.analysis.filters import entry_function, parse_program
 from tracepile.analysis.hashing import canonical_json, content_id
 from tracepile.analysis.normalize import exact_key, normalised_tokens
 from tracepile.analysis.rewrites import Rewrite, rewrites
-from tracepile.config import TracepileConfig
+from tracepile.config import SandboxLimits, TracepileConfig
 from tracepile.failures import StepFailed, fault_point, guarded
 from tracepile.tables import SILVER_PROGRAMS, SILVER_REWRITE_REJECTS
 from tracepile.udfs.frames import outcome_frame, records
 from tracepile.udfs.sandbox import RunResult, Sandbox
 from tracepile.udfs.worker_state import WorkerSetup, worker_state
-from tracepile.vocab import EVERY_REWRITE_KIND, RewriteDrop
+from tracepile.vocab import EVERY_REWRITE_KIND, RewriteDrop, Status
 
 KEPT = "kept"
 OUTCOME_COLUMNS = tuple(
@@ -41,6 +48,8 @@ OUTCOME_COLUMNS = tuple(
 
 
 MIN_CHECKED_INPUTS = 6  # a program with fewer inputs is also checked on neighbours of them
+# the original ran out of a resource there: no reference result, so no check on that input
+_INCONCLUSIVE = frozenset({Status.TIMEOUT, Status.MEMORY})
 
 
 def _neighbours(value: Any) -> Iterator[Any]:
@@ -91,26 +100,34 @@ def _difference(original: RunResult, rewritten: RunResult) -> RewriteDrop | None
     return None if _result(original) == _result(rewritten) else RewriteDrop.OUTPUT_DIFFERS
 
 
+@dataclass(frozen=True)
+class _Reference:
+    """One check input: its index among the program's inputs and neighbours, the limits it
+    runs under, and the original's run on it."""
+
+    index: int
+    input_json: str
+    limits: SandboxLimits
+    original: RunResult
+
+
 def _verdict(
-    program: dict[str, Any],
-    rewrite: Rewrite,
-    original: list[RunResult],
-    sandbox: Sandbox,
-    config: TracepileConfig,
+    program: dict[str, Any], rewrite: Rewrite, references: list[_Reference], sandbox: Sandbox
 ) -> tuple[RewriteDrop | None, str]:
-    """(None, "") when the rewrite gives the original's results on every input, else the
-    reason and the first input where it does not."""
+    """(None, "") when the rewrite gives the original's results on every check input, else
+    the reason and the first input where it does not."""
     parsed = parse_program(rewrite.code)
     if isinstance(parsed, str) or entry_function(parsed, program["entry_point"]) is None:
         return RewriteDrop.NOT_VALID, parsed if isinstance(parsed, str) else "the entry function is gone"
     seed = sandbox.hash_seeds[-1]
-    for index, (item, before) in enumerate(zip(program["inputs"], original, strict=True)):
+    for reference in references:
+        index, before = reference.index, reference.original
         after = sandbox.run(
-            rewrite.code, program["entry_point"], item["input_json"], config.trace, hash_seed=seed
+            rewrite.code, program["entry_point"], reference.input_json, reference.limits, hash_seed=seed
         )
         if (why := _difference(before, after)) is not None:
             detail = (
-                f"input {index} {item['input_json'][:200]}: the original gave {before.status} "
+                f"input {index} {reference.input_json[:200]}: the original gave {before.status} "
                 f"{(before.return_json or before.error or '')[:120]}, the rewrite {after.status} "
                 f"{(after.return_json or after.error or '')[:120]}"
             )
@@ -141,17 +158,12 @@ def _identity(program_id: str, kind: str, code: str) -> dict[str, str]:
 
 
 def _checked_rewrite(
-    program: dict[str, Any],
-    checked: dict[str, Any],
-    rewrite: Rewrite,
-    original: list[RunResult],
-    sandbox: Sandbox,
-    config: TracepileConfig,
+    program: dict[str, Any], rewrite: Rewrite, references: list[_Reference], sandbox: Sandbox
 ) -> dict[str, Any]:
-    """The outcome row of one rewrite, run on the inputs of ``checked``: kept (a silver/programs
-    row of ``program``'s own inputs) or dropped with the reason."""
+    """The outcome row of one rewrite, run on the check inputs: kept (a silver/programs row
+    of ``program``'s own inputs) or dropped with the reason."""
     identity = _identity(program["program_id"], str(rewrite.kind), rewrite.code)
-    verdict = guarded(_verdict, checked, rewrite, original, sandbox, config)
+    verdict = guarded(_verdict, program, rewrite, references, sandbox)
     if isinstance(verdict, StepFailed):
         return _dropped_row(identity, RewriteDrop.INTERNAL_ERROR, verdict.detail)
     why, detail = verdict
@@ -165,23 +177,30 @@ def _checked_rewrite(
 
 def _proposed(
     program: dict[str, Any], sandbox: Sandbox, config: TracepileConfig
-) -> tuple[list[Rewrite], dict[str, Any], list[RunResult]]:
-    """The program's rewrites, the inputs they are checked on, and the original's runs on them."""
+) -> tuple[list[Rewrite], list[_Reference]]:
+    """The program's rewrites, and the check inputs with the original's runs on them: its own
+    inputs under the trace limits, then neighbours under the neighbour CPU limit; inputs
+    where the original ran out of a resource are left out."""
     fault_point("rewrite", program["program_id"], program["entry_point"])
     settings = config.rewrites
     proposed = rewrites(program["code"], program["entry_point"], settings.seed, settings.per_program)
     if not proposed:
-        return [], program, []
-    seed = sandbox.hash_seeds[-1]
-    checked = {
-        **program,
-        "inputs": [*program["inputs"], *neighbour_inputs(program["inputs"], MIN_CHECKED_INPUTS)],
-    }
-    original = [
-        sandbox.run(program["code"], program["entry_point"], item["input_json"], config.trace, hash_seed=seed)
-        for item in checked["inputs"]
-    ]
-    return proposed, checked, original
+        return [], []
+    own = program["inputs"]
+    neighbour_limits = config.trace.model_copy(
+        update={
+            "cpu_seconds": min(config.trace.cpu_seconds, settings.neighbour_cpu_seconds),
+            "wall_seconds": min(config.trace.wall_seconds, 2 * settings.neighbour_cpu_seconds),
+        }
+    )
+    code, entry, seed = program["code"], program["entry_point"], sandbox.hash_seeds[-1]
+    references = []
+    for index, item in enumerate([*own, *neighbour_inputs(own, MIN_CHECKED_INPUTS)]):
+        limits = config.trace if index < len(own) else neighbour_limits
+        original = sandbox.run(code, entry, item["input_json"], limits, hash_seed=seed)
+        if original.status not in _INCONCLUSIVE:
+            references.append(_Reference(index, item["input_json"], limits, original))
+    return proposed, references
 
 
 def check_program(program: dict[str, Any], sandbox: Sandbox, config: TracepileConfig) -> list[dict[str, Any]]:
@@ -193,8 +212,8 @@ def check_program(program: dict[str, Any], sandbox: Sandbox, config: TracepileCo
     if isinstance(found, StepFailed):
         identity = _identity(program["program_id"], EVERY_REWRITE_KIND, program["code"])
         return [_dropped_row(identity, RewriteDrop.INTERNAL_ERROR, found.detail)]
-    proposed, checked, original = found
-    return [_checked_rewrite(program, checked, rewrite, original, sandbox, config) for rewrite in proposed]
+    proposed, references = found
+    return [_checked_rewrite(program, rewrite, references, sandbox) for rewrite in proposed]
 
 
 def check_partition(batches: Iterator[pd.DataFrame], stage: RewritingStage) -> Iterator[pd.DataFrame]:

@@ -6,9 +6,10 @@ code and recorded return value. The template backend answers from the recorded r
 backend gets the prompt with the run's record, all of a partition's rows in one batched call.
 The input an answer states is read without evaluating anything and run in the sandbox under
 both hash seeds (no trace): it is verified when both runs return the output, whichever input
-it is. One outcome row per execution: ``verified``, or the reason (``backend_error`` leaves
-the execution pending for the next run; ``internal_error`` where a step raised on the row:
-the others go on).
+it is. The execution's own input is not run again: the trace stage ran it under both hash
+seeds and recorded this output (the template backend always states it). One outcome row
+per execution: ``verified``, or the reason (``backend_error`` leaves the execution pending
+for the next run; ``internal_error`` where a step raised on the row: the others go on).
 """
 
 from __future__ import annotations
@@ -209,6 +210,8 @@ def predict(
 
     def verdict(item: tuple[dict[str, Any], dict[str, Any], str]) -> tuple[str, str] | StepFailed:
         row, _, stated = item
+        if stated == row["input_json"]:  # the settled execution: ok under both seeds, this output
+            return VERIFIED, ""
         return guarded(_run, sandbox, row, stated, config)
 
     with ThreadPoolExecutor(max_workers=sandbox.workers) as pool:

@@ -316,7 +316,7 @@ def _stages(run: dict[str, Any], outcomes: Iterable[dict[str, Any]]) -> list[dic
         seconds = float(stage.get("seconds") or 0.0)
         per_second = round(rows / seconds, 1) if rows is not None and seconds > 0 else None
         # runs recorded by earlier versions may lack a field: the page shows it empty
-        defaults = {"counts": {}, "reasons": {}, "notes": {}, "mix": {}}
+        defaults = {"counts": {}, "reasons": {}, "notes": {}, "mix": {}, "steps": {}}
         stages.append(
             {**defaults, **stage, "seconds": seconds, "rows_written": rows, "rows_per_second": per_second}
         )
