@@ -1,4 +1,5 @@
-"""The scale ladder: ingest and dedup at every rung, trace and generate at the small ones.
+"""The scale ladder: ingest and dedup at every rung; rewrite, trace, generate and questions at
+the small ones.
 
     python bench/bench_scale.py [--rungs 1000 10000 100000] [--trace-max 1000] [--repeats 1]
         [--tiled-rungs 1000000] [--seed 0] [--plot] [--plot-path bench/scale.png] [--json FILE]
@@ -11,8 +12,10 @@ folder (so no ``tracepile.toml`` of the checkout is read):
 
     tracepile ingest --source codeio:FILE --lakehouse DIR
     tracepile dedup --lakehouse DIR
-    tracepile trace --lakehouse DIR          (rungs up to --trace-max)
-    tracepile generate --lakehouse DIR       (rungs up to --trace-max)
+    tracepile rewrite --lakehouse DIR        (rungs up to --trace-max, as the rest)
+    tracepile trace --lakehouse DIR
+    tracepile generate --lakehouse DIR
+    tracepile questions --lakehouse DIR
 
 with the default configuration. A ``--tiled-rungs`` rung is the largest rung's corpus repeated
 (``make_scale_corpus.tile``: every record a program id of its own, the code repeating), made in
@@ -25,7 +28,8 @@ engine start included, the work after it not: counting the tables, writing the r
 stopping the engine). Peak memory is the largest sum of resident memory over
 the command's whole process tree (the CLI, with the embedded engine, and its sandbox workers),
 sampled every ``--sample-ms``. Items: ingest, lines read; dedup, programs it read (ingest's new
-programs); trace, sandbox runs; generate, executions it read. The per-item cost (seconds per
+programs); rewrite, original programs it rewrote; trace, sandbox runs (rewrites' included);
+generate and questions, executions they read. The per-item cost (seconds per
 item) is given relative to the same stage's at the smallest rung measured; with ``--repeats``
 above 1 every figure is the median.
 """
@@ -59,8 +63,11 @@ from make_scale_corpus import CORPUS_VERSION, tile  # noqa: E402  (bench/ is not
 CACHE = BENCH / ".cache" / "scale"
 LOGS = CACHE / "logs"  # each command's output, the latest repeat's (its steps and their times)
 TRACEPILE = Path(sys.executable).with_name("tracepile")
-STAGES = ("ingest", "dedup", "trace", "generate")
-ITEMS = {"ingest": "lines", "dedup": "programs", "trace": "runs", "generate": "executions"}
+STAGES = ("ingest", "dedup", "rewrite", "trace", "generate", "questions")
+ITEMS = {
+    "ingest": "lines", "dedup": "programs", "rewrite": "programs", "trace": "runs", "generate": "executions",
+    "questions": "executions",
+}  # fmt: skip
 
 
 @dataclass
@@ -158,7 +165,10 @@ def last_report(lakehouse: Path) -> tuple[dict[str, Any], float]:
 
 def items_of(stage: str, counts: dict[str, int], lines: int) -> int:
     """How many items a stage handled, from its report's counts (see the module docstring)."""
-    key = {"dedup": "programs_read", "trace": "runs", "generate": "pending"}.get(stage)
+    key = {
+        "dedup": "programs_read", "rewrite": "programs", "trace": "runs", "generate": "pending",
+        "questions": "executions",
+    }.get(stage)  # fmt: skip
     return lines if key is None else counts.get(key, 0)
 
 

@@ -14,7 +14,11 @@ problems of the PyEdu sample.
   Twice: at the default ``trace.trace_depth`` (1) and at ``"defs"`` (the published depth).
 - ours, end to end: ``tracepile ingest`` and ``dedup`` of the same problems (not timed),
   then ``tracepile trace`` timed as a user runs it (engine start, reading, the gate and
-  publishing included); usable = ok rows in silver/executions.
+  publishing included); usable = ok rows in silver/executions. Twice: by default (the
+  determinism run is traced to a hash of its steps, so the questions stage need not trace
+  each execution again) and with ``questions.enabled=false`` (the determinism run untraced).
+- the untraced floor: every run once, plainly, through the same sandbox (no trace, no second
+  hash seed, no comparison): the programs' own work, which no tracer goes under.
 
 The sandbox runs take the programs among the first ``--problems`` that the static filters
 keep; the trace stage the programs dedup keeps of them.
@@ -108,9 +112,9 @@ def published_run(run: tuple[str, str, str, str | None], depth: str) -> bool:
     return done.returncode == 0 and "Traceback" not in done.stderr and trace_lines <= 300
 
 
-def end_to_end(problems: int) -> tuple[float, int]:
-    """``tracepile trace`` timed on the first problems after an untimed ingest and dedup:
-    (seconds, ok executions)."""
+def end_to_end(problems: int, settings: tuple[str, ...] = ()) -> tuple[float, int]:
+    """``tracepile trace`` (with ``settings``, ``--set`` arguments) timed on the first problems
+    after an untimed ingest and dedup: (seconds, ok executions)."""
     with tempfile.TemporaryDirectory() as scratch:
         source = Path(scratch) / "problems.jsonl"
         source.write_bytes(b"".join(SAMPLE.read_bytes().splitlines(keepends=True)[:problems]))
@@ -118,7 +122,7 @@ def end_to_end(problems: int) -> tuple[float, int]:
         for command in (["ingest", "--source", f"codeio:{source}"], ["dedup"]):
             subprocess.run([*TRACEPILE, *command, "--lakehouse", lake], check=True, capture_output=True)
         started = time.perf_counter()
-        subprocess.run([*TRACEPILE, "trace", "--lakehouse", lake], check=True, capture_output=True)
+        subprocess.run([*TRACEPILE, "trace", "--lakehouse", lake, *settings], check=True, capture_output=True)
         seconds = time.perf_counter() - started
         executions = pq.read_table(DeltaTable(f"{lake}/silver/executions").file_uris(), columns=["status"])
         return seconds, executions.column("status").to_pylist().count("ok")
@@ -134,6 +138,18 @@ def sandbox_runs(
             results = list(
                 threads.map(lambda run: sandbox.execute(run[0], run[1], run[2], run[3], limits), work)
             )
+        return time.perf_counter() - started, results
+
+
+def floor_runs(
+    work: list[tuple[str, str, str, str | None]], cores: int, limits: SandboxLimits
+) -> tuple[float, list]:
+    """The untraced floor: every run once, plainly (no trace, no second hash seed, no
+    comparison), through the same sandbox, as many at once as cores: (seconds, results)."""
+    with Sandbox(workers=cores) as sandbox:
+        started = time.perf_counter()
+        with ThreadPoolExecutor(cores) as threads:
+            results = list(threads.map(lambda run: sandbox.run(run[0], run[1], run[2], limits), work))
         return time.perf_counter() - started, results
 
 
@@ -166,6 +182,10 @@ def main() -> None:
         lambda: sandbox_runs(work, cores, SandboxLimits(trace_depth=TRACE_DEPTH_DEFS))
     )
     cli_seconds, cli_ok = median_run(lambda: end_to_end(args.problems))
+    alone_seconds, alone_ok = median_run(
+        lambda: end_to_end(args.problems, ("--set", "questions.enabled=false"))
+    )
+    floor_seconds, floor = median_run(lambda: floor_runs(work, cores, SandboxLimits()))
     with Sandbox(workers=cores) as sandbox:
         overhead = []
         for _ in range(20):
@@ -186,14 +206,26 @@ def main() -> None:
         (f"published (snoop depth {args.published_depth}), run here", published_seconds, usable_published),
         ("ours, sandbox only, depth 1 (default)", our_seconds, sum(r.status == "ok" for r in ours)),
         ('ours, sandbox only, depth "defs"', defs_seconds, sum(r.status == "ok" for r in ours_defs)),
-        ("ours, end to end: tracepile trace", cli_seconds, cli_ok),
-    ]
+        ("ours, end to end: tracepile trace (the determinism run traced to a hash of its steps, "
+         "for the questions stage)", cli_seconds, cli_ok),
+        ("ours, end to end, questions off (--set questions.enabled=false): the determinism run "
+         "untraced", alone_seconds, alone_ok),
+    ]  # fmt: skip
     if args.problems == 100:
         rows.insert(0, ("published scripts, recorded (issue 16)", *RECORDED_PUBLISHED))
     for name, seconds, usable in rows:
         rate = usable / seconds
         ratios = (f"{rate / base:.1f}x", f"{rate / recorded:.1f}x")
         table.add_row(name, f"{seconds:.1f}", f"{usable:,}", f"{rate:,.2f}", *ratios)
+    # the floor's "usable" are the runs ours keeps (ok there), run once plainly: the programs'
+    # own work, which no tracer can go under
+    floor_ok = sum(r.status == "ok" for r in ours)
+    floor_rate = floor_ok / floor_seconds
+    table.add_row(
+        "untraced floor: each run once, plainly, in the sandbox (no trace, no determinism run)",
+        f"{floor_seconds:.1f}", f"{floor_ok:,}", f"{floor_rate:,.2f}",
+        f"{floor_rate / base:.1f}x", f"{floor_rate / recorded:.1f}x",
+    )  # fmt: skip
     out = Console(width=140)
     out.print(f"programs left out by the static filters: {dict(excluded)}")
     out.print(table)
@@ -205,6 +237,13 @@ def main() -> None:
         f"p99 {overhead[int(len(overhead) * 0.99)]:.2f} ms"
     )
     out.print("our statuses: " + json.dumps(Counter(r.status for r in ours)))
+    out.print("untraced floor statuses: " + json.dumps(Counter(r.status for r in floor)))
+    out.print(
+        f"end to end / floor: {cli_seconds / floor_seconds:.2f}x the time "
+        f"({alone_seconds / floor_seconds:.2f}x with questions off); sandbox only / floor: "
+        f"{our_seconds / floor_seconds:.2f}x; the floor's runs used {sum(r.cpu_s for r in floor):.1f} "
+        f"CPU seconds of the {cores * floor_seconds:.1f} its {cores} cores had"
+    )
 
 
 if __name__ == "__main__":

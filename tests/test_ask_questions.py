@@ -36,14 +36,26 @@ def sandbox():
 
 
 def _row(sandbox: Sandbox, code: str, input_json: str) -> dict:
-    result = sandbox.execute(code, "main_solution", input_json)
+    result = sandbox.execute(code, "main_solution", input_json, compare_steps=True)
     assert result.status == "ok", result.error
     return {
         "execution_id": "e" * 32, "program_id": "p" * 32, "problem": "Sum the even numbers below n.",
         "code": code, "entry_point": "main_solution", "input_json": input_json,
         "return_json": result.return_json, "steps_json": json.dumps(result.steps),
-        "trace_text": result.trace_text, "run_mode": "call",
+        "trace_text": result.trace_text, "run_mode": "call", "steps_seed_stable": result.steps_seed_stable,
     }  # fmt: skip
+
+
+class _Counting:
+    """The real sandbox, counting its runs."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox, self.runs = sandbox, 0
+        self.hash_seeds, self.workers = sandbox.hash_seeds, sandbox.workers
+
+    def run(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.runs += 1
+        return self.sandbox.run(*args, **kwargs)
 
 
 class ScriptedModel:
@@ -101,3 +113,20 @@ def test_a_value_that_depends_on_the_hash_seed_is_not_asked_about(sandbox) -> No
     assert left_out > 0
     assert not [q for q in asked if q.variable == "first"]
     assert [q for q in asked if q.kind == "return_value"]  # len(seen) does not move
+
+
+def test_a_run_whose_steps_the_other_seed_repeats_is_not_traced_again(sandbox) -> None:
+    config = TracepileConfig(questions={"per_kind": 50})
+    stable = _row(sandbox, CODE, '{"n": 5}')
+    assert stable["steps_seed_stable"] is True  # the trace stage's second run took the same steps
+    counting = _Counting(sandbox)
+    asked, left_out = stable_questions(stable, counting, config)
+    assert counting.runs == 0 and asked and left_out == 0
+    # the same questions as tracing it again under the other seed finds
+    retraced, _ = stable_questions({**stable, "steps_seed_stable": None}, counting, config)
+    assert counting.runs == 1 and [q.question_id for q in retraced] == [q.question_id for q in asked]
+
+    moving = _row(sandbox, ORDER, '{"words": ["pear", "fig", "plum", "kiwi", "lime", "date"]}')
+    assert moving["steps_seed_stable"] is False  # the set's order, and `first`, move with the seed
+    asked, left_out = stable_questions(moving, counting, config)
+    assert counting.runs == 2 and left_out > 0 and not [q for q in asked if q.variable == "first"]

@@ -61,6 +61,24 @@ def test_set_order_dependence_is_caught_by_the_second_hash_seed(sandbox: Sandbox
     assert result.status == "nondeterministic"
 
 
+def test_the_second_seed_s_steps_are_compared_by_their_hash(sandbox: Sandbox) -> None:
+    # the result does not depend on the seed; the set held on the way does
+    code = "def main_solution(n):\n    seen = {'apple', 'banana', 'cherry', str(n)}\n    return len(seen)"
+    moving = sandbox.execute(code, "main_solution", json.dumps({"n": 1}), compare_steps=True)
+    assert moving.status == "ok" and moving.steps_seed_stable is False
+    steady = sandbox.execute(LOOP, "main_solution", json.dumps({"n": 3}), compare_steps=True)
+    assert steady.status == "ok" and steady.steps_seed_stable is True
+    # without compare_steps the second run is untraced: whether the steps agree is not known
+    assert sandbox.execute(LOOP, "main_solution", json.dumps({"n": 3})).steps_seed_stable is None
+    assert steady.trace_text and steady.steps  # the first run's trace comes back whole
+    digest_only = sandbox.run(
+        LOOP, "main_solution", json.dumps({"n": 3}), trace=True, steps_digest=True, keep_trace=False
+    )
+    assert digest_only.trace_text is None and digest_only.steps is None
+    assert digest_only.steps_digest == steady.steps_digest and len(steady.steps_digest) == 64
+    assert sandbox.run(LOOP, "main_solution", json.dumps({"n": 3})).steps_digest is None  # untraced
+
+
 def test_expected_outputs_compare_as_json_with_float_tolerance(sandbox: Sandbox) -> None:
     code = "def main_solution(n):\n    return {'sum': n + 0.1 + 0.2, 'items': (n, True)}\n"
     ok = sandbox.execute(code, "main_solution", json.dumps({"n": 1}), '{"items": [1, true], "sum": 1.3}')

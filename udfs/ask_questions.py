@@ -3,12 +3,13 @@ each answered by the backend and verified against the trace.
 
 Questions come from the execution's structured steps (``translation/questions.py``). A value
 that depends on the hash seed (a set of strings iterated) is not a question with one answer,
-so the execution is traced once more under the sandbox's other hash seed and only questions
-whose answer is the same in both traces are asked. The template backend answers from the
-trace; a model backend gets the question with the execution record, and what it answers is
-verified like a CoE text. One outcome row per question: ``verified``, or the reason it was
-dropped (``internal_error`` where a step raised on it: the others go on), or ``unstable``
-(asked of neither table).
+so only questions whose answer is the same under the sandbox's other hash seed are asked:
+all of them where the trace stage found that run's steps the same (``steps_seed_stable``),
+else the execution is traced once more under the other seed and the answers compared. The
+template backend answers from the trace; a model backend gets the question with the
+execution record, and what it answers is verified like a CoE text. One outcome row per
+question: ``verified``, or the reason it was dropped (``internal_error`` where a step raised
+on it: the others go on), or ``unstable`` (asked of neither table).
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ def _stable(row: dict[str, Any], asked: list[Question], sandbox: Sandbox, config
     were left out for depending on it."""
     if not asked:
         return [], 0
+    if row.get("steps_seed_stable"):  # the trace stage's run under the other seed took these steps
+        return asked, 0
     code, entry, given = row["code"], row["entry_point"], row["input_json"]
     other = sandbox.run(code, entry, given, config.trace, trace=True, hash_seed=sandbox.hash_seeds[0])
     if other.status != Status.OK or other.steps is None:

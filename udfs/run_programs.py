@@ -62,6 +62,7 @@ def _row(row: dict[str, Any], result: RunResult) -> dict[str, object]:
         "trace_text": result.trace_text,
         "steps_json": json.dumps(result.steps) if result.steps is not None else None,
         "trace_lines": result.trace_text.count("\n") if result.trace_text else 0,
+        "steps_seed_stable": result.steps_seed_stable,
     }
 
 
@@ -70,12 +71,15 @@ def trace_batches(batches: Iterator[pd.DataFrame], stage: TracingStage) -> Itera
     a row whose run raises comes out with its ids and the ``failure``, the others go on."""
     sandbox: Sandbox = worker_state(stage)
     limits = stage.config.trace
+    # the questions stage asks about these runs: its second-seed check is made here, in the
+    # determinism run, so that it need not trace them again
+    compare_steps = stage.config.questions.enabled
 
     def run(row: dict[str, Any]) -> dict[str, object]:
         fault_point("trace", row["program_id"], row["execution_id"])
         result = sandbox.execute(
             row["code"], row["entry_point"], row["input_json"], row["expected_output_json"], limits,
-            row["run_mode"],
+            row["run_mode"], compare_steps,
         )  # fmt: skip
         return _row(row, result)
 

@@ -40,6 +40,9 @@ class RunResult:
     isolated_network: bool | None = None
     trace_text: str | None = None
     steps: list[dict[str, Any]] | None = None
+    steps_digest: str | None = None  # a traced ok run's steps, hashed (asked for with steps_digest)
+    # execute: whether the run under the other hash seed took the same steps (None: not known)
+    steps_seed_stable: bool | None = None
 
 
 class SandboxStartError(RuntimeError):
@@ -182,8 +185,11 @@ class Sandbox:
         trace: bool = False,
         hash_seed: int | None = None,
         mode: str = RunMode.CALL,
+        steps_digest: bool = False,
+        keep_trace: bool = True,
     ) -> RunResult:
-        """One run in a fresh child; ``trace`` adds snoop's text and the structured steps.
+        """One run in a fresh child; ``trace`` adds snoop's text and the structured steps
+        (``steps_digest``: their hash too; ``keep_trace`` False: the hash alone comes back).
         ``mode`` (``vocab.RunMode``) says how: a call of ``entry`` with the input's keyword
         arguments, or the code as a script (``entry`` "main" traces its ``main()`` too) whose
         printed output is the result."""
@@ -197,6 +203,8 @@ class Sandbox:
             "limits": settings,
             "trace": trace,
             "mode": str(mode),
+            "steps_digest": steps_digest,
+            "keep_trace": keep_trace,
         }
         seed = self.hash_seeds[0] if hash_seed is None else hash_seed
         zygote = self._idle[seed].get()
@@ -215,24 +223,43 @@ class Sandbox:
         expected_json: str | None = None,
         limits: SandboxLimits | None = None,
         mode: str = RunMode.CALL,
+        compare_steps: bool = False,
     ) -> RunResult:
-        """The stage's unit of work: a run traced by snoop, then a cheap untraced run under the
-        other hash seed; ``nondeterministic`` when they differ, ``mismatch`` when the result
-        is not the expected output (``answers.result_matches``). The traced run goes first because it stops
-        at the trace budget: a program too long to trace is not also run to its end."""
+        """The stage's unit of work: a run traced by snoop, then a run under the other hash
+        seed; ``nondeterministic`` when their results differ, ``mismatch`` when the result is
+        not the expected output (``answers.result_matches``). The traced run goes first
+        because it stops at the trace budget: a program too long to trace is not also run to
+        its end.
+
+        The second run is untraced, unless ``compare_steps``: then it is traced to a hash of
+        its steps (no text kept), and ``steps_seed_stable`` says whether the two runs took the
+        same steps, so that every question about the run has one answer and the questions
+        stage need not trace it again. Such a second run that passes the trace budget (its
+        steps differ) is made again untraced, for the results."""
         first, second = self.hash_seeds[-1], self.hash_seeds[0]
-        traced = self.run(code, entry, input_json, limits, trace=True, hash_seed=first, mode=mode)
+        traced = self.run(
+            code, entry, input_json, limits, trace=True, hash_seed=first, mode=mode,
+            steps_digest=compare_steps,
+        )  # fmt: skip
         if traced.status != Status.OK:
             return traced
-        untraced = self.run(code, entry, input_json, limits, trace=False, hash_seed=second, mode=mode)
-        if untraced.status != Status.OK:
+        other = self.run(
+            code, entry, input_json, limits, trace=compare_steps, hash_seed=second, mode=mode,
+            steps_digest=compare_steps, keep_trace=False,
+        )  # fmt: skip
+        if other.status == Status.TOO_LONG:
+            other = self.run(code, entry, input_json, limits, trace=False, hash_seed=second, mode=mode)
+        if compare_steps:
+            stable = other.steps_digest is not None and other.steps_digest == traced.steps_digest
+            traced = replace(traced, steps_seed_stable=stable)
+        if other.status != Status.OK:
             return replace(
-                untraced,
+                other,
                 status=Status.NONDETERMINISTIC,
-                error=f"second run: {untraced.status}: {untraced.error}",
+                error=f"second run: {other.status}: {other.error}",
             )
-        if (untraced.return_json, untraced.stdout) != (traced.return_json, traced.stdout):
-            what = "return value" if untraced.return_json != traced.return_json else "stdout"
+        if (other.return_json, other.stdout) != (traced.return_json, traced.stdout):
+            what = "return value" if other.return_json != traced.return_json else "stdout"
             return replace(traced, status=Status.NONDETERMINISTIC, error=f"{what} differs between two runs")
         if expected_json is not None and not result_matches(
             mode, traced.return_json or "null", expected_json

@@ -17,6 +17,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import functools
+import hashlib
 import json
 import os
 import pwd
@@ -252,8 +253,8 @@ def _child(
     from tracepile.udfs.tracing import PROGRAM_FILENAME, Recorder, script_function, snooped, traced
 
     # Bound before the program runs, so that patching json or os does not reach the report.
-    encode, write, exit_now, usage, pread = (
-        json.JSONEncoder().encode, os.write, os._exit, resource.getrusage, os.pread,
+    encode, write, exit_now, usage, pread, sha256 = (
+        json.JSONEncoder().encode, os.write, os._exit, resource.getrusage, os.pread, hashlib.sha256,
     )  # fmt: skip
     recorder = None
     if request.get("trace"):
@@ -282,7 +283,10 @@ def _child(
             "error": f"blocked: {', '.join(sorted(set(violations)))}",
         }
     if recorder is not None and result["status"] == Status.OK:
-        result |= {"trace_text": recorder.text(), "steps": recorder.steps}
+        if request.get("steps_digest"):  # what another run's steps are compared by
+            result["steps_digest"] = sha256(encode(recorder.steps).encode()).hexdigest()
+        if request.get("keep_trace", True):
+            result |= {"trace_text": recorder.text(), "steps": recorder.steps}
     with contextlib.suppress(BaseException):  # the program may have broken its own stdout
         sys.stdout.flush()
     if script:
@@ -477,6 +481,7 @@ def run_one(request: dict[str, Any]) -> dict[str, Any]:
         "isolated_network": ISOLATED_NETWORK,  # the zygote's own fact, not the run's word
         "trace_text": record.get("trace_text"),
         "steps": record.get("steps"),
+        "steps_digest": record.get("steps_digest"),
     }
 
 

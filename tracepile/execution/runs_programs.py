@@ -72,7 +72,7 @@ def whole_program_verdicts(programs: DataFrame, executions: DataFrame) -> DataFr
 # a settled execution's columns: the execution and what the prompts need of its program
 _INPUT_COLUMNS = (
     "execution_id", "program_id", "problem", "code", "entry_point", "run_mode", "input_json", "return_json",
-    "trace_text", "steps_json", "source", "domain",
+    "trace_text", "steps_json", "steps_seed_stable", "source", "domain",
 )  # fmt: skip
 
 
