@@ -257,40 +257,28 @@ class _Checker:
     def __init__(self, execution: Execution, collect: bool = False, facts: RunFacts | None = None) -> None:
         self.execution = execution
         self.collect, self.found, self.contradictions = collect, 0, list[_Rejected]()
-        facts = facts or RunFacts(execution)
-        self.set_on, self.program, self.held, self.truncated = (
-            facts.set_on,
-            facts.program,
-            facts.held,
-            facts.truncated,
-        )
-        self.computed, self.outcomes, self.calls, self.lines = (
-            facts.computed,
-            facts.outcomes,
-            facts.calls,
-            facts.lines,
-        )
+        self.facts = facts or RunFacts(execution)
         self.tally = _Tally()
         self.last_outcome = -1  # the text's conditions must follow the run's outcomes in order
 
     def state(self, name: str, shown: str) -> None:
-        if name not in self.held:
+        if name not in self.facts.held:
             return  # code or prose, not a claim about a traced variable
         claim = literal(shown)
         if claim is UNPARSED:
             return
-        known = [v for v in self.held[name] if v is not UNPARSED]
+        known = [v for v in self.facts.held[name] if v is not UNPARSED]
         if not known:
             self.tally.unverifiable += 1
             return
         if not any(values_equal(claim, value) for value in known):
-            if name in self.truncated:  # it may be the value snoop shortened
+            if name in self.facts.truncated:  # it may be the value snoop shortened
                 self.tally.unverifiable += 1
                 return
             raise _Rejected(
-                f"states `{name} = {shown[:120]}`; the trace has {name} in {self.held[name][:8]}",
+                f"states `{name} = {shown[:120]}`; the trace has {name} in {self.facts.held[name][:8]}",
                 contradiction=Contradiction(
-                    f"`{name} = {shown[:120]}`", f"{name} = {_shown(known)}", self.set_on.get(name)
+                    f"`{name} = {shown[:120]}`", f"{name} = {_shown(known)}", self.facts.set_on.get(name)
                 ),
             )
         self.tally.checked += 1
@@ -299,7 +287,7 @@ class _Checker:
         """Inline code is Python: JSON's ``true``, ``false`` and ``null`` are no values there
         (unless the program has such a name). A span that is only the word is prose."""
         for word in _json_words_in(span):
-            if word not in self.program.names:
+            if word not in self.facts.program.names:
                 raise _Rejected(
                     f"`{span[:120]}` writes JSON's {word} in Python code ({_JSON_WORDS[word]})",
                     JSON_IN_CODE,
@@ -335,7 +323,7 @@ class _Checker:
             )
         if target is not None:
             self.state(target, shown)
-        made = [c for c in self.computed if c[0] == line and c[1] == target and c[2] is not None]
+        made = [c for c in self.facts.computed if c[0] == line and c[1] == target and c[2] is not None]
         if line is None or not made:
             return
         tree = _parsed(expression)
@@ -358,7 +346,7 @@ class _Checker:
             return
         if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and not call.args):
             return
-        traced = [c for c in self.calls if c[0] == call.func.id]
+        traced = [c for c in self.facts.calls if c[0] == call.func.id]
         if not traced or value is UNPARSED:
             return
         self.tally.checked += 1
@@ -378,11 +366,11 @@ class _Checker:
 
     def history(self, name: str, shown: str) -> None:
         """The values stated, in order, are values the variable held, in order."""
-        if name not in self.held:
+        if name not in self.facts.held:
             return
         stated = [literal(v) for v in shown.split(ARROW.strip()) if v.strip() not in ("…", "...")]
         position = 0
-        held = self.held[name]
+        held = self.facts.held[name]
         for value in stated:
             if value is UNPARSED:
                 continue
@@ -392,7 +380,7 @@ class _Checker:
                 raise _Rejected(
                     f"`{name}` does not run through {shown[:160]} in the trace",
                     contradiction=Contradiction(
-                        f"`{name}: {shown[:160]}`", f"{name} = {_shown(held)}", self.set_on.get(name)
+                        f"`{name}: {shown[:160]}`", f"{name} = {_shown(held)}", self.facts.set_on.get(name)
                     ),
                 )
             position += 1
@@ -412,14 +400,14 @@ class _Checker:
                         line,
                     ),
                 )
-        here = [i for i, (step, _, _) in enumerate(self.outcomes) if step.line == line]
+        here = [i for i, (step, _, _) in enumerate(self.facts.outcomes) if step.line == line]
         if line is None or not here:
             if value is None:
                 self.tally.unverifiable += 1
             return
         tree = _parsed(expression)
         for index in here:
-            step, test, taken = self.outcomes[index]
+            step, test, taken = self.facts.outcomes[index]
             if index <= self.last_outcome or taken != stated:
                 continue
             forms = {_parsed(ast.unparse(test)), _parsed(substitute(test, step.before) or "")}
@@ -428,7 +416,9 @@ class _Checker:
                 self.tally.checked += 1
                 return
         later = [
-            taken for i, (_, _, taken) in enumerate(self.outcomes) if i > self.last_outcome and i in here
+            taken
+            for i, (_, _, taken) in enumerate(self.facts.outcomes)
+            if i > self.last_outcome and i in here
         ]
         raise _Rejected(
             f"the condition on line {line} is not {str(stated).lower()} at this point of the run",
@@ -443,8 +433,8 @@ class _Checker:
     def returns(self, line: int) -> None:
         """A text says line ``line`` returns: when that line is a return statement of a function
         the trace followed, some run of it returned (a frame an exception left did not)."""
-        node = self.program.by_line.get(line)
-        function = self.program.function_of.get(line)
+        node = self.facts.program.by_line.get(line)
+        function = self.facts.program.function_of.get(line)
         if not isinstance(node, ast.Return) or function not in traced_functions(self.execution.steps):
             return
         self.tally.checked += 1
@@ -458,7 +448,7 @@ class _Checker:
     def repeating(self, lines: set[int], steps: int | None) -> None:
         """ "Lines 4, 5 keep repeating" (for N steps): true of every round of some stretch."""
         self.tally.checked += 1
-        if not keeps_repeating(self.lines, lines, steps):
+        if not keeps_repeating(self.facts.lines, lines, steps):
             stretch = f" for {steps} steps" if steps is not None else ""
             why = f"says lines {sorted(lines)} keep repeating{stretch}; no stretch runs them in every round"
             raise _Rejected(
@@ -509,14 +499,14 @@ class _Checker:
             content = found.group(1)
             if (parts := _computation(content)) and not parts[1].strip().isidentifier():
                 self.each(self.computation, *parts, None)
-            elif (name := content.partition("=")[0].strip()) in self.held:
+            elif (name := content.partition("=")[0].strip()) in self.facts.held:
                 self.each(self.state, name, content.partition("=")[2].strip())
 
     def check(self, text: str) -> None:
         for span in _SPAN.finditer(text):
             self.each(self.code, span.group(1).strip())
         for name, shown in _CLAIM.findall(text):
-            if name in self.held:
+            if name in self.facts.held:
                 self.each(self.state, name, shown)
         self.bare(text)
         for text_line in text.splitlines():

@@ -14,6 +14,7 @@ on it: the others go on), or ``unstable`` (asked of neither table).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -161,17 +162,6 @@ def _unasked(row: dict[str, Any], backend: Backend, failure: StepFailed) -> list
     return rows
 
 
-def _template_answer(
-    question: Question, row: dict[str, Any], steps: list[dict[str, Any]], calls: dict[str, TracedCall | None]
-) -> Generated:
-    """The template's answer; ``calls`` keeps each execution's traced call for its other questions."""
-    execution_id = row["execution_id"]
-    if execution_id not in calls:
-        calls[execution_id] = traced_call(row["code"], row["entry_point"], steps)
-    call = calls[execution_id]
-    return render_answer(question, row["code"], row["entry_point"], row["input_json"], steps, call), None, ""
-
-
 def _request(row: dict[str, Any], result: dict[str, Any]) -> Request:
     return Request(_messages(row, result["prompt"]), Execution.from_row(row))
 
@@ -218,22 +208,26 @@ def answer(rows: list[dict[str, Any]], asked: list[list[Question]], backend: Bac
                 outcomes.append(_failed(_key(row, backend, question), result))
             else:
                 pending.append((row, result, question))
-    # each execution's steps parsed, and read for the verifier, once for every question about it
+    # each execution's steps parsed, its traced call made and its facts read for the verifier,
+    # once for every question about it
     steps = {row["execution_id"]: json.loads(row["steps_json"]) for row, _, _ in pending}
-    facts: dict[str, RunFacts] = {}
+    facts = functools.cache(lambda execution_id: answer_facts(steps[execution_id]))
+
+    @functools.cache
+    def call_of(row_id: str, code: str, entry_point: str) -> TracedCall | None:
+        return traced_call(code, entry_point, steps[row_id])
+
+    def template_answer(question: Question, row: dict[str, Any]) -> Generated:
+        row_id, code, entry_point = row["execution_id"], row["code"], row["entry_point"]
+        call = call_of(row_id, code, entry_point)
+        return render_answer(question, code, entry_point, row["input_json"], steps[row_id], call), None, ""
 
     def judged(result: dict[str, Any], text: str, question: Question, execution_id: str) -> dict[str, Any]:
-        if execution_id not in facts:
-            facts[execution_id] = answer_facts(steps[execution_id])
-        return _judged(result, text, question, steps[execution_id], facts[execution_id])
+        return _judged(result, text, question, steps[execution_id], facts(execution_id))
 
     answers: list[Generated | StepFailed]
     if backend.name == BackendName.TEMPLATE:
-        calls: dict[str, TracedCall | None] = {}
-        answers = [
-            guarded(_template_answer, question, row, steps[row["execution_id"]], calls)
-            for row, _, question in pending
-        ]
+        answers = [guarded(template_answer, question, row) for row, _, question in pending]
     else:
         answers = _model_answers(pending, backend)
     for (row, result, question), given in zip(pending, answers, strict=True):
