@@ -4,17 +4,24 @@ Exit codes: 0 success; 1 the run failed (the run log says why); 2 bad usage or
 configuration; 3 a quality gate blocked a batch (it is in quarantine; the message names
 the failed checks); 4 the lakehouse is in use by another run (``lease.wait_seconds`` ran
 out; the message names that run); 130 interrupted.
+
+A user's mistake (a wrong path or kind of path, bad configuration, an empty or binary
+source, a wrong entry name) is one ``error:`` line and exit 2, checked before any engine
+starts; anything unexpected is ``error: <type>: <message>`` and exit 1, with the traceback
+only under ``tracepile --debug``.
 """
 
 from __future__ import annotations
 
+import ast
 import inspect
 import json
 import os
 import sys
+import typing
 import webbrowser
 from collections.abc import Callable, Sequence
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -29,7 +36,7 @@ from tracepile.engine import EngineError, spark_session
 from tracepile.insights.page import ensure_run_page
 from tracepile.jobs.check_stage import CheckStage
 from tracepile.jobs.dedup_stage import DedupStage
-from tracepile.jobs.export_stage import FORMATS, ExportStage
+from tracepile.jobs.export_stage import FORMATS, ExportStage, check_export_destination
 from tracepile.jobs.generate_stage import GenerateStage
 from tracepile.jobs.ingest_stage import IngestStage
 from tracepile.jobs.input_prediction_stage import InputPredictionStage
@@ -47,54 +54,170 @@ from tracepile.stage import Stage
 from tracepile.tables import ALL_TABLES, GATED_TABLES, RUNS, gated_table, quarantine_spec
 from tracepile.udfs.sandbox import Sandbox, SandboxStartError
 from tracepile.vocab import ExportKind, RunStatus, SourceKind
+from tracepile.vocab import GateMode as GateChoice
 
-app = typer.Typer(
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_BLOCKED = 3
+EXIT_IN_USE = 4
+_DEBUG_HINT = "(run with --debug for the traceback)"
+
+
+class _Debug:
+    """Whether ``--debug`` was given: exceptions then go through with their traceback."""
+
+    on = False
+
+
+def _print_error(message: str) -> None:
+    """``error: message``, each line of it, as written (no markup read, never wrapped)."""
+    for line in message.splitlines() or [""]:
+        console.print(f"[red]error:[/] {escape(line)}", soft_wrap=True, highlight=False)
+
+
+def _plain_arguments(command: Any) -> None:
+    """Show each argument as its placeholder alone, click's way (``FILE``, ``[RUN_ID]``):
+    typer 0.29 writes ``{FILE}`` in the usage line and ``FILE <file>`` in the list."""
+    for param in command.params:
+        if param.param_type_name == "argument" and param.metavar is not None:
+            shown = param.metavar if param.required else f"[{param.metavar}]"
+            param.display_type_rich = lambda ctx: None
+            param.get_usage_pieces = lambda ctx, shown=shown: [shown]
+    for sub in getattr(command, "commands", {}).values():
+        _plain_arguments(sub)
+
+
+class TracepileApp(typer.Typer):
+    """The ``tracepile`` command: usage errors are one ``error:`` line and exit 2; an unexpected
+    exception is ``error: <type>: <message>`` and exit 1 unless ``--debug`` asks for the
+    traceback."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
+        kwargs.setdefault("prog_name", "tracepile")
+        try:
+            command = typer.main.get_command(self)
+            _plain_arguments(command)
+            result = command.main(*args, standalone_mode=False, **kwargs)
+        except typer.TyperException as exc:  # typer's own click: a bad option, argument or command
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                exc.show()  # type: ignore[attr-defined]  # `tracepile` alone: the help
+            else:
+                _print_error(exc.format_message())
+                context = getattr(exc, "ctx", None)
+                if context is not None:
+                    console.print(f"(see {context.command_path} --help)", highlight=False, soft_wrap=True)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            _print_error("aborted")
+            sys.exit(EXIT_FAILED)
+        except Exception as exc:
+            if _Debug.on:
+                raise
+            _print_error(f"{type(exc).__name__}: {exc}")
+            console.print(_DEBUG_HINT, highlight=False)
+            sys.exit(EXIT_FAILED)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+app = TracepileApp(
     help="Turn Python programs into a verified Chain-of-Execution corpus, on Spark.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,
 )
-config_app = typer.Typer(help="Inspect the resolved configuration.", no_args_is_help=True)
+config_app = typer.Typer(
+    help="Inspect the resolved configuration.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(config_app, name="config")
+
+
+def _choices(field: str) -> str:
+    """``[a|b|c]``: the values a configuration key takes (its Literal in ``TracepileConfig``)."""
+    return "[" + "|".join(typing.get_args(TracepileConfig.model_fields[field].annotation)) + "]"
+
 
 ConfigFile = Annotated[
     str | None,
-    typer.Option("--config", help="TOML config file (default ./tracepile.toml if present)"),
+    typer.Option("--config", metavar="FILE", help="TOML config file (default ./tracepile.toml if present)"),
 ]
 Engine = Annotated[
-    str | None, typer.Option("--engine", help="local (embedded Sail, default) | spark | connect")
+    str | None,
+    typer.Option(
+        "--engine", metavar=_choices("engine"), help="local (embedded Sail, default), spark or connect"
+    ),
 ]
-Remote = Annotated[str | None, typer.Option("--remote", help="Spark Connect URL for --engine connect")]
+Remote = Annotated[
+    str | None, typer.Option("--remote", metavar="URL", help="Spark Connect URL for --engine connect")
+]
 LakehouseOpt = Annotated[
     str | None,
-    typer.Option("--lakehouse", help="table root: path, URI, or catalog:<catalog>.<schema>"),
+    typer.Option("--lakehouse", metavar="PATH", help="table root: path, URI, or catalog:<catalog>.<schema>"),
 ]
-TableFormat = Annotated[str | None, typer.Option("--table-format", help="delta (default) | parquet")]
-SparkConf = Annotated[list[str] | None, typer.Option("--conf", help="Spark setting KEY=VALUE (repeatable)")]
+TableFormat = Annotated[
+    str | None,
+    typer.Option("--table-format", metavar=_choices("table_format"), help="delta (default) or parquet"),
+]
+SparkConf = Annotated[
+    list[str] | None,
+    typer.Option("--conf", metavar="KEY=VALUE", help="Spark setting (repeatable)"),
+]
 GateMode = Annotated[
     str | None,
     typer.Option(
-        "--gate", help="fail (default): a failed quality check quarantines the batch; warn: publish, record"
+        "--gate",
+        metavar="[" + "|".join(GateChoice) + "]",
+        help="fail (default): a failed quality check quarantines the batch; warn: publish, record",
     ),
 ]
 SetOpt = Annotated[
     list[str] | None,
-    typer.Option("--set", help="any config key, e.g. ingest.max_record_bytes=1048576 (repeatable)"),
+    typer.Option(
+        "--set",
+        metavar="KEY=VALUE",
+        help="any config key, e.g. ingest.max_record_bytes=1048576 (repeatable)",
+    ),
 ]
 Sources = Annotated[
     list[str] | None,
     typer.Option(
         "--source",
-        help="KIND:PATH; PATH a file, directory or glob (repeatable), e.g. codeio:data/pyedu/, "
+        metavar="KIND:PATH",
+        help="PATH a file, directory or glob (repeatable), e.g. codeio:data/pyedu/, "
         "competition:data/code_contests/, math:data/omi.jsonl, pyfiles:src/mypkg, algorithms:builtin. "
         "Kinds: " + ", ".join(SourceKind),
     ),
 ]
 Sample = Annotated[bool, typer.Option("--sample", help="also ingest the bundled sample of programs")]
+# the flag that sets each configuration key, for messages about its value
+_FLAGS = {
+    "engine": "--engine",
+    "remote": "--remote",
+    "lakehouse": "--lakehouse",
+    "table_format": "--table-format",
+    "spark_conf": "--conf",
+    "gate.mode": "--gate",
+}
 
 
-EXIT_BLOCKED = 3
-EXIT_IN_USE = 4
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"tracepile {metadata.version('tracepile')}")  # pyproject.toml's, as installed
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_show_version, help="print the version and exit"),
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="let an unexpected error through with its Python traceback")
+    ] = False,
+) -> None:
+    """The options before the command: --version, --debug (the app's help is its own)."""
+    _Debug.on = debug
 
 
 def sample_path() -> str:
@@ -102,8 +225,42 @@ def sample_path() -> str:
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    console.print(f"[red]error:[/] {message}")
+    _print_error(message)
     raise typer.Exit(code)
+
+
+def _local_path(location: str) -> Path | None:
+    """The folder a lakehouse location names on this machine (None: a URI or a catalog)."""
+    if "://" in location or location.startswith("catalog:"):
+        return None
+    return Path(location)
+
+
+def _check_lakehouse(config: TracepileConfig, *, existing: bool) -> None:
+    """Stop with exit 2, before any engine starts, when the lakehouse is a local path that
+    cannot be one: a file, missing (``existing``: a command that only reads it), or a folder
+    that cannot be created or written."""
+    path = _local_path(config.lakehouse)
+    if path is None:
+        return
+    if path.exists() and not path.is_dir():
+        _fail(f"lakehouse {path} is a file, not a folder: give --lakehouse a folder", EXIT_USAGE)
+    if existing:
+        if not path.exists():
+            _fail(
+                f"no lakehouse at {path}: make one with `tracepile run --sample --lakehouse {path}`, "
+                "or give --lakehouse the folder of yours",
+                EXIT_USAGE,
+            )
+        return
+    nearest = path.absolute()
+    while not nearest.exists() and nearest != nearest.parent:
+        nearest = nearest.parent
+    if not nearest.is_dir():
+        _fail(f"lakehouse {path} cannot be created: {nearest} is a file, not a folder", EXIT_USAGE)
+    if not os.access(nearest, os.W_OK | os.X_OK):
+        what = "is not writable" if nearest == path.absolute() else f"cannot be created in {nearest}"
+        _fail(f"lakehouse {path} {what}: give --lakehouse a folder you can write", EXIT_USAGE)
 
 
 def _resolve_config(
@@ -131,9 +288,9 @@ def _resolve_config(
         "gate.mode": gate,
     }
     try:
-        return load_config(config_file, overrides=overrides, assignments=assignments)
+        return load_config(config_file, overrides=overrides, assignments=assignments, flags=_FLAGS)
     except ConfigError as exc:
-        _fail(str(exc), 2)
+        _fail(str(exc), EXIT_USAGE)
 
 
 def _source_list(sources: list[str] | None, sample: bool) -> list[str]:
@@ -149,6 +306,7 @@ def _source_list(sources: list[str] | None, sample: bool) -> list[str]:
 def _execute(command: str, config: TracepileConfig, stages: Callable[[], Sequence[Stage]]) -> None:
     """Run the stages through the runner (made first, so a bad --source fails before any engine
     starts); print the summary; exit non-zero unless the run succeeded."""
+    _check_lakehouse(config, existing=False)
     try:
         chosen = stages()
     except SourceError as exc:
@@ -252,6 +410,7 @@ LOCAL_MODEL_OPTIONS: tuple[tuple[str, Any], ...] = (
             str | None,
             typer.Option(
                 "--model-url",
+                metavar="URL",
                 help="as --local-model, with an already running OpenAI-compatible server "
                 "(http://HOST:PORT/v1; local_model.url): nothing is started",
             ),
@@ -294,7 +453,7 @@ def _model_stages_command(
                 )
                 _execute(name, served, lambda: stages(served, sources or []))
         except LocalModelError as exc:
-            _fail(escape(str(exc)), 2)  # the message names '.[llm]', which is not markup
+            _fail(str(exc), 2)
 
     _register_command(
         name,
@@ -410,6 +569,10 @@ def _export(config: TracepileConfig, _: None, export_format: str, out: str, kind
     chosen = [kind.strip() for kind in kinds.split(",") if kind.strip()]
     if not chosen or set(chosen) - set(ExportKind):
         _fail(f"--kinds takes a comma-separated list of {', '.join(ExportKind)}, got {kinds!r}", 2)
+    try:
+        check_export_destination(out)
+    except ValueError as exc:
+        _fail(str(exc), EXIT_USAGE)
     _execute("export", config, lambda: [ExportStage(config, export_format, out, chosen)])
 
 
@@ -429,15 +592,29 @@ _register_command(
         (
             "export_format",
             Annotated[
-                str, typer.Option("--format", help="llamafactory | sharegpt | alpaca | pretrain | parquet")
+                str,
+                typer.Option(
+                    "--format",
+                    metavar="[" + "|".join(FORMATS) + "]",
+                    help="llamafactory, sharegpt, alpaca, pretrain or parquet",
+                ),
             ],
         ),
-        ("out", Annotated[str, typer.Option("--out", help="a new or empty folder for the files")]),
+        (
+            "out",
+            Annotated[
+                str, typer.Option("--out", metavar="FOLDER", help="a new or empty folder for the files")
+            ],
+        ),
         (
             "kinds",
             Annotated[
                 str,
-                typer.Option("--kinds", help="what to export, comma-separated: coe, question, input (all)"),
+                typer.Option(
+                    "--kinds",
+                    metavar="KIND,...",
+                    help="what to export, comma-separated: " + ", ".join(ExportKind) + " (all)",
+                ),
             ],
         ),
     ),
@@ -462,7 +639,12 @@ _register_command(
     Exit code 3 when a check fails (with --gate warn only CHECK constraints count).
     """,
     _gate,
-    arguments=(("table", Annotated[str, typer.Argument(help="layer/name, e.g. silver/executions")]),),
+    arguments=(
+        (
+            "table",
+            Annotated[str, typer.Argument(metavar="TABLE", help="layer/name, e.g. silver/executions")],
+        ),
+    ),
 )
 
 
@@ -488,6 +670,7 @@ _register_command(
 def _status(config: TracepileConfig, _: None) -> None:
     from pyspark.sql import functions as F
 
+    _check_lakehouse(config, existing=True)
     out = Console()
     try:
         with spark_session(config) as spark:
@@ -520,16 +703,18 @@ def _status(config: TracepileConfig, _: None) -> None:
         _fail(str(exc), 2)
 
 
-def _page(config: TracepileConfig, _: None, run_id: str | None, open_page: bool) -> None:
+def _page(config: TracepileConfig, _: None, run_id: str | None, open_page: bool, any_command: bool) -> None:
+    _check_lakehouse(config, existing=True)
     try:
         with spark_session(config) as spark:
             location = ensure_run_page(
-                Lakehouse(spark, config.lakehouse, config.table_format), config, run_id
+                Lakehouse(spark, config.lakehouse, config.table_format), config, run_id, any_command
             )
     except EngineError as exc:
         _fail(str(exc), 2)
     except LookupError as exc:
-        _fail(str(exc), 1)
+        hint = "; `tracepile status` names the last run" if run_id else "; a run writes one"
+        _fail(f"{exc}{hint}", EXIT_USAGE)
     except ValueError as exc:
         _fail(str(exc), 2)
     typer.echo(location)
@@ -539,7 +724,10 @@ def _page(config: TracepileConfig, _: None, run_id: str | None, open_page: bool)
 
 _register_command(
     "page",
-    """Print where a run's page is (the latest run's without RUN_ID), or open it with --open.
+    """Print where a run's page is, or open it with --open.
+
+    Without RUN_ID: the latest pipeline run's (`tracepile run`), or with --any the latest
+    run of any command (an export, a repair).
 
     The page: status mix per stage, reject reasons, trace-length and token-length
     histograms, domain/source mix and throughput per stage, for the run and for the whole
@@ -550,11 +738,23 @@ _register_command(
     arguments=(
         (
             "run_id",
-            Annotated[str | None, typer.Argument(help="a run id (see meta/runs); default the latest")],
+            Annotated[
+                str | None,
+                typer.Argument(metavar="RUN_ID", help="a run id (see meta/runs); default the latest"),
+            ],
         ),
         ("open_page", Annotated[bool, typer.Option("--open", help="open the page in a browser")]),
+        (
+            "any_command",
+            Annotated[
+                bool,
+                typer.Option(
+                    "--any", help="the latest run of any command (default: the latest pipeline run)"
+                ),
+            ],
+        ),
     ),
-    defaults={"run_id": None, "open_page": False},
+    defaults={"run_id": None, "open_page": False, "any_command": False},
     former_name="report",
 )
 
@@ -573,22 +773,65 @@ _register_command(
 _TRACE_DEFAULT = "default: [trace] in the config"
 
 
+def _entry_program(file: Path, entry: str) -> str:
+    """The text of ``file``, checked before anything runs: UTF-8, valid Python, and binding the
+    name ``entry`` somewhere (exit 2 naming the line, or the functions the file defines)."""
+    try:
+        source = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        _fail(f"{file} is not UTF-8 text (byte {exc.start}): give a .py file", EXIT_USAGE)
+    try:
+        tree = ast.parse(source, filename=str(file))
+    except SyntaxError as exc:
+        _fail(f"{file} line {exc.lineno}: SyntaxError: {exc.msg}", EXIT_USAGE)
+    bound: set[str] = set()
+    functions: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            bound.add(node.name)
+            if not isinstance(node, ast.ClassDef) and node in tree.body:
+                functions.append(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            bound.add(node.id)
+        elif isinstance(node, ast.alias):
+            if node.name == "*":
+                return source  # a star import may bring it: the sandbox will say
+            bound.add(node.asname or node.name.partition(".")[0])
+    if entry not in bound:
+        defined = ", ".join(functions) if functions else "none"
+        _fail(f"no function {entry!r} in {file}; functions defined there: {defined}", EXIT_USAGE)
+    return source
+
+
 @app.command("sandbox-run")
 def sandbox_run(
-    file: Annotated[Path, typer.Argument(help="the program, a .py file", exists=True, dir_okay=False)],
-    entry: Annotated[str, typer.Option("--entry", help="the function to call")],
-    input_json: Annotated[str, typer.Option("--input", help="JSON object of keyword arguments")],
+    file: Annotated[
+        Path,
+        typer.Argument(metavar="FILE", help="the program, a .py file", exists=True, dir_okay=False),
+    ],
+    entry: Annotated[str, typer.Option("--entry", metavar="NAME", help="the function to call")],
+    input_json: Annotated[
+        str, typer.Option("--input", metavar="JSON", help="JSON object of keyword arguments")
+    ],
     expected_json: Annotated[
-        str | None, typer.Option("--expected", help="expected return value (JSON)")
+        str | None, typer.Option("--expected", metavar="JSON", help="expected return value (JSON)")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
-    cpu_seconds: Annotated[float | None, typer.Option(help=f"CPU time limit; {_TRACE_DEFAULT}")] = None,
-    wall_seconds: Annotated[float | None, typer.Option(help=f"wall-clock limit; {_TRACE_DEFAULT}")] = None,
-    memory_mb: Annotated[int | None, typer.Option(help=f"address-space limit; {_TRACE_DEFAULT}")] = None,
-    output_bytes: Annotated[
-        int | None, typer.Option(help=f"cap on stdout + stderr; {_TRACE_DEFAULT}")
+    cpu_seconds: Annotated[
+        float | None, typer.Option(metavar="SECONDS", help=f"CPU time limit; {_TRACE_DEFAULT}")
     ] = None,
-    trace_lines: Annotated[int | None, typer.Option(help=f"trace budget in lines; {_TRACE_DEFAULT}")] = None,
+    wall_seconds: Annotated[
+        float | None, typer.Option(metavar="SECONDS", help=f"wall-clock limit; {_TRACE_DEFAULT}")
+    ] = None,
+    memory_mb: Annotated[
+        int | None, typer.Option(metavar="MB", help=f"address-space limit; {_TRACE_DEFAULT}")
+    ] = None,
+    output_bytes: Annotated[
+        int | None, typer.Option(metavar="BYTES", help=f"cap on stdout + stderr; {_TRACE_DEFAULT}")
+    ] = None,
+    trace_lines: Annotated[
+        int | None, typer.Option(metavar="LINES", help=f"trace budget in lines; {_TRACE_DEFAULT}")
+    ] = None,
     untraced_calls: Annotated[
         bool | None,
         typer.Option(
@@ -612,6 +855,7 @@ def sandbox_run(
         _fail(f"--input and --expected take JSON: {exc}", 2)
     if not isinstance(kwargs, dict):
         _fail("--input must be a JSON object of keyword arguments", 2)
+    source = _entry_program(file, entry)
     flags = {
         "cpu_seconds": cpu_seconds,
         "wall_seconds": wall_seconds,
@@ -628,9 +872,7 @@ def sandbox_run(
     limits: SandboxLimits = config.trace
     try:
         with Sandbox(workers=1) as sandbox:
-            result = sandbox.execute(
-                file.read_text(encoding="utf-8"), entry, input_json, expected_json, limits
-            )
+            result = sandbox.execute(source, entry, input_json, expected_json, limits)
     except SandboxStartError as exc:
         _fail(str(exc), 2)
     report = {

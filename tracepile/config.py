@@ -3,13 +3,21 @@
 Defaults live only in the models below. Environment variables are named
 ``TRACEPILE_<KEY>`` for top-level keys and ``TRACEPILE_<SECTION>__<KEY>`` for a
 section's keys (e.g. ``TRACEPILE_INGEST__MAX_RECORD_BYTES=1048576``).
+
+A value that cannot be used is a ``ConfigError`` naming where it was set (the file and its
+line, the environment variable, or the flag), the key, and for an unknown key the nearest
+known one.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import tomllib
-from collections.abc import Mapping
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -355,6 +363,12 @@ class ExportConfig(_Section):
 
     seed: int = Field(0, ge=0, description="seeds the shuffle and the train/validation split")
     validation_fraction: float = Field(0.02, ge=0, lt=1, description="share of rows in the validation split")
+    min_validation_programs: int = Field(
+        10,
+        ge=2,
+        description="a corpus of fewer original programs gets no validation split (one program's "
+        "rows make no measure of generalisation), and the summary says so",
+    )
     shard_rows: int = Field(100_000, gt=0, description="rows per JSONL file")
 
 
@@ -475,13 +489,253 @@ def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, 
     return merged
 
 
-def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
+Key = tuple[str, ...]  # a dotted key as its parts: ("trace", "cpu_seconds")
+
+
+@dataclass(frozen=True)
+class _Layer:
+    """One source of settings, and where in it a key was set (for messages)."""
+
+    tree: dict[str, Any]
+    where: Callable[[Key], str]
+
+
+_TOML_HEADER = re.compile(r"^\s*\[\[?\s*(?P<name>[^\[\]]+?)\s*\]\]?\s*(?:#.*)?$")
+_TOML_KEY = re.compile(r"^\s*(?P<key>[A-Za-z0-9_\-\"' .]+?)\s*=")
+_TOML_POSITION = re.compile(r"\s*\(at line (?P<line>\d+), column (?P<column>\d+)\)")
+
+
+def _key_parts(text: str) -> Key:
+    return tuple(part.strip().strip("\"'") for part in text.split("."))
+
+
+def toml_key_lines(text: str) -> dict[Key, int]:
+    """The line each key and section of a TOML text is first set on (tomllib keeps no
+    positions): ``[section]`` headers and ``key =`` lines, dotted keys too."""
+    lines: dict[Key, int] = {}
+    section: Key = ()
+    for number, line in enumerate(text.splitlines(), start=1):
+        if header := _TOML_HEADER.match(line):
+            section = _key_parts(header["name"])
+            lines.setdefault(section, number)
+        elif key := _TOML_KEY.match(line):
+            path = section + _key_parts(key["key"])
+            for end in range(len(section) + 1, len(path) + 1):
+                lines.setdefault(path[:end], number)
+    return lines
+
+
+def _file_layer(path: str | Path) -> _Layer:
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {name}") from exc
+    except IsADirectoryError as exc:
+        raise ConfigError(f"config file {name} is a folder: give --config a .toml file") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {name} is not UTF-8 text (byte {exc.start})") from exc
+    except OSError as exc:
+        raise ConfigError(f"config file {name} cannot be read: {exc.strerror or exc}") from exc
+    try:
+        tree = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        position = _TOML_POSITION.search(message)
+        where = f"{name} line {position['line']}, column {position['column']}" if position else name
+        reason = _TOML_POSITION.sub("", message)
+        raise ConfigError(f"{where}: not valid TOML: {reason}") from exc
+    lines = toml_key_lines(text)
+
+    def where(key: Key) -> str:
+        for end in range(len(key), 0, -1):
+            if key[:end] in lines:
+                return f"{name} line {lines[key[:end]]}"
+        return name
+
+    return _Layer(tree, where)
+
+
+def _env_layer(environ: Mapping[str, str]) -> _Layer:
     layer: dict[str, Any] = {}
+    names: dict[Key, str] = {}
     for name, text in environ.items():
         if name.startswith(ENV_PREFIX) and not name.startswith(_NOT_SETTINGS):
             dotted = name[len(ENV_PREFIX) :].lower().replace("__", ".")
             _set_dotted(layer, dotted, _parse_scalar(text))
-    return layer
+            names[_key_parts(dotted)] = name
+
+    def where(key: Key) -> str:
+        for end in range(len(key), 0, -1):
+            if key[:end] in names:
+                return f"environment variable {names[key[:end]]}"
+        return "the environment"
+
+    return _Layer(layer, where)
+
+
+def _flag_layer(overrides: Mapping[str, Any], flags: Mapping[str, str], assignments: list[str]) -> _Layer:
+    layer: dict[str, Any] = {}
+    names: dict[Key, str] = {}
+    for dotted, value in overrides.items():
+        if value is not None:
+            _set_dotted(layer, dotted, value)
+            names[_key_parts(dotted)] = flags.get(dotted, f"--set {dotted}")
+    for assignment in assignments:
+        key, sep, text = assignment.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {assignment}: expected KEY=VALUE, e.g. --set trace.cpu_seconds=3")
+        _set_dotted(layer, key.strip(), _parse_scalar(text.strip()))
+        names[_key_parts(key.strip())] = "--set"
+
+    def where(key: Key) -> str:
+        for end in range(len(key), 0, -1):
+            if key[:end] in names:
+                return names[key[:end]]
+        return "the flags"
+
+    return _Layer(layer, where)
+
+
+def _is_set(tree: Mapping[str, Any], key: Key) -> bool:
+    node: Any = tree
+    for part in key:
+        if not isinstance(node, Mapping) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def _section_model(key: Key) -> type[BaseModel] | None:
+    """The model of the section ``key`` names (``()``: the whole configuration)."""
+    model: type[BaseModel] = TracepileConfig
+    for part in key:
+        field = model.model_fields.get(part)
+        annotation = field.annotation if field is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    return model
+
+
+def _known_keys(model: type[BaseModel] = TracepileConfig, prefix: Key = ()) -> list[Key]:
+    """Every key and section of the configuration, as parts."""
+    keys: list[Key] = []
+    for name, field in model.model_fields.items():
+        keys.append((*prefix, name))
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            keys += _known_keys(annotation, (*prefix, name))
+    return keys
+
+
+def _setting_key(loc: tuple[str, ...]) -> Key:
+    """The configuration key a validation error is about: its location up to the first part
+    that is not a section (a union's member or a dict's item may come after)."""
+    model: type[BaseModel] = TracepileConfig
+    for end, part in enumerate(loc, start=1):
+        field = model.model_fields.get(part)
+        annotation = field.annotation if field is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return loc[:end]
+        model = annotation
+    return loc
+
+
+def _is_table(key: Key) -> bool:
+    """Whether ``key`` is a setting whose value is a table of its own keys (``spark_conf``)."""
+    model = _section_model(key[:-1]) if key else None
+    field = model.model_fields.get(key[-1]) if model is not None else None
+    return field is not None and typing.get_origin(field.annotation) is dict
+
+
+def _suggestion(key: Key, section: bool = False) -> str:
+    """`` (did you mean x?)`` for an unknown key: a close name in its section, else the same
+    name in another section, else a close dotted name."""
+    model = _section_model(key[:-1])
+    known = {".".join(k): k for k in _known_keys() if section == (_section_model(k) is not None)}
+    close = difflib.get_close_matches(key[-1], list(model.model_fields) if model else [], n=1)
+    found = [".".join((*key[:-1], close[0]))] if close and ".".join((*key[:-1], close[0])) in known else []
+    found = found or [name for name, k in known.items() if k[-1] == key[-1]]
+    found = found or difflib.get_close_matches(".".join(key), list(known), n=1, cutoff=0.8)
+    if not found:
+        return ""
+    return f" (did you mean [{found[0]}]?)" if section else f" (did you mean {found[0]}?)"
+
+
+def _expected(error: Mapping[str, Any]) -> str:
+    """What a value should have been, in plain words."""
+    ctx = error.get("ctx") or {}
+    plain = {
+        "float_parsing": "expected a number",
+        "float_type": "expected a number",
+        "int_parsing": "expected a whole number",
+        "int_type": "expected a whole number",
+        "int_from_float": "expected a whole number",
+        "bool_parsing": "expected true or false",
+        "bool_type": "expected true or false",
+        "string_type": 'expected a string (in quotes: "...")',
+        "list_type": "expected a list, e.g. [1, 2]",
+        "dict_type": "expected a table of keys, e.g. {key = 1}",
+        "model_type": "expected a section ([name] with keys under it)",
+        "model_attributes_type": "expected a section ([name] with keys under it)",
+        "greater_than": f"must be greater than {ctx.get('gt')}",
+        "greater_than_equal": f"must be at least {ctx.get('ge')}",
+        "less_than": f"must be less than {ctx.get('lt')}",
+        "less_than_equal": f"must be at most {ctx.get('le')}",
+        "literal_error": f"expected {ctx.get('expected')}",
+        "enum": f"expected {ctx.get('expected')}",
+    }
+    return plain.get(error["type"]) or str(error["msg"]).removeprefix("Value error, ")
+
+
+def _shown(value: Any) -> str:
+    """A value as it would be written in TOML (a string in quotes)."""
+    try:
+        return tomli_w.dumps({"v": value}).strip().removeprefix("v = ")
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _problems(exc: ValidationError, layers: list[_Layer]) -> list[str]:
+    """One line per key with a problem: where it was set, the key, what is wrong."""
+
+    def where(key: Key) -> str:
+        for layer in reversed(layers):
+            if _is_set(layer.tree, key) or (not key and layer.tree):
+                return layer.where(key)
+        return "the defaults"
+
+    lines: dict[str, list[str]] = {}
+    for error in exc.errors():
+        loc = tuple(str(part) for part in error["loc"])
+        if error["type"] == "extra_forbidden":
+            is_section = isinstance(error.get("input"), dict)
+            dotted = ".".join(loc)
+            words = f"unknown section [{dotted}]" if is_section else f"unknown key {dotted}"
+            lines.setdefault(f"{where(loc)}: {words}{_suggestion(loc, is_section)}", [])
+            continue
+        key = _setting_key(loc)
+        if _section_model(key) is not None and error["type"] not in ("model_type", "model_attributes_type"):
+            # a check across a section's keys (a model validator): name the keys set there
+            setters = [k for k in _known_keys() if k[: len(key)] == key and len(k) > len(key)]
+            chosen = [k for k in setters if any(_is_set(layer.tree, k) for layer in layers)]
+            given = where(chosen[-1]) if chosen else None
+            head = f"{given}: " if given else ""
+            lines.setdefault(f"{head}{'.'.join(key) or 'configuration'}: {_expected(error)}", [])
+            continue
+        if _is_table(key) and len(loc) > len(key):  # an entry of a table such as trace.domain_quota
+            entry = (*key, loc[len(key)])
+            if loc[-1] == "[key]":
+                head = f"{where(entry)}: {'.'.join(key)}: key {_shown(error.get('input'))}"
+            else:
+                head = f"{where(entry)}: {'.'.join(entry)} = {_shown(error.get('input'))}"
+        else:
+            head = f"{where(key)}: {'.'.join(key)} = {_shown(error.get('input'))}"
+        lines.setdefault(head, []).append(_expected(error))
+    for why in lines.values():  # a union's members: "expected a whole number or 'defs'"
+        why[1:] = [reason.removeprefix("expected ") for reason in why[1:]]
+    return [f"{head}: {' or '.join(dict.fromkeys(why))}" if why else head for head, why in lines.items()]
 
 
 def load_config(
@@ -489,45 +743,32 @@ def load_config(
     overrides: Mapping[str, Any] | None = None,
     assignments: list[str] | None = None,
     environ: Mapping[str, str] | None = None,
+    flags: Mapping[str, str] | None = None,
 ) -> TracepileConfig:
     """Resolve the configuration.
 
     ``config_file``: an explicit file (must exist); else ``$TRACEPILE_CONFIG``; else
     ``./tracepile.toml`` when present. ``overrides``: CLI flags as dotted keys (None
-    values are ignored). ``assignments``: ``--set key=value`` strings.
+    values are ignored), ``flags`` naming the flag of each for messages. ``assignments``:
+    ``--set key=value`` strings. A ``ConfigError`` names where a bad key was set.
     """
     environ = os.environ if environ is None else environ
-    layers: list[dict[str, Any]] = []
+    layers: list[_Layer] = []
     path = config_file or environ.get(f"{ENV_PREFIX}CONFIG")
     if path is None and Path(DEFAULT_CONFIG_FILE).is_file():
         path = DEFAULT_CONFIG_FILE
     if path is not None:
-        try:
-            layers.append(tomllib.loads(Path(path).read_text(encoding="utf-8")))
-        except FileNotFoundError as exc:
-            raise ConfigError(f"config file not found: {path}") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+        layers.append(_file_layer(path))
     layers.append(_env_layer(environ))
-    cli_layer: dict[str, Any] = {}
-    for dotted, value in (overrides or {}).items():
-        if value is not None:
-            _set_dotted(cli_layer, dotted, value)
-    for assignment in assignments or []:
-        key, sep, text = assignment.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set expects key=value, got {assignment!r}")
-        _set_dotted(cli_layer, key.strip(), _parse_scalar(text.strip()))
-    layers.append(cli_layer)
+    layers.append(_flag_layer(overrides or {}, flags or {}, assignments or []))
 
     merged: dict[str, Any] = {}
     for layer in layers:
-        merged = _deep_merge(merged, layer)
+        merged = _deep_merge(merged, layer.tree)
     try:
         config = TracepileConfig.model_validate(merged)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
-        raise ConfigError(f"invalid configuration: {problems}") from exc
+        raise ConfigError("\n".join(_problems(exc, layers))) from exc
     if config.engine == "connect" and not config.remote:
         raise ConfigError("engine 'connect' needs a Spark Connect URL: --remote sc://HOST:PORT")
     return config

@@ -36,6 +36,7 @@ from tracepile.failures import StepFailed, fault_point, guarded
 from tracepile.sources import codeio, competition, mathpot, pyfiles
 from tracepile.sources.algorithms.programs import program_rows
 from tracepile.sources.records import Rejection, decode_record
+from tracepile.sources.sniffing import HEAD_BYTES, holds_text, is_binary
 from tracepile.storage import filesystem_for
 from tracepile.vocab import IngestReason, SourceKind
 
@@ -65,13 +66,17 @@ def parse_source_spec(spec: str) -> tuple[str, str]:
 
 def source_files(kind: str, path: str) -> list[str]:
     """The files ``KIND:PATH`` names (``builtin`` for a kind that has none), each checked to
-    be in one of the kind's formats."""
+    be text in one of the kind's formats, and at least one of them holding a record."""
     suffixes = READERS[kind].suffixes
     if not suffixes:
         return [BUILTIN_PATH]
     files = expand_paths(path, suffixes)
     for file in files:
+        check_text(kind, file)
         check_format(kind, file)
+    if not any(has_records(file) for file in files):
+        held = "its file is" if len(files) == 1 else f"its {len(files)} files are"
+        raise SourceError(f"source {kind}:{path} is empty: {held} empty or blank; give a file with records")
     return files
 
 
@@ -459,6 +464,31 @@ def _read_competition(
     except (OSError, pa.ArrowException) as exc:
         detail = f"after row {row_no}: {type(exc).__name__}: {exc}"
         yield _reject_row(kind, path, row_no + 1, IngestReason.UNREADABLE_FILE, detail, b"", options)
+
+
+def check_text(kind: str, path: str) -> None:
+    """Raise ``SourceError`` naming a JSONL file whose first kilobyte is binary: refused before
+    any work, not read as a screen of rejects (a pyfiles module is rejected alone instead)."""
+    reader = READERS[kind]
+    if not reader.lines or path.endswith(tuple(set(TABLE_SUFFIXES) & set(reader.suffixes))):
+        return  # a Parquet or Arrow file where the kind reads them
+    with contextlib.suppress(OSError, EOFError, zlib.error), _open_maybe_gzip(path) as stream:
+        if is_binary(stream.read(HEAD_BYTES)):
+            raise SourceError(f"{path} is not a text JSONL file (binary content): give JSONL, plain or gzip")
+
+
+def has_records(path: str) -> bool:
+    """Whether a source file holds anything but blank lines (a Parquet file: any rows); an
+    unreadable one counts as holding some (the reader rejects it, with the reason)."""
+    try:
+        if path.endswith(PARQUET_SUFFIX):
+            fs, inner, _ = filesystem_for(path)
+            with fs.open_input_file(inner) as stream:
+                return pq.ParquetFile(stream).metadata.num_rows > 0
+        with _open_maybe_gzip(path) as stream:
+            return path.endswith(ARROW_SUFFIX) or holds_text(stream)
+    except (OSError, EOFError, zlib.error, pa.ArrowException):
+        return True
 
 
 def _first_record_fields(path: str) -> set[str] | None:
