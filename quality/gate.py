@@ -33,6 +33,7 @@ from pyspark.sql import functions as F
 
 from tracepile.config import TracepileConfig
 from tracepile.failures import crash_point
+from tracepile.interrupts import deferred
 from tracepile.lakehouse import Lakehouse, schema_problems
 from tracepile.quality.gate_report import write_gate_report
 from tracepile.quality.suites import STAGE_RATES, TableRules, rules_for
@@ -300,11 +301,12 @@ def publish(lakehouse: Lakehouse, config: TracepileConfig, batch: Batch) -> Gate
         quarantined = quarantine(lakehouse, batch)
         raise GateBlocked(_blocked_message(batch, verdict.stopping, quarantined), verdict.stopping)
     written = {}
-    for spec, rows, count in batch.tables:
-        if count:
-            lakehouse.append(spec, rows)
-            crash_point(f"{batch.stage}:published:{spec.qualified_name}")
-        written[spec.qualified_name] = count
+    with deferred():  # a batch's tables are published together: a Ctrl-C takes effect after them
+        for spec, rows, count in batch.tables:
+            if count:
+                lakehouse.append(spec, rows)
+                crash_point(f"{batch.stage}:published:{spec.qualified_name}")
+            written[spec.qualified_name] = count
     return GateOutcome(written, verdict)
 
 

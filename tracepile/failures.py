@@ -14,6 +14,11 @@ handler runs, no staging is removed. Points: ``<stage>:start``, ``<stage>:staged
 (after that table's commit, before the batch's next), and ``trace:running`` (inside a trace
 task, after its first runs).
 
+**Stall points.** ``TRACEPILE_TEST_STALL_AT=<point>`` (set by the Ctrl-C tests only) makes the
+run sleep for a minute on reaching ``<point>``, as a cleanup that hangs would: the point
+``interrupted:unwinding`` (a Ctrl-C's unwinding, before the run is recorded) shows that the
+backstop and a second Ctrl-C still end the run at once.
+
 **Fault points.** ``TRACEPILE_TEST_FAULT_AT=<stage>:<key>[,<stage>:<key>...]`` (set by the
 fault-injection tests only) makes a per-row step raise ``PlantedFault`` for the row whose key
 (its program_id, or an id the stage names) is listed, inside the guard, as a bug would.
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -33,6 +39,8 @@ from typing import ParamSpec, TypeVar
 
 ENV = "TRACEPILE_TEST_CRASH_AT"
 FAULT_ENV = "TRACEPILE_TEST_FAULT_AT"
+STALL_ENV = "TRACEPILE_TEST_STALL_AT"
+STALL_SECONDS = 60.0
 DETAIL_CHARS = 500  # a reject's detail: enough for the exception and where it was raised
 
 P = ParamSpec("P")
@@ -43,6 +51,11 @@ Item = TypeVar("Item")
 def crash_point(name: str) -> None:
     if os.environ.get(ENV) == name:
         os.killpg(os.getpgrp(), signal.SIGKILL)
+
+
+def stall_point(name: str) -> None:
+    if os.environ.get(STALL_ENV) == name:
+        time.sleep(STALL_SECONDS)
 
 
 class PlantedFault(RuntimeError):

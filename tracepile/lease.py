@@ -8,8 +8,9 @@ its end; a second run waits for it (``lease.wait_seconds``) or stops, naming the
 A holder that died (``kill -9``, a lost node) does not block the next run: on its own host
 its process is looked up (pid, start time, zombie state), which settles it at once; from
 another host its heartbeat, renewed every ``lease.heartbeat_seconds``, is taken as dead
-after ``lease.stale_seconds``. A holder that finds its lease taken over stops before its
-next publish (``LeaseLost``).
+after ``lease.stale_seconds``. A process that quits at once (a second Ctrl-C) marks its
+lease as left (``quit_at``), which settles it at once from any host. A holder that finds
+its lease taken over stops before its next publish (``LeaseLost``).
 
 The lease is a JSON file, ``holder.json`` in ``<lakehouse>/_lease`` (or ``lease.dir``),
 read and changed only under a mutex: a file created with ``O_EXCL``, held for
@@ -66,6 +67,7 @@ class Holder:
     process_start: str  # the process's start time as the kernel counts it: tells a reused pid apart
     started_at: str
     heartbeat_at: str
+    quit_at: str = ""  # set by a process quitting at once (a second Ctrl-C): dead, whatever else says
 
     def describe(self, now: datetime | None = None) -> str:
         now = now or datetime.now(UTC)
@@ -111,6 +113,8 @@ def _process_start(pid: int) -> str | None:
 
 def holder_is_dead(holder: Holder, stale_seconds: float, now: datetime | None = None) -> str | None:
     """Why ``holder`` is dead, or None while it may still live."""
+    if holder.quit_at:
+        return f"it quit at {holder.quit_at[:19]}Z without cleaning up (Ctrl-C twice)"
     if holder.host == socket.gethostname() and holder.boot_id == _boot_id():
         start = _process_start(holder.pid)
         if start is None:
@@ -149,14 +153,17 @@ class Lease:
         self._lost = threading.Event()
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
+        self._abandoned = False
 
     @property
     def _holder_path(self) -> Path:
         return self.directory / HOLDER_FILE
 
     @contextmanager
-    def _mutex(self) -> Iterator[None]:
+    def _mutex(self, wait: float | None = None) -> Iterator[None]:
+        """The mutex held for the body; ``TimeoutError`` after ``wait`` seconds, where given."""
         path = self.directory / _MUTEX_FILE
+        deadline = None if wait is None else time.monotonic() + wait
         while True:
             try:
                 descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -168,6 +175,8 @@ class Lease:
                         continue
                 except FileNotFoundError:
                     continue
+                if deadline is not None and time.monotonic() > deadline:
+                    raise TimeoutError(f"the lease's mutex {path} stayed taken") from None
                 time.sleep(0.01)
         os.close(descriptor)
         try:
@@ -269,10 +278,36 @@ class Lease:
             )
 
     def release(self) -> None:
+        """The lease given up (one that was abandoned stays as left, for the next run)."""
         self._stop.set()
         if self._heartbeat is not None:
             self._heartbeat.join()
+        if self._abandoned:
+            return
         with self._mutex():
-            current = self.read_holder()
-            if current is not None and current.run_id == self.run_id:
-                self._holder_path.unlink(missing_ok=True)
+            self._drop_if_mine()
+
+    def abandon(self) -> None:
+        """For a process about to exit at once (a second Ctrl-C): the lease marked as left by
+        a dead holder, so that the next run, on any host, takes it over at once and cleans up
+        after this one (its staging removed, its end recorded as abandoned). The heartbeat is
+        told to stop, not awaited, and the mutex awaited briefly: without it the file is
+        changed all the same when it names this run, the one live process that may change it."""
+        self._stop.set()
+        self._abandoned = True
+        try:
+            with self._mutex(wait=0.05):
+                self._mark_quit()
+        except TimeoutError:
+            self._mark_quit()
+
+    def _mark_quit(self) -> None:
+        current = self.read_holder()
+        if current is not None and current.run_id == self.run_id:
+            now = datetime.now(UTC).isoformat()
+            self._write(Holder(**{**asdict(current), "heartbeat_at": now, "quit_at": now}))
+
+    def _drop_if_mine(self) -> None:
+        current = self.read_holder()
+        if current is not None and current.run_id == self.run_id:
+            self._holder_path.unlink(missing_ok=True)

@@ -19,7 +19,8 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -31,7 +32,7 @@ from tracepile import interrupts, preload
 from tracepile.config import TracepileConfig, config_to_toml
 from tracepile.console import console
 from tracepile.engine import python_partitions, spark_session
-from tracepile.failures import crash_point
+from tracepile.failures import crash_point, stall_point
 from tracepile.insights.page import write_run_page
 from tracepile.lakehouse import Lakehouse
 from tracepile.lease import Holder, Lease, lease_dir
@@ -43,10 +44,14 @@ from tracepile.stage import Stage
 from tracepile.storage import filesystem_for
 from tracepile.summary import BatchProgress, RunSummary, StageSummary, new_run_id, step
 from tracepile.tables import ALL_TABLES, RUNS, TableSpec
+from tracepile.udfs.sandbox import kill_all as kill_sandboxes
+from tracepile.udfs.worker_state import release as release_worker_state
 from tracepile.vocab import RunStatus
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+TRACEBACK_CHARS = 20_000  # a failed run's traceback kept in its record: the frames nearest the error
 
 
 class _StageRun:
@@ -163,7 +168,7 @@ def run_stages(
     only taken when the run owns its session (not in a notebook, whose kernel keeps its own)."""
     if spark is None and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: stop engines, drop staging
-        interrupts.install()
+        interrupts.install(before_exit=release_worker_state)
     summary = RunSummary(
         run_id=new_run_id(),
         command=command,
@@ -175,16 +180,27 @@ def run_stages(
     preload.start()  # the gate's and the page's libraries, while the engine starts
     with _leased(config, summary) as (lease, dead):
         session = nullcontext(spark) if spark is not None else spark_session(config)
-        with session as active:
+        with session as active, interrupts.on_interrupt(cancel=lambda: _cancel(active)):
             lakehouse = Lakehouse(active, config.lakehouse, config.table_format)
             summary.lakehouse = lakehouse.location
-            with _recorded(summary, lakehouse, config):
+            with _recorded(summary, lakehouse, config, lease.abandon if lease else None):
                 for holder, why in dead:
                     _record_abandoned(lakehouse, holder, why)
                 summary.migrations = [m.describe() for m in migrate(lakehouse, summary.run_id)]
                 for stage in stages:
+                    summary.failed_stage = stage.name  # until it ends well
                     summary.stages.append(run_stage(stage, lakehouse, summary.run_id, lease))
+                summary.failed_stage = None
     return summary
+
+
+def _cancel(spark: SparkSession) -> None:
+    """Ctrl-C: the work in flight stopped, so the run unwinds at once. The sandbox's workers
+    are killed (the runs in a trace or questions task end as errors, and their task with them),
+    then the engine's queries are interrupted. The batch in flight is never published: the
+    main thread, the only one that publishes, is stopped by the interrupt."""
+    kill_sandboxes()
+    spark.interruptAll()
 
 
 @contextmanager
@@ -208,7 +224,8 @@ def _leased(
         lambda holder, why: dead.append((holder, why)),
     )
     try:
-        yield lease, dead
+        with interrupts.on_interrupt(last_resort=lease.abandon):
+            yield lease, dead
     finally:
         lease.release()
 
@@ -233,8 +250,15 @@ def _record_abandoned(lakehouse: Lakehouse, holder: Holder, why: str) -> None:
 
 
 @contextmanager
-def _recorded(summary: RunSummary, lakehouse: Lakehouse, config: TracepileConfig) -> Iterator[None]:
-    """Sets the run's status from how the body ends, then records the run in ``meta/runs``."""
+def _recorded(
+    summary: RunSummary,
+    lakehouse: Lakehouse,
+    config: TracepileConfig,
+    unrecorded: Callable[[], None] | None = None,
+) -> Iterator[None]:
+    """Sets the run's status from how the body ends, then records the run in ``meta/runs``.
+    An interrupted run that cannot be recorded calls ``unrecorded`` (its lease is left as
+    a dead holder's, so the next run records it as abandoned and removes its staging)."""
     interrupted: BaseException | None = None
     try:
         yield
@@ -245,18 +269,26 @@ def _recorded(summary: RunSummary, lakehouse: Lakehouse, config: TracepileConfig
         summary.status, summary.error = RunStatus.BLOCKED, str(blocked)
     except (KeyboardInterrupt, SystemExit) as exc:
         summary.status, summary.error, interrupted = RunStatus.INTERRUPTED, type(exc).__name__, exc
+        stall_point("interrupted:unwinding")
+        interrupts.settle()  # the cancelled queries ended: the record below is not one of them
     except Exception as exc:  # recorded in meta/runs and shown; the exit code says failed
         console.print_exception(max_frames=8)
         summary.status, summary.error = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"
+        summary.traceback = "".join(traceback.format_exception(exc))[-TRACEBACK_CHARS:]
     summary.finished_at = datetime.now(UTC)
     try:
-        summary.tables = {spec.qualified_name: lakehouse.count(spec) for spec in ALL_TABLES if spec != RUNS}
+        if interrupted is None:  # an interrupted run has a second or two: its record comes first
+            summary.tables = {
+                spec.qualified_name: lakehouse.count(spec) for spec in ALL_TABLES if spec != RUNS
+            }
         summary.gate_report = _existing_gate_report(lakehouse, config, summary.run_id)
         _append_run(lakehouse, summary, config_to_toml(config))
     except Exception as exc:
         if interrupted is None:
             raise
         console.print(f"[yellow]the interrupted run could not be recorded: {exc}[/]")
+        if unrecorded is not None:
+            unrecorded()
     if interrupted is None:
         try:
             summary.run_page = write_run_page(lakehouse, config, json.loads(summary.to_json()))

@@ -105,6 +105,8 @@ class RunSummary:
     gate_report: str | None = None
     run_page: str | None = None  # the run's HTML page with plots (``insights/page.py``), once written
     migrations: list[str] = field(default_factory=list)  # columns added to tables of an earlier version
+    failed_stage: str | None = None  # the stage a run that did not succeed stopped in
+    traceback: str | None = None  # a failed run's, its last TRACEBACK_CHARS (folded on its page)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), default=str, sort_keys=True)

@@ -4,7 +4,8 @@
 (``udfs/zygote.py``) and returns a ``RunResult``. Zygotes are separate, single-threaded
 interpreters started with a scrubbed environment; the engine's own process never forks.
 A zygote that dies is replaced; all are killed when the sandbox closes or the process
-exits.
+exits, and at once by ``kill_all`` (Ctrl-C: a run in flight then ends as an error, and no
+zygote is started again).
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ import json
 import os
 import queue
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
+import weakref
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from typing import IO, Any
 
@@ -47,6 +51,21 @@ class RunResult:
 
 class SandboxStartError(RuntimeError):
     """A zygote could not start or is not safe to fork from; no run can happen."""
+
+
+class SandboxClosed(RuntimeError):
+    """The sandbox was closed (or killed by Ctrl-C) while a run was asked of it."""
+
+
+_live: weakref.WeakSet[Sandbox] = weakref.WeakSet()  # the process's open sandboxes, for kill_all
+
+
+def kill_all() -> None:
+    """Kill every zygote of every open sandbox of this process (with the runs they fork) at
+    once, and keep the sandboxes from starting new ones: the runs in flight end as errors, so
+    the tasks running them end too. For Ctrl-C; each sandbox still cleans up at close."""
+    for sandbox in list(_live):
+        sandbox.kill()
 
 
 def _shipped_archive_path() -> dict[str, str]:
@@ -109,6 +128,12 @@ class _Zygote:
             return None
         return json.loads(line) if line else None
 
+    def kill(self) -> None:
+        """SIGKILL to the zygote's process group (the runs it forked die with it: each is
+        in a session of its own, with a parent-death signal)."""
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # its own session: pgid == pid
+
     def close(self) -> None:
         """End of input lets the zygote reap its children and exit; killed if it does not."""
         _close_quietly(self.process.stdin)
@@ -140,6 +165,7 @@ class Sandbox:
         self._idle: dict[int, queue.Queue[_Zygote]] = {seed: queue.Queue() for seed in hash_seeds}
         self._all: list[_Zygote] = []
         self._lock = threading.Lock()
+        self._killed = False
         # Zygotes die with the *thread* that started them (PR_SET_PDEATHSIG), so they are all
         # started from this one, which lives as long as the sandbox; a Spark task's thread
         # or a batch's thread pool may end long before.
@@ -150,6 +176,7 @@ class Sandbox:
         self._root = tempfile.mkdtemp(prefix="tracepile-sandbox-")
         os.chmod(self._root, 0o711)  # runs (as nobody) may enter their own directory, not list
         atexit.register(self.close)
+        _live.add(self)
         started = [(seed, self._spawn(seed)) for seed in hash_seeds for _ in range(workers)]
         with self._lock:
             self._all = [zygote for _, zygote in started]
@@ -168,6 +195,8 @@ class Sandbox:
 
     def _replace(self, zygote: _Zygote, seed: int) -> None:
         with self._lock:
+            if self._killed:
+                raise SandboxClosed("the sandbox was stopped (interrupted)")
             self._all.remove(zygote)
         zygote.close()
         fresh = self._spawn(seed)
@@ -208,7 +237,10 @@ class Sandbox:
         }
         seed = self.hash_seeds[0] if hash_seed is None else hash_seed
         zygote = self._idle[seed].get()
-        response = zygote.request(request)
+        response = zygote.request(request) if not self._killed else None
+        if response is None and self._killed:  # kill_all: back for the next caller to fail fast
+            self._idle[seed].put(zygote)
+            raise SandboxClosed("the sandbox was stopped (interrupted)")
         if response is None:  # the zygote died (it should not): replace it, report the run
             self._replace(zygote, seed)
             return RunResult(Status.ERROR, None, "", "sandbox worker died", 0.0, 0.0)
@@ -267,7 +299,16 @@ class Sandbox:
             return replace(traced, status=Status.MISMATCH, error=f"expected {expected_json[:200]}")
         return traced
 
+    def kill(self) -> None:
+        """Kill every zygote now and start none again (``kill_all``)."""
+        with self._lock:
+            self._killed = True
+            zygotes = list(self._all)
+        for zygote in zygotes:
+            zygote.kill()
+
     def close(self) -> None:
+        _live.discard(self)
         with self._lock:
             zygotes, self._all = self._all, []
         for zygote in zygotes:

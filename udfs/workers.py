@@ -3,8 +3,9 @@
 The embedded engine (Sail) runs Python UDFs inside its own process, under one GIL, so
 CPU-bound Python in ``mapInArrow`` uses one core however many partitions run. This pool
 spreads such work over worker processes. Workers are started with "spawn" (fork + exec),
-never forked from the engine's multi-threaded process; the pool lives as long as the
-process (``worker_state.py``) and is shut down at exit. On classic Spark each Python worker
+never forked from the engine's multi-threaded process, and with SIGINT blocked (Ctrl-C is
+the job's to handle); the pool lives as long as the process (``worker_state.py``) and is
+shut down at exit. On classic Spark each Python worker
 is already its own process, so callers run inline there (``workers <= 1``).
 
 Each task carries only its rows, as Arrow IPC (pickling a slice would carry the whole
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import multiprocessing
 import pickle
+import signal
 from collections import deque
 from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -63,7 +65,15 @@ class BatchPool:
         )
 
     def submit(self, batch: pa.RecordBatch) -> Future[pa.RecordBatch]:
-        return self._executor.submit(_run_task, _to_ipc(batch))
+        payload = _to_ipc(batch)
+        # the first submit starts the workers: with SIGINT blocked, which they keep. A
+        # terminal's Ctrl-C goes to the whole process group; the job stops its workers itself
+        # (a worker that took it would die with a traceback)
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            return self._executor.submit(_run_task, payload)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
     def peak_rss_mb(self) -> list[float]:
         """Peak resident memory of each live worker (Linux ``/proc``; empty elsewhere)."""
