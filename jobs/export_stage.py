@@ -3,17 +3,23 @@
 
 Rows are deduplicated on their final text (prompt + response; the smallest coe_id
 stays), shuffled with a seed (order by a seeded hash), and split into train and
-validation by another seeded hash, so the same corpus and seed always give the same
-files. Before anything is written the rows pass the export checks (``quality/suites.py``):
-every answer equals the executed output (for an input prediction: states the input kept for
-it, which the sandbox ran and found to give the output), texts and meta are complete, texts
-unique.
+validation by another seeded hash of the original program, so the same corpus and seed
+always give the same files. The validation side is never silently empty: it holds at
+least one program (and train at least one), or, for a corpus of fewer than
+``export.min_validation_programs`` programs, it is not written at all and the summary says why.
+Before anything is written the rows pass the export checks (``quality/suites.py``): every
+answer equals the executed output (for an input prediction: states the input kept for
+it, which the sandbox ran and found to give the output), texts and meta are complete,
+texts unique.
 
 JSONL formats are written as shards (``train/part-00000.jsonl`` ...) streamed through
 the driver, plus ``dataset_info.json`` for LLaMA-Factory; ``parquet`` is written by the
-engine. Every row carries ``meta``: kind (coe, question, input), program_id, execution_id,
-input, output, source, domain (for kind ``input``: the predicted input and the shown
-output). Run with ``tracepile export --format llamafactory --out DIR``. The export checks
+engine; a Hugging Face dataset card (``README.md``, ``translation/dataset_card.py``) goes
+beside every export, so ``datasets.load_dataset(DIR)`` reads it as is. Every row carries
+``meta``: kind (coe, question, input), program_id, execution_id, input, output, source,
+domain (for kind ``input``: the predicted input and the shown output). Run with
+``tracepile export --format llamafactory --out DIR``; ``check_export_destination``
+refuses an ``--out`` that cannot take the export before any work. The export checks
 block in every gate mode: a failed one stops the export before any file is written. A row a
 step raises on (its answer check, its record) is left out and listed in ``rejects.jsonl``
 with the reason ``internal_error``.
@@ -22,13 +28,14 @@ with the reason ``internal_error``.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
@@ -46,6 +53,9 @@ from tracepile.tables import (
     SILVER_EXECUTIONS,
     SILVER_PROGRAMS,
 )
+from tracepile.translation.dataset_card import ExportCard, Feature
+from tracepile.translation.dataset_card import Split as CardSplit
+from tracepile.translation.dataset_card import render as render_card
 from tracepile.translation.input_prediction import input_answer_problem
 from tracepile.translation.verify import answer_problem
 from tracepile.udfs.literals import LITERAL_COLUMNS, add_literals
@@ -104,18 +114,83 @@ def samples(lakehouse: Lakehouse, kinds: Sequence[str]) -> DataFrame:
     return rows.join(programs, "program_id")
 
 
-def export_rows(samples: DataFrame, seed: int, validation_fraction: float) -> DataFrame:
-    """One row per distinct text: prompt, response, meta columns, split, shuffle order. The
-    split goes by the original program, so a program's rewrites and questions land on its
-    side (no leakage between train and validation)."""
+def unique_texts(samples: DataFrame) -> DataFrame:
+    """One sample per distinct text (prompt + response; the smallest ``sample_id`` stays)."""
     text_key = F.sha2(F.concat_ws("\u001f", "prompt", "response"), 256)
     first = Window.partitionBy("text_key").orderBy("sample_id")
-    unique = (
+    return (
         samples.withColumn("text_key", text_key)
         .withColumn("_rank", F.row_number().over(first))
         .where(F.col("_rank") == 1)
+        .drop("_rank")
     )
-    bucket = F.pmod(F.xxhash64(F.lit(seed + 1), "origin_id"), F.lit(1_000_000))
+
+
+def _bucket(seed: int) -> Column:
+    """Where an original program falls in [0, 1e6): the seeded hash the split goes by."""
+    return F.pmod(F.xxhash64(F.lit(seed + 1), "origin_id"), F.lit(1_000_000))
+
+
+@dataclass(frozen=True)
+class SplitPlan:
+    """Which original programs go to validation: those whose bucket is below ``threshold``,
+    moved by ``to_validation``/``to_train`` so that the side holds ``validation_programs``
+    programs; none when ``note`` says why."""
+
+    programs: int
+    validation_programs: int
+    threshold: int
+    to_validation: tuple[str, ...] = ()
+    to_train: tuple[str, ...] = ()
+    note: str | None = None
+
+    def split(self, seed: int) -> Column:
+        if not self.validation_programs:
+            return F.lit("train")
+        drawn = _bucket(seed) < self.threshold
+        if self.to_validation:
+            drawn = drawn | F.col("origin_id").isin(list(self.to_validation))
+        if self.to_train:
+            drawn = drawn & ~F.col("origin_id").isin(list(self.to_train))
+        return F.when(drawn, "validation").otherwise("train")
+
+
+def validation_size(programs: int, drawn: int, fraction: float, minimum: int) -> tuple[int, str | None]:
+    """How many original programs the validation side holds: those the seeded hash draws
+    (``drawn`` of ``programs`` at ``fraction``), at least one and never all; none, with the
+    reason, when the fraction is 0 or the corpus has fewer than ``minimum`` programs."""
+    if fraction == 0:
+        return 0, "none — export.validation_fraction is 0"
+    if programs < minimum:
+        return 0, f"none — {programs} programs, at least {minimum} needed"
+    return min(max(drawn, 1), programs - 1), None
+
+
+def split_plan(unique: DataFrame, seed: int, fraction: float, minimum: int) -> SplitPlan:
+    """The split of the original programs of ``unique`` (as the stable seeded hash draws
+    them, moved by as few programs as it takes to keep both sides non-empty)."""
+    threshold = int(fraction * 1_000_000)
+    origins = unique.select("origin_id").distinct().withColumn("bucket", _bucket(seed))
+    counts = origins.agg(
+        F.count("*").alias("programs"),
+        F.sum(F.when(F.col("bucket") < threshold, 1).otherwise(0)).alias("drawn"),
+    ).first()
+    programs, drawn = (counts["programs"], counts["drawn"] or 0) if counts else (0, 0)
+    size, note = validation_size(programs, drawn, fraction, minimum)
+    plan = SplitPlan(programs, size, threshold, note=note)
+    if size > drawn:  # the nearest programs above the threshold join validation
+        above = origins.where(F.col("bucket") >= threshold).orderBy("bucket", "origin_id").limit(size - drawn)
+        plan = replace(plan, to_validation=tuple(r["origin_id"] for r in above.collect()))
+    elif 0 < size < drawn:  # the highest drawn programs stay in train
+        below = origins.where(F.col("bucket") < threshold).orderBy(F.desc("bucket"), F.desc("origin_id"))
+        plan = replace(plan, to_train=tuple(r["origin_id"] for r in below.limit(drawn - size).collect()))
+    return plan
+
+
+def export_rows(unique: DataFrame, seed: int, plan: SplitPlan) -> DataFrame:
+    """One row per distinct text (``unique_texts``): prompt, response, meta columns, split,
+    shuffle order. The split goes by the original program (``plan``), so a program's
+    rewrites and questions land on its side (no leakage between train and validation)."""
     rows = unique.select(
         "sample_id",
         "kind",
@@ -129,7 +204,7 @@ def export_rows(samples: DataFrame, seed: int, validation_fraction: float) -> Da
         "source",
         "domain",
         "run_mode",
-        F.when(bucket < int(validation_fraction * 1_000_000), "validation").otherwise("train").alias("split"),
+        plan.split(seed).alias("split"),
         F.xxhash64(F.lit(seed), "sample_id").alias("shuffle"),
     )
     literal_fields = [StructField(name, StringType()) for name in LITERAL_COLUMNS]
@@ -182,6 +257,7 @@ DATASET_INFO: dict[str, dict[str, Any]] = {
 
 
 REJECTS_FILE = "rejects.jsonl"  # beside dataset_info.json: the rows a per-row step failed on
+CARD_FILE = "README.md"  # the Hugging Face dataset card, beside every export
 EXPORTED = "exported"  # the outcome of a gold row written to the export
 
 
@@ -202,6 +278,28 @@ def _rejected(row: dict[str, Any], failure: StepFailed) -> Rejected:
     return Rejected(row["sample_id"], row["kind"], row["program_id"], failure.detail)
 
 
+def check_export_destination(out: str) -> None:
+    """Raise ``ValueError`` (one plain line) when the local folder ``out`` cannot take an
+    export: it is not a folder, not empty, or it (or its nearest existing parent) is not
+    writable. Object-store URIs are left to the writer."""
+    if "://" in out:
+        return
+    path = Path(out)
+    if path.exists():
+        if not path.is_dir():
+            raise ValueError(f"{out} is a file, not a folder: choose a new or empty folder for the export")
+        if any(path.iterdir()):
+            raise ValueError(f"{out} is not empty: choose a new or empty folder for the export")
+        nearest = path
+    else:
+        nearest = next(parent for parent in path.absolute().parents if parent.exists())
+        if not nearest.is_dir():
+            raise ValueError(f"{out} cannot be made: {nearest} is a file, not a folder")
+    if not os.access(nearest, os.W_OK | os.X_OK):
+        where = "" if nearest == path else f" ({nearest} is not writable)"
+        raise ValueError(f"{out} is not writable{where}: choose a folder you can write to")
+
+
 def _write_jsonl(
     rows: DataFrame, fmt: str, out: Path, shard_rows: int
 ) -> tuple[dict[str, int], list[Rejected]]:
@@ -210,7 +308,6 @@ def _write_jsonl(
     rejected: list[Rejected] = []
     for split in SPLITS:
         folder = out / split
-        folder.mkdir(parents=True, exist_ok=True)
         shard = None
         ordered = rows.where(F.col("split") == split).orderBy("shuffle", "sample_id")
         for row in ordered.toLocalIterator():
@@ -221,6 +318,7 @@ def _write_jsonl(
             if written[split] % shard_rows == 0:
                 if shard is not None:
                     shard.close()
+                folder.mkdir(parents=True, exist_ok=True)
                 shard = (folder / f"part-{written[split] // shard_rows:05d}.jsonl").open(
                     "w", encoding="utf-8"
                 )
@@ -295,14 +393,17 @@ class ExportStage(Stage):
         return [f"{self.out} ({self.fmt})"]
 
     def plan(self, run: StageRun) -> None:
+        check_export_destination(self.out)
         require_table(run.lakehouse, GOLD_COE, "generate")
         settings, summary = self.config.export, run.summary
         target = Path(self.out)
-        if target.exists() and any(target.iterdir()):
-            raise FileExistsError(f"{self.out} is not empty: export writes into a new or empty folder")
         with run.step("dedup, shuffle, split"):
             gold = run.stage(samples(run.lakehouse, self.kinds), "export_samples")
-            rows = run.stage(export_rows(gold, settings.seed, settings.validation_fraction), "export")
+            unique = run.stage(unique_texts(gold), "export_unique")
+            split = split_plan(
+                unique, settings.seed, settings.validation_fraction, settings.min_validation_programs
+            )
+            rows = run.stage(export_rows(unique, settings.seed, split), "export")
             gold_rows, exported = gold.count(), rows.count()
         with run.step("checks"):
             examples = self.config.gate.examples
@@ -316,13 +417,17 @@ class ExportStage(Stage):
         unwritten: list[Rejected] = []
         with run.step(f"writing {self.fmt} to {self.out}"):
             if self.fmt == "parquet":
-                for split in SPLITS:
-                    rows.where(F.col("split") == split).orderBy("shuffle", "sample_id").drop(
-                        "shuffle", "text_key"
-                    ).write.parquet(str(target / split))
                 by_split = {r["split"]: r["count"] for r in rows.groupBy("split").count().collect()}
+                columns = rows.drop("shuffle", "text_key").schema.fields
+                for name in SPLITS:
+                    if by_split.get(name):  # a split with no rows gets no folder
+                        rows.where(F.col("split") == name).orderBy("shuffle", "sample_id").drop(
+                            "shuffle", "text_key"
+                        ).write.parquet(str(target / name))
+                features = tuple(Feature(f.name, _DTYPES[f.dataType.simpleString()]) for f in columns)
             else:
                 by_split, unwritten = _write_jsonl(rows, self.fmt, target, settings.shard_rows)
+                features = None
         outcomes = Counter({(EXPORTED, kind): 0 for kind in self.kinds})
         outcomes.update({(EXPORTED, r["kind"]): r["count"] for r in rows.groupBy("kind").count().collect()})
         rejected += unwritten
@@ -333,12 +438,47 @@ class ExportStage(Stage):
         summary.counts.update(gold_rows=gold_rows)
         run.count(outcomes)
         summary.counts["duplicate_texts"] = gold_rows - exported
-        summary.counts.update({f"{split}_rows": by_split.get(split, 0) for split in SPLITS})
+        summary.counts.update({f"{name}_rows": by_split.get(name, 0) for name in SPLITS})
+        summary.counts.update(programs=split.programs, validation_programs=split.validation_programs)
+        if split.note:
+            summary.notes["validation"] = split.note
+        elif not by_split.get("validation"):
+            summary.notes["validation"] = "none — every validation row was left out (rejects.jsonl)"
+        target.mkdir(parents=True, exist_ok=True)
         if rejected:
-            target.mkdir(parents=True, exist_ok=True)
             rejects_file = target / REJECTS_FILE
             rejects_file.write_text(
                 "".join(json.dumps(r.record(), ensure_ascii=False) + "\n" for r in rejected), encoding="utf-8"
             )
             summary.notes["rejects"] = str(rejects_file.resolve())
+        card = ExportCard(
+            fmt=self.fmt,
+            splits=tuple(
+                _split_files(target, name, by_split.get(name, 0), self.fmt)
+                for name in SPLITS
+                if by_split.get(name)
+            ),
+            features=features,
+            source_kinds=_source_kinds(run.lakehouse, rows),
+            kinds=self.kinds,
+            seed=settings.seed,
+            notes={"validation": summary.notes["validation"]} if "validation" in summary.notes else {},
+        )
+        (target / CARD_FILE).write_text(render_card(card), encoding="utf-8")
         summary.notes["output"] = str(target.resolve())
+
+
+# Spark's type names -> the dtypes of ``datasets`` (the card's features)
+_DTYPES = {"string": "string", "bigint": "int64", "int": "int32", "double": "float64", "boolean": "bool"}
+
+
+def _split_files(target: Path, name: str, rows: int, fmt: str) -> CardSplit:
+    """A written split as the card states it: its rows, bytes and the glob of its files."""
+    pattern = f"{name}/*.parquet" if fmt == "parquet" else f"{name}/*.jsonl"
+    return CardSplit(name, rows, sum(f.stat().st_size for f in target.glob(pattern)), pattern)
+
+
+def _source_kinds(lakehouse: Lakehouse, rows: DataFrame) -> tuple[str, ...]:
+    """The source kinds (``codeio``, ``pyfiles`` ...) of the programs the rows come from."""
+    kinds = lakehouse.read(SILVER_PROGRAMS).join(rows.select("program_id").distinct(), "program_id")
+    return tuple(sorted(r["source_kind"] for r in kinds.select("source_kind").distinct().collect()))

@@ -127,7 +127,7 @@ def test_template_end_to_end_every_exported_answer_equals_the_executed_output(
     run_stage(ExportStage(config, "parquet", str(tmp_path / "parquet")), lakehouse, "export-parquet")
     shards = [pq.read_table(tmp_path / "parquet" / split) for split in ("train", "validation")]
     assert sum(t.num_rows for t in shards) == len(gold)
-    with pytest.raises(FileExistsError):
+    with pytest.raises(ValueError, match="is not empty: choose a new or empty folder"):
         run_stage(ExportStage(config, "llamafactory", str(out)), lakehouse, "export-again")
 
 
