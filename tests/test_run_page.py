@@ -14,6 +14,7 @@ import shutil
 import statistics
 from dataclasses import dataclass
 from html import escape
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,11 @@ from pyspark.sql import functions as F
 from tests.conftest import REPO, read_delta, run_tracepile
 from tracepile.cli import sample_path
 from tracepile.config import TracepileConfig, load_config
-from tracepile.insights import plots
-from tracepile.insights.facts import MIX_ROWS, largest_mix_rows, load_run
+from tracepile.insights import palette, plots
+from tracepile.insights.facts import MIX_ROWS, failure, largest_mix_rows, load_run
 from tracepile.insights.page import FACTS_NAME, ensure_run_page, render_page
+from tracepile.jobs.dedup_stage import DedupStage
+from tracepile.jobs.export_stage import ExportStage
 from tracepile.jobs.stages import pipeline
 from tracepile.lakehouse import Lakehouse
 from tracepile.runner import run_stages
@@ -134,6 +137,7 @@ def _facts(**scope_options: str) -> dict[str, Any]:
         "seconds": 2.0,
         "rows_written": 34,
         "rows_per_second": 17.0,
+        "rejected": {"timeout": 3, "error": 1},
     }
     return {
         "format": 1,
@@ -149,6 +153,7 @@ def _facts(**scope_options: str) -> dict[str, Any]:
             "finished_at": "2026-01-01T00:00:09+00:00",
             "seconds": 9.0,
             "migrations": [],
+            "failure": None,
         },
         "stages": [stage],
         "tables": {"silver/executions": 34, "meta/migrations": None},
@@ -325,9 +330,9 @@ def test_report_json_counts_are_the_tables(sample_run: SampleRun, spark: SparkSe
         executions = table(SILVER_EXECUTIONS, scope).select("trace_lines", "status").collect()
         lines = facts["trace_lines"]
         assert lines["rows"] == len(executions) and lines["stats"]["max"] == max(r[0] for r in executions)
-        for series, ok in (("ok", True), ("other status", False)):
-            values = [r[0] for r in executions if (r[1] == "ok") == ok]
-            assert lines["series"][series] == _binned(values, lines["edges"])
+        assert set(lines["series"]) == {r[1] for r in executions}  # one series per status
+        for status, counts in lines["series"].items():
+            assert counts == _binned([r[0] for r in executions if r[1] == status], lines["edges"])
         coe = table(GOLD_COE, scope).select("completion_tokens", "response", "prompt").collect()
         assert all(r["completion_tokens"] is None for r in coe)  # the template backend counts none
         tokens = facts["response_tokens"]
@@ -346,10 +351,15 @@ def test_report_json_counts_are_the_tables(sample_run: SampleRun, spark: SparkSe
     assert trace["rows_per_second"] == pytest.approx(trace["rows_written"] / trace["seconds"], abs=0.05)
 
 
-def _browser_problems(page: Path, screenshot: Path) -> list[str]:
-    """Opens ``page`` in headless Chromium: console errors and warnings, script errors, any
-    request that leaves the file system, and every plot (both scopes) that is not drawn;
-    a full-page screenshot of each scope is taken on the way."""
+WIDTHS = {"phone": (390, 844), "desktop": (1280, 800)}  # viewport width, height in CSS pixels
+
+
+def _browser_problems(page: Path, screenshots: Path) -> list[str]:
+    """Opens ``page`` in headless Chromium at a phone's and a desktop's width: console errors
+    and warnings, script errors, any request that leaves the file system, every plot (both
+    scopes) that is not drawn, a page body wider than the viewport, and an outcome banner not
+    in the first screen. Screenshots on the way: ``<screenshots>/<width>-first.png`` (the
+    first screen) and ``<width>-<scope>.png`` (the whole page, per scope)."""
     problems: list[str] = []
 
     def console(message: ConsoleMessage) -> None:
@@ -363,23 +373,40 @@ def _browser_problems(page: Path, screenshot: Path) -> list[str]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
         try:
-            tab = browser.new_page(viewport={"width": 1100, "height": 900})
-            tab.on("console", console)
-            tab.on("pageerror", lambda error: problems.append(f"script error: {error}"))
-            tab.on("request", request)
-            tab.goto(page.as_uri(), wait_until="load")
-            for scope in ("corpus", "run"):  # the run's scope last, so its screenshot is the default view
-                tab.click(f".tabs button[data-scope={scope}]")
-                expected = ["throughput", *(f"{scope}-{key}" for key in PLOT_KEYS)]
-                for plot in expected:
-                    svg = tab.locator(f"#plot-{plot} svg")
-                    box = svg.bounding_box() if svg.count() == 1 else None  # None too when hidden
-                    if box is None or box["width"] < 100 or box["height"] < 50:
-                        problems.append(f"plot {plot} not drawn")
-                tab.screenshot(path=str(screenshot.with_stem(f"{screenshot.stem}-{scope}")), full_page=True)
+            for width, height in WIDTHS.values():
+                tab = browser.new_page(viewport={"width": width, "height": height})
+                tab.on("console", console)
+                tab.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+                tab.on("request", request)
+                tab.goto(page.as_uri(), wait_until="load")
+                banner = tab.locator("#outcome")
+                box = banner.bounding_box() if banner.count() == 1 else None
+                if box is None or not banner.is_visible() or box["y"] + box["height"] > height:
+                    problems.append(f"{width} px: the outcome is not in the first screen ({box})")
+                tab.screenshot(path=str(screenshots / f"{width}-first.png"))
+                for scope in ("corpus", "run"):  # the run's scope last: the default view
+                    tab.click(f".tabs button[data-scope={scope}]")
+                    for plot in ["throughput", *(f"{scope}-{key}" for key in PLOT_KEYS)]:
+                        svg = tab.locator(f"#plot-{plot} svg")
+                        box = svg.bounding_box() if svg.count() == 1 else None  # None too when hidden
+                        if box is None or box["width"] < 100 or box["height"] < 50:
+                            problems.append(f"{width} px: plot {plot} not drawn")
+                        elif box["x"] + box["width"] > width:
+                            problems.append(f"{width} px: plot {plot} wider than the screen")
+                    scroll_width = tab.evaluate("document.documentElement.scrollWidth")
+                    if scroll_width > width:
+                        problems.append(f"{width} px: the page is {scroll_width} px wide ({scope})")
+                    tab.screenshot(path=str(screenshots / f"{width}-{scope}.png"), full_page=True)
+                tab.close()
         finally:
             browser.close()
     return problems
+
+
+def _assert_a_real_picture(shot: Path, min_height: int) -> None:
+    image = Image.open(shot)
+    assert image.height >= min_height, (shot, image.size)
+    assert len(image.convert("L").getcolors(256)) > 20, shot  # text and plots, not one flat colour
 
 
 @pytest.mark.spark
@@ -387,23 +414,34 @@ def _browser_problems(page: Path, screenshot: Path) -> list[str]:
 def test_the_run_page_renders_in_headless_chromium(sample_run: SampleRun, tmp_path: Path) -> None:
     if not CHROMIUM.is_file():
         pytest.skip(f"no {CHROMIUM} (apt-get install chromium)")
-    assert _browser_problems(sample_run.page, tmp_path / "run_page.png") == []
-    for scope in ("run", "corpus"):
-        shot = tmp_path / f"run_page-{scope}.png"
-        image = Image.open(shot)
-        assert shot.stat().st_size > 100_000 and image.height > 2000  # every section, not a blank frame
-        assert len(image.convert("L").getcolors(256)) > 20  # text and plots, not one flat colour
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    assert _browser_problems(sample_run.page, shots) == []
+    for width, height in WIDTHS.values():
+        first = Image.open(shots / f"{width}-first.png")
+        assert first.size == (width, height)
+        _assert_a_real_picture(shots / f"{width}-first.png", height)
+        for scope in ("run", "corpus"):
+            _assert_a_real_picture(shots / f"{width}-{scope}.png", 2000)  # every section, not a frame
+            assert (shots / f"{width}-{scope}.png").stat().st_size > 50_000
 
-    # the check fails on a page with a script error and a plot missing
+    # the check fails on a page with a script error, a plot missing, a body too wide for a
+    # phone and the outcome pushed below the first screen
     broken = tmp_path / "broken.html"
     html = sample_run.page.read_text()
     html = re.sub(r'(<figure class="plot" id="plot-run-trace_lines">)<svg.*?</svg>', r"\1", html, flags=re.S)
+    html = html.replace('<div class="outcome', '<div style="height: 2000px"></div><div class="outcome', 1)
+    html = html.replace("</h1>", '</h1><pre style="width: 600px">wide</pre>', 1)
     broken.write_text(
         html.replace("</body>", "<script>document.querySelector('#none').remove()</script></body>")
     )
-    problems = _browser_problems(broken, tmp_path / "broken.png")
-    assert "plot run-trace_lines not drawn" in problems
+    (tmp_path / "broken").mkdir()
+    problems = _browser_problems(broken, tmp_path / "broken")
+    assert "390 px: plot run-trace_lines not drawn" in problems
     assert [p for p in problems if p.startswith("script error:")], problems
+    assert [p for p in problems if p.startswith("390 px: the page is")], problems
+    assert not [p for p in problems if p.startswith("1280 px: the page is")], problems
+    assert [p for p in problems if p.startswith("390 px: the outcome is not in the first screen")]
 
 
 @pytest.mark.spark
@@ -474,7 +512,7 @@ def test_tracepile_report_prints_the_latest_runs_page(sample_run: SampleRun) -> 
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == str(sample_run.page)
     missing = run_tracepile("report", "nope", "--lakehouse", str(sample_run.lake))
-    assert missing.returncode == 1 and "no run nope" in missing.stderr
+    assert missing.returncode == 2 and "no run nope" in missing.stderr  # a usage mistake
 
 
 def test_a_corpus_of_many_sources_shows_the_largest_and_sums_the_rest() -> None:
@@ -495,3 +533,190 @@ def test_a_corpus_of_many_sources_shows_the_largest_and_sums_the_rest() -> None:
         assert sum(r[measure] for r in shown) == sum(r[measure] for r in rows.values())
     figure = plots.source_mix({"mix": shown})
     assert figure is not None and len(figure.axes[0].get_yticklabels()) == MIX_ROWS + 1
+
+
+# --- the outcome first, one colour per stage and outcome, no blank cell -----------------------
+
+
+def _text_cells(html: str) -> list[tuple[str, str]]:
+    """(tag, text) of every table cell and definition on the page."""
+
+    class Cells(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.cells: list[tuple[str, str]] = []
+            self.open: list[tuple[str, list[str]]] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag in ("td", "th", "dd", "dt"):
+                self.open.append((tag, []))
+
+        def handle_endtag(self, tag: str) -> None:
+            if self.open and tag == self.open[-1][0]:
+                name, text = self.open.pop()
+                self.cells.append((name, "".join(text).strip()))
+
+        def handle_data(self, data: str) -> None:
+            for _, text in self.open:
+                text.append(data)
+
+    parser = Cells()
+    parser.feed(html)
+    return parser.cells
+
+
+def _fills(html: str) -> dict[tuple[str, str], dict[str, set[str]]]:
+    """(kind, name) -> {plot: fill colours} of every bar the plots tag with its stage or outcome."""
+    found: dict[tuple[str, str], dict[str, set[str]]] = {}
+    tagged = re.finditer(
+        r'<g id="([\w-]+)--(stage|outcome)-([\w-]+)-\d+">\s*<path [^>]*?style="([^"]*)"', html
+    )
+    for match in tagged:
+        plot, kind, name, style = match.groups()
+        fill = re.search(r"fill: (#[0-9a-f]{6})", style)
+        assert fill, match.group(0)
+        found.setdefault((kind, name), {}).setdefault(plot, set()).add(fill.group(1))
+    return found
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_one_colour_per_stage_and_per_outcome_on_every_plot(sample_run: SampleRun) -> None:
+    html = sample_run.page.read_text()
+    fills = _fills(html)
+    for (kind, name), by_plot in fills.items():
+        colours = set().union(*by_plot.values())
+        expected = palette.stage_colour(name) if kind == "stage" else palette.outcome_colour(name)
+        assert colours == {expected}, (kind, name, by_plot)
+    # the same stage and the same outcome are drawn on several plots, in their one colour
+    plots_of = {key: {plot.split("-", 1)[-1] for plot in by_plot} for key, by_plot in fills.items()}
+    assert {"throughput", "source_mix"} <= plots_of[("stage", "dedup")]
+    assert {"status_mix", "reject_reasons"} <= plots_of[("outcome", "exact_duplicate")]
+    assert {"status_mix", "reject_reasons", "trace_lines"} <= plots_of[("outcome", "too_long")]
+    assert len({palette.stage_colour(s["stage"]) for s in sample_run.facts["stages"]}) == len(
+        sample_run.facts["stages"]
+    )  # stages told apart
+    # the page's badges and swatches take theirs from the same palette
+    background, colour = palette.RUN_STATUS_COLOURS["succeeded"]
+    assert f".status.succeeded {{ background: {background}; color: {colour}; }}" in html
+    for stage in sample_run.facts["stages"]:
+        swatch = f'<span class="swatch" style="background: {palette.stage_colour(stage["stage"])}"></span>'
+        assert f"<td>{swatch}{stage['stage']}</td>" in html
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_no_table_cell_on_the_run_page_is_blank(sample_run: SampleRun) -> None:
+    html = sample_run.page.read_text()
+    cells = _text_cells(html)
+    assert len([c for c in cells if c[0] == "td"]) > 100
+    assert [c for c in cells if not c[1]] == []
+    # the stage table's "rejected" column: each stage's dropped rows, by reason, or 0
+    table = re.search(r'<table id="stage-table">(.*?)</table>', html, re.S).group(1)
+    rows = re.findall(r"<tr>\s*(.*?)</tr>", table, re.S)[1:]
+    rejected = {
+        re.sub(r"<[^>]+>", "", cells[0]): re.sub(r"<[^>]+>", " ", cells[5]).split()
+        for cells in (re.findall(r"<td[^>]*>(.*?)</td>", row, re.S) for row in rows)
+    }
+    assert rejected["dedup"] and rejected["dedup"] != ["0"]  # the duplicates file's
+    for stage in sample_run.facts["stages"]:
+        dropped = stage["rejected"]
+        assert rejected[stage["stage"]] == (
+            [word for reason, rows in dropped.items() for word in (f"{reason}:", f"{rows:,}")] or ["0"]
+        )
+
+
+def test_a_failed_run_states_its_stage_and_reason_first_and_folds_the_traceback() -> None:
+    run = {
+        "run_id": "20260101T000000Z-abcdef",
+        "command": "run",
+        "status": "failed",
+        "error": "RuntimeError: the engine lost its worker\n  at worker.py:12",
+        "stages": [{"stage": "ingest"}, {"stage": "dedup"}],
+    }
+    assert failure({**run, "status": "succeeded"}) is None
+    inferred = failure(run)
+    assert inferred is not None
+    assert (inferred["stage"], inferred["stage_known"]) == ("rewrite", "inferred")
+    assert inferred["reason"] == "RuntimeError: the engine lost its worker"
+    assert inferred["detail"] == "  at worker.py:12"
+    traceback = "Traceback (most recent call last):\n  x"
+    recorded = failure({**run, "failed_stage": "trace", "traceback": traceback})
+    assert recorded is not None and (recorded["stage"], recorded["stage_known"]) == ("trace", "recorded")
+    assert recorded["detail"].endswith(traceback)
+    blocked = failure({**run, "status": "blocked", "error": "the trace checks failed:\n- ok rate"})
+    assert blocked is not None and (blocked["stage"], blocked["stage_known"]) == ("dedup", "blocked")
+    abandoned = failure({**run, "status": "abandoned", "stages": []})
+    assert abandoned is not None and abandoned["stage"] is None
+
+    facts = _facts()
+    facts["run"] |= {"status": "failed", "error": run["error"], "failure": recorded}
+    page = render_page(facts)
+    banner = page.index('<div class="outcome failed" id="outcome"')
+    assert banner < page.index("<svg") and banner < page.index("<h2>")
+    headline = " ".join(re.sub(r"<[^>]+>", " ", page[banner : page.index("</p>", banner)]).split())
+    assert headline == "failed in stage trace after 9.0 s"
+    assert "<strong>Why:</strong> RuntimeError: the engine lost its worker</p>" in page
+    details = re.search(r'<details class="traceback">(.*?)</details>', page, re.S).group(1)
+    assert "Traceback (most recent call last):" in details and "at worker.py:12" in details
+
+
+def _copy_of(sample_run: SampleRun, tmp_path: Path) -> tuple[Path, TracepileConfig]:
+    lake = tmp_path / "lake"
+    shutil.copytree(sample_run.lake, lake)
+    return lake, load_config(overrides={"lakehouse": str(lake)}, environ={})
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_the_page_of_a_failed_run_opens_on_the_stage_and_the_reason(
+    sample_run: SampleRun, spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real run that fails in its dedup stage (ingest done): the runner's own page."""
+    lake, config = _copy_of(sample_run, tmp_path)
+
+    def fails(self: DedupStage, run: object) -> None:
+        raise OSError("silver/signatures: a data file is gone\n  caused by: part-00000.parquet not found")
+
+    monkeypatch.setattr(DedupStage, "plan", fails)
+    report = run_stages("run", pipeline(config, [f"codeio:{sample_path()}"]), config, spark=spark)
+    assert report.status == "failed" and report.run_page is not None
+    assert [s.stage for s in report.stages] == ["ingest"]
+    assert report.failed_stage == "dedup"  # recorded by the runner, not inferred
+    assert report.traceback is not None and "in fails" in report.traceback
+    html = Path(report.run_page).read_text()
+    banner = html.index('<div class="outcome failed" id="outcome"')
+    assert banner < html.index("<svg") and banner < html.index("<h2>")
+    headline = " ".join(re.sub(r"<[^>]+>", " ", html[banner : html.index("</p>", banner)]).split())
+    assert headline.startswith("failed in stage dedup after ")
+    assert "<strong>Why:</strong> OSError: silver/signatures: a data file is gone</p>" in html
+    details = re.search(r'<details class="traceback">(.*?)</details>', html, re.S).group(1)
+    assert "caused by: part-00000.parquet not found" in details
+    assert html.index("caused by") > html.index("<details")  # the rest of the error only folded
+    # the page the command opens by default is this run's: the latest pipeline run
+    assert ensure_run_page(Lakehouse(spark, str(lake)), config) == report.run_page
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_page_opens_the_last_pipeline_run_after_an_export_and_any_command_the_export(
+    sample_run: SampleRun, spark: SparkSession, tmp_path: Path
+) -> None:
+    lake, config = _copy_of(sample_run, tmp_path)
+    out = tmp_path / "export"
+    report = run_stages("export", [ExportStage(config, "llamafactory", str(out))], config, spark=spark)
+    assert report.status == "succeeded", report.error
+    lakehouse = Lakehouse(spark, str(lake))
+    assert load_run(lakehouse)["run_id"] == report.run_id  # the latest run is the export
+    pipeline_page = ensure_run_page(lakehouse, config)
+    assert Path(pipeline_page).parent.name == sample_run.run["run_id"]
+    assert "<code>tracepile run</code>" in Path(pipeline_page).read_text()
+    export_page = ensure_run_page(lakehouse, config, any_command=True)
+    assert export_page == report.run_page and Path(export_page).parent.name == report.run_id
+    assert "<code>tracepile export</code>" in Path(export_page).read_text()
+    # a run id still opens that run, whatever its command
+    assert ensure_run_page(lakehouse, config, report.run_id) == export_page
+    # the command: the pipeline run's page by default, --any the export's
+    for flags, expected in (([], pipeline_page), (["--any"], export_page)):
+        done = run_tracepile("page", *flags, "--lakehouse", str(lake))
+        assert done.returncode == 0 and done.stdout.strip() == expected, done.stderr[-2000:]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,9 +35,9 @@ from tracepile.tables import (
     SILVER_REWRITE_REJECTS,
     TableSpec,
 )
-from tracepile.vocab import Status
+from tracepile.vocab import RunStatus, Status
 
-FACTS_FORMAT = 1  # bump when a key of facts.json changes meaning
+FACTS_FORMAT = 2  # bump when a key of facts.json changes meaning (2: trace_lines per status)
 SCOPES = {"run": "this run: the rows it wrote", "corpus": "corpus: every row of every run"}
 
 # The pipeline's stages, in order, with what each one's outcomes count.
@@ -304,11 +303,17 @@ def largest_mix_rows(rows: dict[tuple[str, str, str], dict[str, Any]]) -> list[d
     return folded
 
 
-def _stages(run: dict[str, Any], outcomes: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The run's stages as its summary has them, plus rows written and rows per second."""
+def _stages(run: dict[str, Any], scope: dict[str, Any]) -> list[dict[str, Any]]:
+    """The run's stages as its summary has them, plus rows written, rows per second and the
+    rows each dropped by reason (the run scope's rejects: the reject reasons plot's)."""
     written: dict[str, int] = {}
-    for outcome in outcomes:
+    for outcome in scope["outcomes"]:
         written[outcome["stage"]] = written.get(outcome["stage"], 0) + outcome["rows"]
+    rejected: dict[str, dict[str, int]] = {}
+    for reject in scope["rejects"]:
+        if reject["rows"]:
+            reasons = rejected.setdefault(reject["stage"], {})
+            reasons[reject["reason"]] = reasons.get(reject["reason"], 0) + reject["rows"]
     stages = []
     for stage in run.get("stages", []):
         # a pipeline stage that wrote nothing wrote 0 rows; another stage's rows are unknown here
@@ -318,9 +323,66 @@ def _stages(run: dict[str, Any], outcomes: Iterable[dict[str, Any]]) -> list[dic
         # runs recorded by earlier versions may lack a field: the page shows it empty
         defaults = {"counts": {}, "reasons": {}, "notes": {}, "mix": {}, "steps": {}}
         stages.append(
-            {**defaults, **stage, "seconds": seconds, "rows_written": rows, "rows_per_second": per_second}
+            {
+                **defaults,
+                **stage,
+                "seconds": seconds,
+                "rows_written": rows,
+                "rows_per_second": per_second,
+                "rejected": dict(sorted(rejected.get(stage["stage"], {}).items())),
+            }
         )
     return stages
+
+
+# the pipeline's stages in the order ``tracepile run`` runs them (``jobs/stages.py pipeline``);
+# rewrite, questions and inputs only when the config turns them on
+PIPELINE_STAGES = ("ingest", "dedup", "rewrite", "trace", "generate", "questions", "inputs")
+PIPELINE_COMMAND = "run"
+ENDED_WELL = (RunStatus.SUCCEEDED, RunStatus.RUNNING)
+
+
+def _failing_stage(run: dict[str, Any]) -> tuple[str | None, str]:
+    """The stage a run that did not succeed stopped in, and how that is known: ``recorded``
+    (the run names it), ``blocked`` (a gate's stage: its summary is the last one recorded),
+    ``inferred`` (the stage after the last one that finished) or ``unknown``."""
+    if run.get("failed_stage"):
+        return run["failed_stage"], "recorded"
+    done = [stage["stage"] for stage in run.get("stages", [])]
+    if run.get("status") == RunStatus.ABANDONED:  # recorded by the next run: no stage is known
+        return None, "unknown"
+    if run.get("status") == RunStatus.BLOCKED and done:
+        return done[-1], "blocked"
+    if run.get("command") == PIPELINE_COMMAND:
+        if not done:
+            return PIPELINE_STAGES[0], "inferred"
+        if done[-1] in PIPELINE_STAGES and done[-1] != PIPELINE_STAGES[-1]:
+            return PIPELINE_STAGES[PIPELINE_STAGES.index(done[-1]) + 1], "inferred"
+        return None, "unknown"
+    if not done and run.get("command") in (*PIPELINE_STAGES, "export", "repair", "gate"):
+        return run["command"], "inferred"  # a command of one stage, named after it
+    return None, "unknown"
+
+
+def failure(run: dict[str, Any]) -> dict[str, Any] | None:
+    """How a run that did not succeed ended, for the top of its page: its outcome, the stage it
+    stopped in, the reason (the error's first line) and the rest of the error and its
+    traceback (``detail``, shown folded); None for a run that succeeded."""
+    status = run.get("status")
+    if status in ENDED_WELL:
+        return None
+    stage, known = _failing_stage(run)
+    error = (run.get("error") or "").strip()
+    reason, _, rest = error.partition("\n")
+    detail = "\n\n".join(part.strip("\n") for part in (rest, run.get("traceback") or "") if part.strip())
+    return {
+        "status": status,
+        "stage": stage,
+        "stage_known": known,
+        "stages_done": [stage["stage"] for stage in run.get("stages", [])],
+        "reason": reason.strip() or "no reason was recorded",
+        "detail": detail or None,
+    }
 
 
 def _timestamp(value: str | None) -> datetime | None:
@@ -343,7 +405,7 @@ def run_facts(lakehouse: Lakehouse, run: dict[str, Any]) -> dict[str, Any]:
             executions,
             run_id,
             F.col("trace_lines"),
-            F.when(F.col("status") == Status.OK.value, "ok").otherwise("other status"),
+            F.col("status"),  # each status its own series: its colour on every plot
         ),
         "response_tokens": _scoped_histograms(
             coe,
@@ -373,21 +435,27 @@ def run_facts(lakehouse: Lakehouse, run: dict[str, Any]) -> dict[str, Any]:
             "finished_at": finished.isoformat(timespec="seconds") if finished else None,
             "seconds": round((finished - started).total_seconds(), 1) if started and finished else None,
             "migrations": run.get("migrations", []),
+            "failure": failure(run),
         },
-        "stages": _stages(run, scopes["run"]["outcomes"]),
+        "stages": _stages(run, scopes["run"]),
         "tables": run.get("tables", {}),
         "chars_per_token": CHARS_PER_TOKEN,
         "scopes": scopes,
     }
 
 
-def load_run(lakehouse: Lakehouse, run_id: str | None = None) -> dict[str, Any] | None:
-    """A run's summary from ``meta/runs`` (the latest run when ``run_id`` is None), or None."""
+def load_run(
+    lakehouse: Lakehouse, run_id: str | None = None, command: str | None = None
+) -> dict[str, Any] | None:
+    """A run's summary from ``meta/runs`` (the latest run when ``run_id`` is None; the latest
+    run of ``command`` when that is given too), or None."""
     if not lakehouse.exists(RUNS):
         return None
     runs = lakehouse.read(RUNS)
     if run_id is not None:
         runs = runs.where(F.col("run_id") == run_id)
+    if command is not None:
+        runs = runs.where(F.col("command") == command)
     row = runs.orderBy(F.col("started_at").desc(), F.col("run_id").desc()).select("report_json").first()
     if row is None:
         return None

@@ -17,7 +17,8 @@ from markupsafe import Markup
 
 from tracepile import preload
 from tracepile.config import TracepileConfig
-from tracepile.insights.facts import load_run, run_facts
+from tracepile.insights.facts import PIPELINE_COMMAND, load_run, run_facts
+from tracepile.insights.palette import RUN_STATUS_COLOURS, stage_colour
 from tracepile.lakehouse import Lakehouse
 from tracepile.quality.gate_report import gate_report_location
 from tracepile.storage import filesystem_for
@@ -181,6 +182,8 @@ def render_page(facts: dict[str, Any], gate_report_href: str | None = None) -> s
         default_scope=default_scope,
         gate_report_href=gate_report_href,
         facts_href=FACTS_NAME,
+        run_colours=RUN_STATUS_COLOURS,
+        stage_colour=stage_colour,
     )
 
 
@@ -212,11 +215,18 @@ def write_run_page(lakehouse: Lakehouse, config: TracepileConfig, run: dict[str,
     return location
 
 
-def ensure_run_page(lakehouse: Lakehouse, config: TracepileConfig, run_id: str | None = None) -> str:
-    """The location of a run's page (the latest run's when ``run_id`` is None), written from
-    its ``meta/runs`` record first if the file is missing. LookupError when ``meta/runs`` has
-    no such run; ValueError when the lakehouse has nowhere for pages (set ``gate.report_dir``)."""
-    run = load_run(lakehouse, run_id)
+def ensure_run_page(
+    lakehouse: Lakehouse, config: TracepileConfig, run_id: str | None = None, any_command: bool = False
+) -> str:
+    """The location of a run's page, written from its ``meta/runs`` record first if the file is
+    missing. Without ``run_id``: the latest pipeline run's (``tracepile run``; the latest run
+    of any command where there is none yet), or with ``any_command`` the latest run of any
+    command (an export, a repair). LookupError when ``meta/runs`` has no such run; ValueError
+    when the lakehouse has nowhere for pages (set ``gate.report_dir``)."""
+    run = None
+    if run_id is None and not any_command:
+        run = load_run(lakehouse, command=PIPELINE_COMMAND)
+    run = run or load_run(lakehouse, run_id)
     if run is None:
         raise LookupError(f"no run {run_id} in meta/runs" if run_id else "no run recorded in meta/runs yet")
     location = run_page_location(lakehouse, config, run["run_id"])

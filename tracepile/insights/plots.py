@@ -2,30 +2,28 @@
 
 Each plot is a small function returning a matplotlib ``Figure`` (or None when its data is
 empty, so the page can say so instead of drawing an empty frame); ``to_svg`` turns one into
-SVG text to inline in the page. Figures are built with ``matplotlib.figure.Figure``, not
+SVG text to inline in the page. Colours come from ``palette.py``: a stage, or an outcome, is one
+colour on every plot. Every bar carries an SVG id naming its stage or outcome
+(``<salt>--stage-<name>-<n>``, ``<salt>--outcome-<name>-<n>``), so the page's colours can be
+checked from the SVG itself. Figures are built with ``matplotlib.figure.Figure``, not
 pyplot: no global state, no GUI backend, and a notebook's own backend is left alone.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import matplotlib
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
-KEPT_COLOUR = "#2e8b57"
-# rejects and failed statuses, in order of first appearance on a plot
-OTHER_COLOURS = ("#d1495b", "#edae49", "#8e6bbf", "#00798c", "#e07a5f", "#6c757d", "#b5838d", "#3d405b")
-SERIES_COLOURS = {
-    "ok": KEPT_COLOUR,
-    "counted": KEPT_COLOUR,
-    "other status": "#d1495b",
-    "estimated": "#7a9cc6",
-}
+from tracepile.insights.palette import outcome_colour, stage_colour
+
 WIDTH_IN = 7.5
 
 _RC = {
@@ -51,11 +49,27 @@ def _figure(rows: int) -> Figure:
 def to_svg(figure: Figure, salt: str) -> str:
     """The figure as an ``<svg>`` element for inlining. ``salt`` (unique per figure on a page)
     makes matplotlib's generated ids, such as clip paths, distinct between figures."""
+    for n, artist in enumerate(figure.findobj(lambda a: str(a.get_gid() or "").startswith(_TAGS))):
+        artist.set_gid(f"{salt}--{artist.get_gid()}-{n}")  # unique on the page
     out = io.StringIO()
     with matplotlib.rc_context({**_RC, "svg.hashsalt": salt}):
         figure.savefig(out, format="svg", metadata={"Date": None})
     text = out.getvalue()
     return text[text.index("<svg") :]  # no XML prolog or DOCTYPE inside HTML
+
+
+_TAGS = ("stage-", "outcome-")
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", name)
+
+
+def _tag(patches: Iterable[Patch], kind: str, name: str) -> None:
+    """Names each patch's stage or outcome in its SVG id (made unique on the page by ``to_svg``:
+    the figure's salt before it, the patch's place after it)."""
+    for patch in patches:
+        patch.set_gid(f"{kind}-{_slug(name)}")
 
 
 def status_mix(scope: dict[str, Any]) -> Figure | None:
@@ -66,7 +80,6 @@ def status_mix(scope: dict[str, Any]) -> Figure | None:
     stages = {name: rows for name, rows in stages.items() if sum(r["rows"] for r in rows)}
     if not stages:
         return None
-    colours: dict[str, str] = {}
     with _style():
         figure = _figure(len(stages))
         axes = figure.add_subplot()
@@ -77,12 +90,9 @@ def status_mix(scope: dict[str, Any]) -> Figure | None:
             left = 0.0
             for row in rows:
                 label = "kept" if row["kept"] else row["outcome"]
-                if label not in colours:
-                    colours[label] = (
-                        KEPT_COLOUR if row["kept"] else OTHER_COLOURS[len(colours) % len(OTHER_COLOURS)]
-                    )
                 share = 100.0 * row["rows"] / total
-                axes.barh(y, share, left=left, color=colours[label], label=label, height=0.6)
+                bars = axes.barh(y, share, left=left, color=outcome_colour(label), label=label, height=0.6)
+                _tag(bars, "outcome", label)
                 left += share
             axes.text(101, y, f"{total:,} {rows[0]['unit']}", va="center", fontsize=8)
         axes.set_yticks(range(len(names)), names)
@@ -109,7 +119,9 @@ def reject_reasons(scope: dict[str, Any]) -> Figure | None:
         figure = _figure(len(rejects))
         axes = figure.add_subplot()
         rows = rejects[::-1]  # the largest on top
-        axes.barh(range(len(rows)), [r["rows"] for r in rows], color=OTHER_COLOURS[0], height=0.6)
+        for y, row in enumerate(rows):  # each reason its outcome's colour, as in the status mix
+            bars = axes.barh(y, row["rows"], color=outcome_colour(row["reason"]), height=0.6)
+            _tag(bars, "outcome", row["reason"])
         axes.set_yticks(range(len(rows)), [f"{r['stage']}: {r['reason']} ({r['unit']})" for r in rows])
         for y, row in enumerate(rows):
             axes.text(row["rows"], y, f" {row['rows']:,}", va="center", fontsize=8)
@@ -123,16 +135,19 @@ def source_mix(scope: dict[str, Any]) -> Figure | None:
     mix = scope["mix"]
     if not mix:
         return None
-    measures = (("programs", "programs", "#3d405b"), ("rewrites", "rewrites", "#7a9cc6"),
-                ("coe_samples", "CoE samples", KEPT_COLOUR))  # fmt: skip
+    # each measure is the output of one stage, drawn in that stage's colour
+    measures = (("programs", "programs", "dedup"), ("rewrites", "rewrites", "rewrite"),
+                ("coe_samples", "CoE samples", "generate"))  # fmt: skip
     with _style():
         figure = _figure(len(mix) * 2)
         axes = figure.add_subplot()
         rows = mix[::-1]
         height = 0.8 / len(measures)
-        for i, (key, label, colour) in enumerate(measures):
+        for i, (key, label, stage) in enumerate(measures):
             ys = [y + (1 - i) * height for y in range(len(rows))]
-            axes.barh(ys, [r[key] for r in rows], height=height, color=colour, label=label)
+            values = [r[key] for r in rows]
+            bars = axes.barh(ys, values, height=height, color=stage_colour(stage), label=label)
+            _tag(bars, "stage", stage)
             for y, row in zip(ys, rows, strict=True):
                 axes.text(row[key], y, f" {row[key]:,}", va="center", fontsize=7)
         labels = [f"{r['domain']} / {r['source']} ({r['source_kind']})" for r in rows]
@@ -153,10 +168,11 @@ def histogram(data: dict[str, Any], xlabel: str) -> Figure | None:
         figure = Figure(figsize=(WIDTH_IN, 2.6), layout="constrained")
         axes = figure.add_subplot()
         bottom = [0] * (len(edges) - 1)
-        for i, (name, counts) in enumerate(data["series"].items()):
-            colour = SERIES_COLOURS.get(name, OTHER_COLOURS[i % len(OTHER_COLOURS)])
-            axes.bar(edges[:-1], counts, width=width, bottom=bottom, align="edge", color=colour,
-                     edgecolor="white", linewidth=0.5, label=name)  # fmt: skip
+        for name, counts in data["series"].items():
+            colour = outcome_colour(name)
+            bars = axes.bar(edges[:-1], counts, width=width, bottom=bottom, align="edge", color=colour,
+                            edgecolor="white", linewidth=0.5, label=name)  # fmt: skip
+            _tag(bars, "outcome", name)
             bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
         for name, style in (("p50", "--"), ("p90", ":")):
             value = data["stats"][name]
@@ -168,7 +184,7 @@ def histogram(data: dict[str, Any], xlabel: str) -> Figure | None:
 
 
 def trace_lines(scope: dict[str, Any]) -> Figure | None:
-    """Snoop trace lines per execution, ok and other statuses stacked."""
+    """Snoop trace lines per execution, one series per status, stacked."""
     return histogram(scope["trace_lines"], "snoop trace lines per execution")
 
 
@@ -192,16 +208,20 @@ def throughput(facts: dict[str, Any]) -> Figure | None:
         seconds_axes, rate_axes = figure.subplots(1, 2, sharey=True)
         ys = range(len(stages))
         names = [s["stage"] for s in stages][::-1]
-        for axes, key, label, colour in (
-            (seconds_axes, "seconds", "seconds", "#3d405b"),
-            (rate_axes, "rows_per_second", "rows written per second", KEPT_COLOUR),
+        colours = [stage_colour(name) for name in names]
+        for axes, key, label in (
+            (seconds_axes, "seconds", "seconds"),
+            (rate_axes, "rows_per_second", "rows written per second"),
         ):
-            values = [s[key] or 0 for s in stages][::-1]
-            axes.barh(ys, values, height=0.6, color=colour)
+            values = [s[key] for s in stages][::-1]  # None: a stage whose rows are not counted
+            bars = axes.barh(ys, [v or 0 for v in values], height=0.6, color=colours)
+            for bar, name in zip(bars, names, strict=True):
+                _tag([bar], "stage", name)
             for y, value in zip(ys, values, strict=True):
-                axes.text(value, y, f" {value:,.1f}", va="center", fontsize=8)
+                text = " not counted" if value is None else f" {value:,.{1 if value >= 1 else 2}f}"
+                axes.text(value or 0, y, text, va="center", fontsize=8)
             axes.set_xlabel(label)
-            axes.margins(x=0.2)
+            axes.set_xlim(0, 1.25 * max((v or 0 for v in values), default=0) or 1)  # from 0, room for labels
         seconds_axes.set_yticks(ys, names)
     return figure
 
