@@ -30,6 +30,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from tracepile.analysis.pyast import bound_names
 from tracepile.config import ConfigError, SandboxLimits, TracepileConfig, config_to_toml, load_config
 from tracepile.console import console
 from tracepile.engine import EngineError, spark_session
@@ -784,20 +785,9 @@ def _entry_program(file: Path, entry: str) -> str:
         tree = ast.parse(source, filename=str(file))
     except SyntaxError as exc:
         _fail(f"{file} line {exc.lineno}: SyntaxError: {exc.msg}", EXIT_USAGE)
-    bound: set[str] = set()
-    functions: list[str] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            bound.add(node.name)
-            if not isinstance(node, ast.ClassDef) and node in tree.body:
-                functions.append(node.name)
-        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            bound.add(node.id)
-        elif isinstance(node, ast.alias):
-            if node.name == "*":
-                return source  # a star import may bring it: the sandbox will say
-            bound.add(node.asname or node.name.partition(".")[0])
-    if entry not in bound:
+    bound = bound_names(tree)
+    if entry not in bound and "*" not in bound:  # a star import may bring it: the sandbox will say
+        functions = [n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
         defined = ", ".join(functions) if functions else "none"
         _fail(f"no function {entry!r} in {file}; functions defined there: {defined}", EXIT_USAGE)
     return source

@@ -525,6 +525,14 @@ def toml_key_lines(text: str) -> dict[Key, int]:
     return lines
 
 
+def _nearest(named: Mapping[Key, str], key: Key, default: str) -> str:
+    """What ``named`` says of ``key`` or of the nearest section above it that it names."""
+    for end in range(len(key), 0, -1):
+        if key[:end] in named:
+            return named[key[:end]]
+    return default
+
+
 def _file_layer(path: str | Path) -> _Layer:
     name = str(path)
     try:
@@ -545,15 +553,8 @@ def _file_layer(path: str | Path) -> _Layer:
         where = f"{name} line {position['line']}, column {position['column']}" if position else name
         reason = _TOML_POSITION.sub("", message)
         raise ConfigError(f"{where}: not valid TOML: {reason}") from exc
-    lines = toml_key_lines(text)
-
-    def where(key: Key) -> str:
-        for end in range(len(key), 0, -1):
-            if key[:end] in lines:
-                return f"{name} line {lines[key[:end]]}"
-        return name
-
-    return _Layer(tree, where)
+    lines = {key: f"{name} line {number}" for key, number in toml_key_lines(text).items()}
+    return _Layer(tree, lambda key: _nearest(lines, key, name))
 
 
 def _env_layer(environ: Mapping[str, str]) -> _Layer:
@@ -563,15 +564,8 @@ def _env_layer(environ: Mapping[str, str]) -> _Layer:
         if name.startswith(ENV_PREFIX) and not name.startswith(_NOT_SETTINGS):
             dotted = name[len(ENV_PREFIX) :].lower().replace("__", ".")
             _set_dotted(layer, dotted, _parse_scalar(text))
-            names[_key_parts(dotted)] = name
-
-    def where(key: Key) -> str:
-        for end in range(len(key), 0, -1):
-            if key[:end] in names:
-                return f"environment variable {names[key[:end]]}"
-        return "the environment"
-
-    return _Layer(layer, where)
+            names[_key_parts(dotted)] = f"environment variable {name}"
+    return _Layer(layer, lambda key: _nearest(names, key, "the environment"))
 
 
 def _flag_layer(overrides: Mapping[str, Any], flags: Mapping[str, str], assignments: list[str]) -> _Layer:
@@ -587,14 +581,7 @@ def _flag_layer(overrides: Mapping[str, Any], flags: Mapping[str, str], assignme
             raise ConfigError(f"--set {assignment}: expected KEY=VALUE, e.g. --set trace.cpu_seconds=3")
         _set_dotted(layer, key.strip(), _parse_scalar(text.strip()))
         names[_key_parts(key.strip())] = "--set"
-
-    def where(key: Key) -> str:
-        for end in range(len(key), 0, -1):
-            if key[:end] in names:
-                return names[key[:end]]
-        return "the flags"
-
-    return _Layer(layer, where)
+    return _Layer(layer, lambda key: _nearest(names, key, "the flags"))
 
 
 def _is_set(tree: Mapping[str, Any], key: Key) -> bool:
@@ -632,13 +619,9 @@ def _known_keys(model: type[BaseModel] = TracepileConfig, prefix: Key = ()) -> l
 def _setting_key(loc: tuple[str, ...]) -> Key:
     """The configuration key a validation error is about: its location up to the first part
     that is not a section (a union's member or a dict's item may come after)."""
-    model: type[BaseModel] = TracepileConfig
-    for end, part in enumerate(loc, start=1):
-        field = model.model_fields.get(part)
-        annotation = field.annotation if field is not None else None
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+    for end in range(1, len(loc) + 1):
+        if _section_model(loc[:end]) is None:
             return loc[:end]
-        model = annotation
     return loc
 
 

@@ -47,3 +47,23 @@ def function_definitions(code: str) -> int:
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return 0
     return sum(isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) for node in ast.walk(tree))
+
+
+def imported_names(node: ast.AST) -> set[str]:
+    """The names the imports in ``node`` bind (``*`` for a star import)."""
+    return {
+        alias.asname or alias.name.split(".")[0]
+        for child in ast.walk(node)
+        if isinstance(child, ast.Import | ast.ImportFrom)
+        for alias in child.names
+    }
+
+
+def bound_names(node: ast.AST) -> set[str]:
+    """Every name ``node`` binds anywhere in it: assignment targets, imports, defs and classes."""
+    names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    names |= imported_names(node)
+    for child in ast.walk(node):
+        if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(child.name)
+    return names

@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from tracepile.analysis.filters import Signature
+from tracepile.analysis.pyast import bound_names, imported_names
 from tracepile.analysis.values import NoForm, NotALiteral, encode, parse_literal, to_literal
 from tracepile.sources.pyfiles_examples import is_call_of
 
@@ -144,24 +145,6 @@ def _literal_names(statement: ast.stmt) -> dict[str, ast.expr] | None:
     return bound
 
 
-def _imported_names(statement: ast.stmt) -> set[str]:
-    return {
-        alias.asname or alias.name.split(".")[0]
-        for node in ast.walk(statement)
-        if isinstance(node, ast.Import | ast.ImportFrom)
-        for alias in node.names
-    }
-
-
-def _bound_names(statement: ast.stmt) -> set[str]:
-    names = {n.id for n in ast.walk(statement) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-    names |= _imported_names(statement)
-    for node in ast.walk(statement):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.add(node.name)
-    return names
-
-
 def _changes_state(statement: ast.stmt, bindings: dict[str, _Binding]) -> str | None:
     """The source of what in a doctest line may change state that the function reads (a module's
     or an object's the docstring did not make: ``random.seed(0)``, ``TABLE.clear()``, the module's
@@ -228,8 +211,8 @@ class _DoctestReader:
             if name in self.bindings and self.bindings[name].spent_at is None:
                 self.bindings[name].spent_at = line
         literals = _literal_names(statement)
-        imported = _imported_names(statement)
-        for name in _bound_names(statement):
+        imported = imported_names(statement)
+        for name in bound_names(statement):
             source = ast.unparse(statement)
             value_node = (literals or {}).get(name)
             try:
