@@ -16,7 +16,6 @@ No matplotlib here: the page's HTML takes its badge colours without importing a 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable
 from enum import StrEnum
 
 from tracepile import vocab
@@ -83,7 +82,3 @@ def outcome_colour(outcome: str) -> str:
     """The colour of ``outcome`` on every plot: kept green, a known one its own, else by hash."""
     known = OUTCOME_COLOURS.get(outcome)
     return known or REJECT_COLOURS[zlib.crc32(outcome.encode("utf-8")) % len(REJECT_COLOURS)]
-
-
-def stage_colours(stages: Iterable[str]) -> dict[str, str]:
-    return {stage: stage_colour(stage) for stage in stages}
