@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, read_delta
+from tests.conftest import read_delta
 from tests.conftest import run_tracepile as _run
-from tracepile.analysis.values import json_equal
 from tracepile.cli import sample_path
 
 
@@ -130,75 +128,6 @@ def test_classic_engine_offline_without_delta_fails_with_the_fix(tmp_path) -> No
     message = done.stderr.replace("\n", " ")
     assert "Delta Lake jars for classic Spark could not be loaded" in message
     assert "--table-format parquet" in message
-
-
-# an embedded session started earlier in this process leaves Connect settings behind;
-# spark-submit would start in Connect mode with them
-CONNECT_SETTINGS = ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED")
-
-
-@pytest.mark.classic
-@pytest.mark.slow
-def test_spark_submit_runs_the_pipeline_job_on_classic_spark(tmp_path) -> None:
-    """The pipeline's job under spark-submit (one JVM: ingest, dedup, trace and generate, as
-    their own jobs run them); each stage's own job name is dispatched alike
-    (``test_submit_entry.py``)."""
-    import pyarrow.parquet as pq
-
-    lake = tmp_path / "lake"
-    spark_submit = Path(sys.executable).parent / "spark-submit"
-    done = subprocess.run(
-        [
-            str(spark_submit),
-            "--master",
-            "local[2]",
-            str(REPO / "jobs" / "submit.py"),
-            "run",
-            "--sample",
-            *("--set", "rewrites.enabled=false", "--set", "questions.enabled=false"),
-            *("--set", "inputs.enabled=false", "--table-format", "parquet", "--lakehouse", str(lake)),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={
-            **{k: v for k, v in os.environ.items() if k not in CONNECT_SETTINGS},
-            "PYSPARK_PYTHON": sys.executable,
-            "PYSPARK_DRIVER_PYTHON": sys.executable,
-        },
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "on engine spark" in done.stdout + done.stderr  # PythonRunner merges the streams
-    for stage in ("ingest", "dedup", "trace", "generate"):
-        assert f"done {stage}:" in done.stdout + done.stderr
-
-    rows = pq.read_table(lake / "bronze" / "sources").num_rows
-    assert rows == len(Path(sample_path()).read_text().splitlines())
-    programs = pq.read_table(lake / "silver" / "programs")
-    assert programs.num_rows > 0
-    assert programs.num_rows + pq.read_table(lake / "silver" / "rejects").num_rows == rows
-    # the sandbox inside classic Spark's Python workers: every input ran; the bundled
-    # sample's programs are correct, so each run is usable or its trace is over budget
-    executions = pq.read_table(lake / "silver" / "executions").to_pylist()
-    assert len(executions) == sum(len(inputs) for inputs in programs.column("inputs").to_pylist())
-    ok = [row for row in executions if row["status"] == "ok"]
-    assert {row["status"] for row in executions} <= {"ok", "too_long"} and len(ok) > len(executions) / 2
-    assert all(json_equal(row["return_json"], row["expected_output_json"]) for row in ok)
-    # the template backend on classic Spark: every ok execution has a verified text
-    coe = pq.read_table(lake / "gold" / "coe").to_pylist()
-    assert sorted(r["execution_id"] for r in coe) == sorted(r["execution_id"] for r in ok)
-    # each job's batch passed its quality gate on classic DataFrames before it was published
-    checks = pq.read_table(lake / "meta" / "validations").to_pylist()
-    assert {r["stage"] for r in checks} == {"ingest", "dedup", "trace", "generate"}
-    assert all(r["success"] and r["decision"] == "published" for r in checks)
-    # and a failing check on classic Spark exits 3 naming it
-    strict = _run(
-        "gate", "silver/executions", "--engine", "spark", "--table-format", "parquet",
-        "--lakehouse", str(lake), "--set", "gate.min_ok_rate=1",
-    )  # fmt: skip
-    assert strict.returncode == 3, strict.stderr[-3000:]
-    assert "ok rate >= 100%" in strict.stdout
-    assert all(row["trace_text"].startswith(" >>> Call to") for row in ok)
 
 
 @pytest.mark.slow

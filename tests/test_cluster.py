@@ -5,7 +5,10 @@
    shipped as the built wheel (``--py-files``) to nodes whose Python has the dependencies
    but not tracepile; its bronze, silver and gold tables equal the embedded run's on the
    same 30 real problems, and executors on both workers ran tasks (the Spark event log
-   says which). Installed tracepile under spark-submit is what the classic tests run.
+   says which). The same run shows the job on classic Spark end to end: every stage ran
+   and passed its quality gate on classic DataFrames, every input ran in the sandbox
+   inside the executors' Python workers, every usable run has a verified text; and a
+   failing check on classic Spark exits 3 naming it.
 2. Sail's own cluster mode (``SAIL_MODE=local-cluster``: a driver and two workers inside
    the embedded server) gives the same tables.
 
@@ -35,6 +38,9 @@ from tests.standalone import (
     successful_tasks_per_worker,
 )
 from tests.wheel import build_wheel
+from tracepile.analysis.values import json_equal
+from tracepile.config import load_config
+from tracepile.jobs.stages import pipeline
 from tracepile.tables import ALL_TABLES, TableSpec
 
 PROBLEMS = 30
@@ -132,12 +138,46 @@ def test_spark_submit_with_the_wheel_as_py_files_gives_the_embedded_tables_on_bo
 
     lake = tmp_path / "lake"
     job = ["--source", f"codeio:{problems}", "--lakehouse", str(lake), "--table-format", "parquet"]
-    spark_submit(cluster, tmp_path, str(python), ["run", *job], ["--py-files", str(shipped)])
+    output = spark_submit(cluster, tmp_path, str(python), ["run", *job], ["--py-files", str(shipped)])
 
     _assert_same_tables(embedded_lake, lake, parquet=True)
     tasks = successful_tasks_per_worker(tmp_path / "events")
     assert set(tasks) == set(cluster.worker_ui_ports), tasks
     assert all(n > 0 for n in tasks.values()), tasks
+    _assert_the_run_on_classic_spark(lake, output)
+
+
+def _assert_the_run_on_classic_spark(lake: Path, output: str) -> None:
+    """What the pipeline job did, read from its Parquet tables and its output."""
+    stages = [stage.name for stage in pipeline(load_config(environ={}), [])]
+    for stage in stages:
+        assert f"done {stage}:" in output, stage
+    sources = pq.read_table(lake / "bronze" / "sources").num_rows
+    programs = pq.read_table(lake / "silver" / "programs").to_pylist()
+    originals = [p for p in programs if p["rewrite_of"] is None]
+    assert originals and len(originals) + pq.read_table(lake / "silver" / "rejects").num_rows == sources
+    # the sandbox inside the executors' Python workers: every input ran; these programs are
+    # correct, so each run is usable (its return value the expected one) or over budget
+    executions = pq.read_table(lake / "silver" / "executions").to_pylist()
+    assert len(executions) == sum(len(p["inputs"]) for p in programs)
+    ok = [row for row in executions if row["status"] == "ok"]
+    assert {row["status"] for row in executions} <= {"ok", "too_long"} and len(ok) > len(executions) / 2
+    assert all(json_equal(row["return_json"], row["expected_output_json"]) for row in ok)
+    assert all(row["trace_text"].startswith(" >>> Call to") for row in ok)
+    # the template backend on classic Spark: every usable run has a verified text
+    coe = pq.read_table(lake / "gold" / "coe").to_pylist()
+    assert sorted(r["execution_id"] for r in coe) == sorted(r["execution_id"] for r in ok)
+    # each stage's batch passed its quality gate on classic DataFrames before it was published
+    checks = pq.read_table(lake / "meta" / "validations").to_pylist()
+    assert {r["stage"] for r in checks} == set(stages)
+    assert all(r["success"] and r["decision"] == "published" for r in checks)
+    # and a failing check on classic Spark exits 3 naming it
+    strict = run_tracepile(
+        "gate", "silver/executions", "--engine", "spark", "--table-format", "parquet",
+        "--lakehouse", str(lake), "--set", "gate.min_ok_rate=1",
+    )  # fmt: skip
+    assert strict.returncode == 3, strict.stderr[-3000:]
+    assert "ok rate >= 100%" in strict.stdout
 
 
 # --- Sail's own cluster mode ---------------------------------------------------------------

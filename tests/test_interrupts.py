@@ -129,6 +129,11 @@ class _Run:
         self._new.put(None)
 
     @property
+    def run_id(self) -> str:
+        """The run's id, from its first line (``tracepile run: run ID on engine ...``)."""
+        return self.output.split(": run ", 1)[1].split()[0]
+
+    @property
     def output(self) -> str:
         return "".join(self.lines)
 
@@ -180,6 +185,21 @@ def _assert_stopped(run: _Run, code: int, took: float, what: str) -> None:
     assert "batches already published are kept" in run.said
 
 
+def _assert_recorded_or_left(run: _Run, lake: Path, what: str) -> int:
+    """1 if the interrupted run unwound and recorded itself as interrupted, releasing the lease
+    (what happens within the backstop's 1.6 s); 0 if the backstop quit first, which a machine
+    busy with other work can cause: then the run is not in meta/runs and its lease is marked as
+    left, for the next run to take over at once and record it as abandoned."""
+    mine = [r["status"] for r in _runs(lake) if r["run_id"] == run.run_id]
+    if "did not stop in time" in run.said:
+        holder = _holder(lake)
+        assert mine == [] and holder is not None and holder["quit_at"], f"{what}: {mine} {holder}"
+        return 0
+    assert mine == [RunStatus.INTERRUPTED], f"{what}:\n{run.output[-3000:]}"
+    assert _holder(lake) is None, what  # released: the next run takes the lakehouse at once
+    return 1
+
+
 def _assert_consistent(lake: Path, reference: Path, what: str) -> None:
     """Every published row is one the uninterrupted run wrote, once; nothing is staged."""
     assert duplicate_keys(lake) == {}, what
@@ -219,8 +239,7 @@ def test_ctrl_c_at_several_points_stops_within_2_s_and_a_rerun_finishes(
     time.sleep(0.2)
     code, timings["ingest"] = run.exit(run.interrupt())
     _assert_stopped(run, code, timings["ingest"], "during ingest")
-    assert [r["status"] for r in _runs(lake)] == [RunStatus.INTERRUPTED], run.output[-3000:]
-    assert _holder(lake) is None  # released: the next run takes the lakehouse at once
+    recorded = _assert_recorded_or_left(run, lake, "during ingest")
     _assert_consistent(lake, reference, "during ingest")
 
     # 2. after trace's first batch, with a cleanup that hangs: a second Ctrl-C quits at once,
@@ -247,6 +266,7 @@ def test_ctrl_c_at_several_points_stops_within_2_s_and_a_rerun_finishes(
     _assert_stopped(run, code, timings["generate"], "during generate")
     assert f"took over the lakehouse from run {holder['run_id']}" in run.said
     assert "without cleaning up (Ctrl-C twice)" in run.said
+    recorded += _assert_recorded_or_left(run, lake, "during generate")
     assert rows(lake, SILVER_EXECUTIONS) == rows(reference, SILVER_EXECUTIONS)
     _assert_part(lake, reference, GOLD_COE, "after generate's first batch")
     _assert_consistent(lake, reference, "during generate")
@@ -271,8 +291,9 @@ def test_ctrl_c_at_several_points_stops_within_2_s_and_a_rerun_finishes(
     assert duplicate_keys(lake) == {}
     statuses = [r["status"] for r in _runs(lake)]
     assert Counter(statuses) == {
-        RunStatus.INTERRUPTED: 2,  # 1 and 3
-        RunStatus.ABANDONED: 2,  # 2 and 4, found by the run after each
+        RunStatus.INTERRUPTED: recorded,  # 1 and 3, where each unwound before the backstop
+        RunStatus.ABANDONED: 4 - recorded,  # 2 and 4 (and 1 or 3 otherwise), found by the run after each
         RunStatus.SUCCEEDED: 1,
     }, statuses
+    assert recorded >= 1, "no interrupted run unwound and recorded itself before the backstop"
     print("seconds from Ctrl-C to exit:", {k: round(v, 2) for k, v in timings.items()})
