@@ -13,31 +13,37 @@ from deltalake import DeltaTable
 
 pytest_plugins = ["tests.openai_standin"]  # the `server` fixture: an OpenAI-compatible stand-in
 
+# Every JVM the tests start (classic Spark's drivers, spark-submit, the standalone cluster's
+# daemons and executors) lives for seconds to a few minutes, on 2 cores shared with the other
+# test worker: there the quick compiler alone and the serial collector cost less CPU than the
+# JVM's server defaults, which suit long jobs (the parity test's classic dedup: 30 -> 25 s).
+os.environ.setdefault("JAVA_TOOL_OPTIONS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+
 REPO = Path(__file__).resolve().parents[1]
 PYEDU_TOY = REPO.parent / "shared" / "data" / "pyedu_toy.jsonl"
 
 
-# The test files that take longest on 2 cores (seconds measured under `make test`), in the order
-# `make test` hands them to its two workers (whole files, in collection order, each worker taking
-# the next when it is nearly done: --no-loadscope-reorder): these first, so the short files fill
-# in at the end instead of a long one running alone. The two files that start JVMs for minutes
-# (the cluster's and the parity runs) are kept apart: side by side they took 315 s each instead
-# of about 200. A file not listed keeps its place after them.
+# The test files that take longest on 2 cores (seconds measured under `make test`, most first).
+# `make test` hands whole files to its two workers in collection order (--no-loadscope-reorder),
+# each worker taking the next file when it is nearly done: these first, so the short files fill
+# in at the end instead of a long one running alone (xdist's own order, the files with the most
+# tests first, left these two-test files for the end: 16 min against 15). Keeping the cluster's
+# and the parity JVMs apart was slower still (17 min). A file not listed keeps its place after.
 SLOWEST_FILES_FIRST = (
-    "test_cluster.py",  # 230 s: a standalone cluster, spark-submit
-    "test_crash_safety.py",  # 140 s
-    "test_local_model.py",  # 115 s (the llm tier)
-    "test_augment_spark.py",  # 100 s
-    "test_gate.py",  # 100 s
-    "test_interrupts.py",  # 60 s
-    "test_parity.py",  # 200 s: classic Spark runs, once the cluster's are over
+    "test_cluster.py",  # 230 s
+    "test_parity.py",  # 170 s
+    "test_crash_safety.py",  # 145 s
+    "test_gate.py",  # 115 s
+    "test_local_model.py",  # 110 s (the llm tier)
+    "test_augment_spark.py",  # 105 s
     "test_cli.py",  # 75 s
     "test_concurrency.py",  # 70 s
-    "test_runner_spark.py",  # 60 s
+    "test_runner_spark.py",  # 65 s
+    "test_interrupts.py",  # 60 s
     "test_sandbox_agreement.py",  # 50 s
-    "test_first_hour.py",  # 45 s
-    "test_sources_spark.py",  # 45 s
     "test_run_page.py",  # 45 s
+    "test_sources_spark.py",  # 45 s
+    "test_first_hour.py",  # 45 s
     "test_rewrites.py",  # 30 s
     "test_ingest_spark.py",  # 30 s
 )
