@@ -83,7 +83,7 @@ def read_delta(path: Path | str) -> pa.Table:
 
 
 def run_tracepile(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
     """The ``tracepile`` command as a user runs it: a new process, output captured."""
     return subprocess.run(
@@ -92,5 +92,5 @@ def run_tracepile(
         text=True,
         cwd=cwd,
         env={**os.environ, "COLUMNS": "120", **(env or {})},
-        timeout=300,
+        timeout=timeout,
     )

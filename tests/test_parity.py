@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import read_delta
+from tests.conftest import read_delta, run_tracepile
 from tests.corruption import write_corrupted_copy
 
 pytestmark = [pytest.mark.classic, pytest.mark.slow]
@@ -18,13 +15,7 @@ pytestmark = [pytest.mark.classic, pytest.mark.slow]
 
 def _run(engine_args: list[str], lake, source) -> None:
     for command in (["ingest", "--source", f"codeio:{source}"], ["dedup"]):
-        done = subprocess.run(
-            [sys.executable, "-m", "tracepile", *command, "--lakehouse", str(lake), *engine_args],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            env={**os.environ, "COLUMNS": "120"},
-        )
+        done = run_tracepile(*command, "--lakehouse", str(lake), *engine_args, timeout=600)
         assert done.returncode == 0, done.stderr[-3000:]
 
 
@@ -62,10 +53,9 @@ NOT_COMPARED = ["--set", "questions.enabled=false", "--set", "inputs.enabled=fal
 
 
 def _run_pipeline(engine_args: list[str], lake, sources: list[str]) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "tracepile", "run", *(f"--source={s}" for s in sources),
-         "--lakehouse", str(lake), *NOT_COMPARED, *engine_args],
-        capture_output=True, text=True, timeout=900, env={**os.environ, "COLUMNS": "120"},
+    done = run_tracepile(
+        "run", *(f"--source={s}" for s in sources), "--lakehouse", str(lake), *NOT_COMPARED, *engine_args,
+        timeout=900,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
 
